@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { configSchema, type DaybreakConfig } from './schema';
+
+/** The repository root: config paths and shipped samples are resolved from here. */
+export const projectRoot = path.resolve(__dirname, '..', '..');
+export const defaultConfigPath = path.join(projectRoot, 'config', 'daybreak.json');
+
+/** Only for local runs and the demo; production must set DAYBREAK_SECRET. */
+const developmentSecret = 'daybreak-development-secret-not-for-production';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssues(error: z.ZodError, file: string): string {
+  const lines = error.issues.map((issue) => {
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    return `  - ${where}: ${issue.message}`;
+  });
+  return `Invalid configuration in ${file}:\n${lines.join('\n')}`;
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides DAYBREAK_CONFIG. */
+  file?: string;
+  /** Extra values applied after the file and the environment (tests use this). */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * Reads the config file, applies environment overrides and validates the lot.
+ * A bad value throws a ConfigError naming the field and the problem.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): DaybreakConfig & { configDir: string } {
+  const env = options.env ?? process.env;
+  const file = path.resolve(options.file ?? env.DAYBREAK_CONFIG ?? defaultConfigPath);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new ConfigError(`Cannot read configuration ${file}: ${reason}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`Invalid configuration in ${file}: the top level must be a JSON object`);
+  }
+  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  if (env.REDIS_URL) merged.redisUrl = env.REDIS_URL;
+  if (env.SMTP_URL) merged.smtpUrl = env.SMTP_URL;
+  if (env.PUBLIC_URL) merged.publicUrl = env.PUBLIC_URL;
+  if (env.PORT) merged.port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT;
+  if (env.DAYBREAK_SECRET) merged.secret = env.DAYBREAK_SECRET;
+  if (env.DAYBREAK_REDIS_PREFIX) merged.redisPrefix = env.DAYBREAK_REDIS_PREFIX;
+  if (env.DAYBREAK_OUTBOX) merged.outboxDir = env.DAYBREAK_OUTBOX;
+  if (merged.secret === undefined) {
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError('DAYBREAK_SECRET must be set in production (it signs every unsubscribe and confirmation link)');
+    }
+    merged.secret = developmentSecret;
+  }
+  Object.assign(merged, options.overrides ?? {});
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, file));
+  const configDir = path.dirname(file);
+  return { ...parsed.data, configDir };
+}
+
+export type LoadedConfig = ReturnType<typeof loadConfig>;
+
+/** Resolves a path from the config (a feed file, a sample, a DKIM key) against the config's folder. */
+export function resolveConfigPath(config: { configDir: string }, p: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(config.configDir, p);
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import cron from 'node-cron';
+
+/** IANA time zone check without a dependency: Intl refuses unknown zones. */
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+const feedSourceSchema = z.union([
+  z.object({ url: z.url({ protocol: /^https?$/ }), section: z.string().min(1).optional(), timeoutMs: z.number().int().positive().max(120_000).optional() })
+    .strict().transform((s) => ({ kind: 'url' as const, url: s.url, section: s.section, timeoutMs: s.timeoutMs })),
+  z.object({ file: z.string().min(1), section: z.string().min(1).optional() })
+    .strict().transform((s) => ({ kind: 'file' as const, path: s.file, section: s.section })),
+  z.object({ sample: z.string().min(1), section: z.string().min(1).optional() })
+    .strict().transform((s) => ({ kind: 'sample' as const, path: s.sample, section: s.section })),
+]);
+
+const mailbox = z.string().min(3).max(320).regex(/^[^\r\n]+$/, 'must be one line');
+
+export const newsletterSchema = z.object({
+  id: z.string().regex(idPattern, 'lowercase letters, digits and dashes, starting with a letter or digit'),
+  name: z.string().min(1).max(80),
+  description: z.string().max(300).default(''),
+  cron: z.string().refine((v) => cron.validate(v), 'not a valid cron expression'),
+  timezone: z.string().refine(isTimeZone, 'not a known IANA time zone'),
+  source: feedSourceSchema,
+  maxArticles: z.number().int().min(1).max(50).default(12),
+  /** Window for the first edition, when there is no earlier cutoff to start from. */
+  lookbackHours: z.number().positive().max(24 * 14).default(24),
+  /** With no new articles: record the edition as skipped (true) or send it anyway (false). */
+  skipWhenEmpty: z.boolean().default(true),
+  from: mailbox,
+  replyTo: mailbox.optional(),
+  /** Handlebars, with {{name}}, {{date}} (e.g. "Tuesday 24 November 2026") and {{lead}} (lead headline). */
+  subject: z.string().min(1).max(200).default('{{name}} briefing: {{date}}'),
+  /** How long after its scheduled time an edition may still start; later it is held for ops. */
+  sendWindowHours: z.number().positive().max(24).default(3),
+  rateLimit: z.object({
+    perSecond: z.number().int().positive().optional(),
+    dailyCap: z.number().int().positive().optional(),
+  }).strict().default({}),
+  /** Offered to readers on the sign-up form (false: ops-only lists). */
+  public: z.boolean().default(true),
+  /** Ticked by default on the sign-up form. */
+  defaultChecked: z.boolean().default(false),
+}).strict();
+
+export const configSchema = z.object({
+  publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
+  port: z.number().int().min(0).max(65535).default(3000),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /** Empty: write messages into outboxDir instead of sending. */
+  smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  outboxDir: z.string().min(1).default('outbox'),
+  secret: z.string().min(16, 'must be at least 16 characters'),
+  /** Key prefix for everything Daybreak keeps in Redis (queues included). */
+  redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('daybreak'),
+  organisation: z.object({
+    name: z.string().min(1).default('Daybreak'),
+    postalAddress: z.string().min(1).default('Daybreak Media Ltd, 1 Quayside, Newcastle upon Tyne NE1 3DX, United Kingdom'),
+    website: z.url().default('https://daybreak.example'),
+  }).strict().default({ name: 'Daybreak', postalAddress: 'Daybreak Media Ltd, 1 Quayside, Newcastle upon Tyne NE1 3DX, United Kingdom', website: 'https://daybreak.example' }),
+  delivery: z.object({
+    concurrency: z.number().int().min(1).max(1000).default(50),
+    smtpMaxConnections: z.number().int().min(1).max(100).default(5),
+    /** Tries for SMTP 4xx and connection errors before a send is marked failed. */
+    attempts: z.number().int().min(1).max(20).default(6),
+    backoffMs: z.number().int().min(10).default(2000),
+    fanoutPageSize: z.number().int().min(10).max(10_000).default(1000),
+    /** Envelope sender domain for VERP bounce addresses (bounces issue); empty: the From address. */
+    bounceDomain: z.string().optional(),
+    dkim: z.object({
+      domainName: z.string().min(1),
+      keySelector: z.string().min(1),
+      privateKeyPath: z.string().min(1),
+    }).strict().optional(),
+    /** BullMQ lock: how soon a crashed worker's jobs are taken over. */
+    lockDurationMs: z.number().int().min(1000).default(30_000),
+    stalledIntervalMs: z.number().int().min(500).default(30_000),
+  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000 }),
+  newsletters: z.array(newsletterSchema).min(1).superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((n, i) => {
+      if (seen.has(n.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate newsletter id "${n.id}"` });
+      seen.add(n.id);
+    });
+  }),
+}).strict();
+
+export type DaybreakConfig = z.infer<typeof configSchema>;
+export type NewsletterConfig = z.infer<typeof newsletterSchema>;
+export type DeliveryConfig = DaybreakConfig['delivery'];
