@@ -1,0 +1,36 @@
+/**
+ * Every Redis key Daybreak uses, in one place, under one prefix (so tests and installs can share a
+ * server). Edition keys share a hash tag so an edition's Lua scripts stay on one Cluster slot.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** BullMQ's own prefix: queues live beside our keys. */
+  get bull(): string {
+    return `${this.prefix}:bull`;
+  }
+
+  // Subscribers
+  subscriberSeq(): string { return `${this.prefix}:sub:seq`; }
+  subscriber(id: string): string { return `${this.prefix}:sub:${id}`; }
+  subscriberByEmail(): string { return `${this.prefix}:sub:by-email`; }
+  subscriberHistory(id: string): string { return `${this.prefix}:sub:${id}:history`; }
+  /** Confirmed members of a newsletter: ZSET scored by subscriber id, so paging order is stable. */
+  members(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:members`; }
+  /** Suppressed addresses: HASH keyed by the keyed hash of the normalised address. */
+  suppressions(): string { return `${this.prefix}:suppressed`; }
+
+  // Newsletters
+  sentArticles(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:sent-articles`; }
+  editionsOf(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:editions`; }
+  dailySendCount(newsletterId: string, localDate: string): string { return `${this.prefix}:nl:${newsletterId}:sends:${localDate}`; }
+  allEditions(): string { return `${this.prefix}:editions`; }
+
+  // Editions
+  edition(id: string): string { return `${this.prefix}:ed:{${id}}`; }
+  editionContent(id: string): string { return `${this.prefix}:ed:{${id}}:content`; }
+  editionMime(id: string): string { return `${this.prefix}:ed:{${id}}:mime`; }
+  /** Per-subscriber delivery state: the guard against double sends. */
+  ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
+  editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
+}

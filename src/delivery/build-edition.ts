@@ -1,0 +1,139 @@
+import { loadArticles } from '../articles/load';
+import { pickArticles } from '../articles/pick';
+import type { Article } from '../articles/article';
+import type { NewsletterConfig } from '../config/schema';
+import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
+import { buildMimeTemplate } from '../render/mime-template';
+import { renderEdition } from '../render/render-edition';
+import type { Edition } from './edition';
+import type { Runtime } from './runtime';
+import { dateLabel, editionCutoff, isStale } from './schedule';
+
+export class EditionBuildError extends Error {
+  constructor(readonly editionId: string, message: string, options?: { cause?: unknown }) {
+    super(`Edition ${editionId}: ${message}`, options);
+    this.name = 'EditionBuildError';
+  }
+}
+
+/** What an edition will contain, before anything is stored: used by the builder, dry runs and previews. */
+export interface EditionPlan {
+  articles: Article[];
+  since: Date;
+  cutoff: Date;
+  considered: number;
+  content: EditionContent;
+}
+
+/** Domain for Message-IDs and List-Id: the From address's domain. */
+export function senderDomain(from: string): string {
+  const match = /@([^>\s]+)>?\s*$/.exec(from);
+  return match?.[1] ?? 'daybreak.invalid';
+}
+
+export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string): EditionHeaders {
+  const domain = senderDomain(newsletter.from);
+  return {
+    from: newsletter.from,
+    replyTo: newsletter.replyTo,
+    subject,
+    listId: `${newsletter.name} <${newsletter.id}.${domain}>`,
+    messageIdDomain: domain,
+  };
+}
+
+/** Picks the day's articles and lays out the content; reads Redis and the feed, writes nothing. */
+export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
+  const newsletter = runtime.newsletter(edition.newsletterId);
+  const now = runtime.clock.now();
+  const articles = await loadArticles(newsletter.source, {
+    clock: runtime.clock,
+    baseDir: runtime.config.configDir,
+    publicUrl: runtime.config.publicUrl,
+  });
+  const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
+  const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, edition.scheduledFor);
+  const ids = articles.map((a) => a.id);
+  const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
+  const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
+  const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
+  const publicUrl = runtime.config.publicUrl.replace(/\/$/, '');
+  return {
+    articles: picked.articles,
+    since: picked.since,
+    cutoff: picked.cutoff,
+    considered: picked.considered,
+    content: {
+      editionId: edition.id,
+      newsletter: { id: newsletter.id, name: newsletter.name, description: newsletter.description },
+      organisation: runtime.config.organisation,
+      dateLabel: dateLabel(edition.localDate, newsletter.timezone),
+      localDate: edition.localDate,
+      articles: picked.articles,
+      subjectTemplate: newsletter.subject,
+      links: {
+        viewInBrowser: `${publicUrl}/archive/${newsletter.id}/${edition.localDate}`,
+        signup: `${publicUrl}/subscribe`,
+        archive: `${publicUrl}/archive`,
+      },
+    },
+  };
+}
+
+export type BuildOutcome = 'sending' | 'skipped' | 'held' | 'already';
+
+/**
+ * Build step of an edition job: staleness guard, pick, render ONCE, store. Safe to repeat: an
+ * edition whose content is stored is never re-picked (a retry must not change what readers get).
+ */
+export async function buildEdition(runtime: Runtime, editionId: string): Promise<BuildOutcome> {
+  const edition = await runtime.editions.get(editionId);
+  if (!edition) throw new EditionBuildError(editionId, 'does not exist');
+  if (edition.state !== 'created' && edition.state !== 'building') return 'already';
+  const newsletter = runtime.newsletter(edition.newsletterId);
+  const now = runtime.clock.now();
+  const log = runtime.logger.child({ editionId });
+
+  if (edition.trigger === 'schedule' && !edition.forced && isStale(edition.scheduledFor, now, newsletter.sendWindowHours)) {
+    const reason = `not started within ${newsletter.sendWindowHours} h of its ${edition.scheduledFor.toISOString()} slot; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
+    await runtime.editions.transition(editionId, 'held', ['created', 'building']);
+    await runtime.editions.update(editionId, { reason });
+    await runtime.editions.log(editionId, now, 'held', { reason });
+    log.warn({ reason }, 'edition held: too late to send');
+    return 'held';
+  }
+
+  await runtime.editions.transition(editionId, 'building', ['created', 'building']);
+  const plan = await planEdition(runtime, edition);
+  if (plan.articles.length === 0 && newsletter.skipWhenEmpty) {
+    const reason = `no new articles between ${plan.since.toISOString()} and ${plan.cutoff.toISOString()} (${plan.considered} in the feed)`;
+    await runtime.editions.update(editionId, { reason, since: plan.since.getTime(), cutoff: plan.cutoff.getTime(), finishedAt: now.getTime() });
+    await runtime.editions.transition(editionId, 'skipped', ['building']);
+    await runtime.editions.log(editionId, now, 'skipped', { reason });
+    log.info({ reason }, 'edition skipped');
+    return 'skipped';
+  }
+
+  const rendered: RenderedEdition = await renderEdition(plan.content);
+  const mime = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject));
+  await runtime.editions.saveContent(editionId, rendered, JSON.stringify(mime));
+  for (const warning of rendered.warnings) log.warn({ warning }, 'render warning');
+  const articleIds = plan.articles.map((a) => a.id);
+  const tx = runtime.redis.multi();
+  tx.hset(runtime.keys.edition(editionId), {
+    articleIds: JSON.stringify(articleIds),
+    articles: JSON.stringify(plan.articles.map((a) => ({ id: a.id, title: a.title, url: a.url, section: a.section }))),
+    since: plan.since.getTime(),
+    cutoff: plan.cutoff.getTime(),
+    subject: rendered.subject,
+    warnings: JSON.stringify(rendered.warnings),
+    startedAt: now.getTime(),
+    mjmlMs: rendered.timings.mjmlMs.toFixed(1),
+  });
+  if (articleIds.length) tx.sadd(runtime.keys.sentArticles(newsletter.id), ...articleIds);
+  await tx.exec();
+  await runtime.editions.transition(editionId, 'sending', ['building']);
+  await runtime.editions.log(editionId, now, 'rendered', { articles: articleIds.length, mjmlMs: Math.round(rendered.timings.mjmlMs) });
+  log.info({ articles: articleIds.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
+  return 'sending';
+}

@@ -1,0 +1,48 @@
+import type { MessageValues } from '../render/contract';
+import type { TokenSigner } from '../subscribers/tokens';
+
+/** "Good morning, Jane" from "Jane Smith"; plain "Good morning" with no name. */
+export function greetingFor(name: string | undefined): string {
+  const first = name?.trim().split(/\s+/)[0];
+  return first ? `Good morning, ${first}` : 'Good morning';
+}
+
+export function unsubscribeUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
+  // Unsubscribe links never expire: people unsubscribe from emails weeks old.
+  return `${publicUrl.replace(/\/$/, '')}/unsubscribe/${signer.sign({ purpose: 'unsubscribe', subscriberId, expiresAt: 0 })}`;
+}
+
+export function preferencesUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
+  return `${publicUrl.replace(/\/$/, '')}/preferences/${signer.sign({ purpose: 'preferences', subscriberId, expiresAt: 0 })}`;
+}
+
+/** Message-IDs name the edition and reader (bounce attribution reads them back) plus a nonce per copy. */
+export function messageIdFor(editionId: string, subscriberId: string, domain: string, nonce: string): string {
+  return `<${editionId}.${subscriberId}.${nonce}@${domain}>`;
+}
+
+export function parseMessageId(messageId: string): { editionId: string; subscriberId: string } | undefined {
+  const m = /^<?([a-z0-9][a-z0-9-]*-\d{4}-\d{2}-\d{2})\.(\d+)\.[A-Za-z0-9_-]+@[^>]+>?$/.exec(messageId.trim());
+  return m ? { editionId: m[1] as string, subscriberId: m[2] as string } : undefined;
+}
+
+/** Everything that differs between two readers' copies of an edition. */
+export function messageValues(input: {
+  publicUrl: string;
+  signer: TokenSigner;
+  subscriberId: string;
+  email: string;
+  name?: string;
+  messageId: string;
+  date: Date;
+}): MessageValues {
+  return {
+    to: { email: input.email, name: input.name },
+    messageId: input.messageId,
+    date: input.date,
+    greeting: greetingFor(input.name),
+    email: input.email,
+    unsubscribeUrl: unsubscribeUrl(input.publicUrl, input.signer, input.subscriberId),
+    preferencesUrl: preferencesUrl(input.publicUrl, input.signer, input.subscriberId),
+  };
+}

@@ -1,0 +1,49 @@
+import type { Worker } from 'bullmq';
+import { createEditionWorker } from '../../workers/edition.worker';
+import { createSendWorkers } from '../../workers/send.worker';
+import { editionIdFor, type Edition } from './edition';
+import { enqueueEdition } from './enqueue';
+import type { Runtime } from './runtime';
+import { waitForEdition } from './watch';
+
+export interface RunNowResult {
+  edition: Edition;
+  /** The edition was already finished before this run: nothing was sent. */
+  alreadyFinished: boolean;
+  /** No workers were running, so this process brought its own. */
+  broughtWorkers: boolean;
+  ms: number;
+}
+
+/** Are workers for this newsletter's queues connected to Redis right now (any process)? */
+export async function workersRunning(runtime: Runtime, newsletterId: string): Promise<boolean> {
+  const [builders, senders] = await Promise.all([runtime.queues.editions.getWorkersCount(), runtime.queues.send(newsletterId).getWorkersCount()]);
+  return builders > 0 && senders > 0;
+}
+
+/**
+ * Builds and sends one day's edition now and waits for it to finish, bringing workers into this
+ * process when none are running. A finished edition is left alone: running twice sends nothing new.
+ */
+export async function runEditionNow(
+  runtime: Runtime,
+  request: { newsletterId: string; localDate: string; force?: boolean; concurrency?: number; onProgress?: (e: Edition) => void },
+): Promise<RunNowResult> {
+  const started = performance.now();
+  const existing = await runtime.editions.get(editionIdFor(request.newsletterId, request.localDate));
+  if (existing && (existing.state === 'done' || existing.state === 'skipped' || existing.state === 'cancelled')) {
+    return { edition: existing, alreadyFinished: true, broughtWorkers: false, ms: 0 };
+  }
+  const workers: Worker[] = [];
+  const broughtWorkers = !(await workersRunning(runtime, request.newsletterId));
+  if (broughtWorkers) {
+    workers.push(createEditionWorker(runtime), ...createSendWorkers(runtime, { newsletters: [request.newsletterId], concurrency: request.concurrency }));
+  }
+  try {
+    const { edition } = await enqueueEdition(runtime, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
+    const finished = await waitForEdition(runtime, edition.id, { onProgress: request.onProgress });
+    return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}

@@ -1,0 +1,77 @@
+import { EventEmitter } from 'node:events';
+import type Redis from 'ioredis';
+import type { LoadedConfig } from '../config/load';
+import type { NewsletterConfig } from '../config/schema';
+import { systemClock, type Clock } from '../core/clock';
+import { Keys } from '../core/keys';
+import { createLogger, type Logger } from '../core/logger';
+import { createRedis } from '../core/redis';
+import { SubscriberStore } from '../subscribers/store';
+import { TokenSigner } from '../subscribers/tokens';
+import { EditionStore } from './edition-store';
+import { DeliveryQueues } from './queues';
+import { createTransport, type MailTransport } from './transports';
+
+/** What happens to each message, for metrics and bounce handling to listen to. */
+export interface DeliveryEvents {
+  sent: [{ editionId: string; newsletterId: string; subscriberId: string; email: string; messageId: string; ms: number }];
+  failed: [{ editionId: string; newsletterId: string; subscriberId: string; email: string; replyCode?: number; status?: string; diagnostic: string; permanent: boolean }];
+  skipped: [{ editionId: string; newsletterId: string; subscriberId: string; reason: string }];
+}
+
+/**
+ * Everything a Daybreak process needs, built once from the config: the composition root.
+ * Tests build one with their own prefix, clock and transport.
+ */
+export class Runtime {
+  readonly keys: Keys;
+  readonly redis: Redis;
+  readonly editions: EditionStore;
+  readonly subscribers: SubscriberStore;
+  readonly queues: DeliveryQueues;
+  readonly signer: TokenSigner;
+  readonly events = new EventEmitter<DeliveryEvents>();
+  private transportInstance?: MailTransport;
+
+  constructor(
+    readonly config: LoadedConfig,
+    readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis } = {},
+  ) {
+    this.keys = new Keys(config.redisPrefix);
+    this.redis = options.redis ?? createRedis(config.redisUrl);
+    this.editions = new EditionStore(this.redis, this.keys);
+    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret);
+    this.queues = new DeliveryQueues(this.redis, this.keys.bull);
+    this.signer = new TokenSigner(config.secret);
+    this.transportInstance = options.transport;
+  }
+
+  get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  get logger(): Logger {
+    if (!this.options.logger) this.options.logger = createLogger();
+    return this.options.logger;
+  }
+
+  /** Created on first use, so commands that never send never open SMTP connections. */
+  get transport(): MailTransport {
+    if (!this.transportInstance) this.transportInstance = createTransport(this.config);
+    return this.transportInstance;
+  }
+
+  newsletter(id: string): NewsletterConfig {
+    const found = this.config.newsletters.find((n) => n.id === id);
+    if (!found) {
+      throw new Error(`Unknown newsletter "${id}"; configured: ${this.config.newsletters.map((n) => n.id).join(', ')}`);
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
+    await this.queues.close();
+    await this.transportInstance?.close();
+    if (!this.options.redis) this.redis.disconnect();
+  }
+}

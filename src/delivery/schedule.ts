@@ -1,0 +1,53 @@
+import { DateTime } from 'luxon';
+import cron from 'node-cron';
+
+/** Pure time arithmetic for editions: which local date "now" is, and when that date's slot is. */
+
+export function localDateOf(at: Date, timeZone: string): string {
+  return DateTime.fromJSDate(at, { zone: timeZone }).toISODate() as string;
+}
+
+export function isLocalDate(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && DateTime.fromISO(value).isValid;
+}
+
+/** "Tuesday 24 November 2026" */
+export function dateLabel(localDate: string, timeZone: string): string {
+  return DateTime.fromISO(localDate, { zone: timeZone }).setLocale('en-GB').toFormat('cccc d LLLL yyyy');
+}
+
+/**
+ * The first minute of `localDate` (in the newsletter's zone) that the cron expression matches,
+ * or undefined when the schedule has no slot that day (a Saturday for "0 6 * * 1-5").
+ * node-cron's own matcher decides, so this agrees with the live scheduler, DST included.
+ */
+export function scheduledSlot(cronExpression: string, timeZone: string, localDate: string): Date | undefined {
+  const task = cron.createTask(cronExpression, () => undefined, { timezone: timeZone });
+  try {
+    let t = DateTime.fromISO(localDate, { zone: timeZone }).startOf('day');
+    const end = t.plus({ days: 1 });
+    while (t < end) {
+      const candidate = t.toJSDate();
+      if (task.match(candidate)) return candidate;
+      t = t.plus({ minutes: 1 });
+    }
+    return undefined;
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** Too late to start a morning edition: past its scheduled time by more than the send window. */
+export function isStale(scheduledFor: Date, now: Date, sendWindowHours: number): boolean {
+  return now.getTime() > scheduledFor.getTime() + sendWindowHours * 3_600_000;
+}
+
+/**
+ * The articles cut-off for an edition: now, for today's edition (or a future one built early);
+ * the scheduled slot for a past date, so re-running an old day picks what that morning would have.
+ */
+export function editionCutoff(scheduledFor: Date, localDate: string, timeZone: string, now: Date): Date {
+  const today = localDateOf(now, timeZone);
+  if (localDate < today) return scheduledFor;
+  return now;
+}

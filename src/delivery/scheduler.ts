@@ -1,0 +1,62 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { editionIdFor } from './edition';
+import { enqueueEdition, type EnqueueResult } from './enqueue';
+import type { Runtime } from './runtime';
+import { localDateOf, scheduledSlot } from './schedule';
+
+/**
+ * node-cron fires each newsletter in its own time zone; the work of a tick (`trigger`) is a plain
+ * method taking the clock's "now", so tests drive it without waiting. Any number of schedulers
+ * may run: the edition is created atomically, so one day gets one edition.
+ */
+export class EditionScheduler {
+  private tasks: ScheduledTask[] = [];
+
+  constructor(private readonly runtime: Runtime) {}
+
+  start(): void {
+    for (const newsletter of this.runtime.config.newsletters) {
+      const task = cron.schedule(
+        newsletter.cron,
+        () => {
+          this.trigger(newsletter.id).catch((err) => this.runtime.logger.error({ err, newsletter: newsletter.id }, 'scheduled edition could not be queued'));
+        },
+        { timezone: newsletter.timezone, name: `edition:${newsletter.id}` },
+      );
+      this.tasks.push(task);
+      this.runtime.logger.info({ newsletter: newsletter.id, cron: newsletter.cron, timezone: newsletter.timezone, next: task.getNextRun()?.toISOString() }, 'scheduled');
+    }
+    this.catchUp().catch((err) => this.runtime.logger.error({ err }, 'catch-up check failed'));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.tasks.map((t) => t.destroy()));
+    this.tasks = [];
+  }
+
+  /** A tick: today's edition (in the newsletter's zone) is created and queued, once. */
+  async trigger(newsletterId: string): Promise<EnqueueResult> {
+    const newsletter = this.runtime.newsletter(newsletterId);
+    const localDate = localDateOf(this.runtime.clock.now(), newsletter.timezone);
+    const result = await enqueueEdition(this.runtime, { newsletterId, localDate, trigger: 'schedule' });
+    this.runtime.logger.info({ editionId: result.edition.id, created: result.created }, result.created ? 'edition queued by schedule' : 'edition already exists; nothing to do');
+    return result;
+  }
+
+  /**
+   * After downtime: a slot that passed today with no edition gets one now. The build then applies
+   * the staleness guard, so an edition hours late is held for ops, not sent at an odd hour.
+   */
+  async catchUp(): Promise<EnqueueResult[]> {
+    const now = this.runtime.clock.now();
+    const results: EnqueueResult[] = [];
+    for (const newsletter of this.runtime.config.newsletters) {
+      const localDate = localDateOf(now, newsletter.timezone);
+      const slot = scheduledSlot(newsletter.cron, newsletter.timezone, localDate);
+      if (!slot || slot > now) continue;
+      const existing = await this.runtime.editions.get(editionIdFor(newsletter.id, localDate));
+      if (!existing) results.push(await this.trigger(newsletter.id));
+    }
+    return results;
+  }
+}

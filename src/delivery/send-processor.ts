@@ -1,0 +1,124 @@
+import crypto from 'node:crypto';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import { DateTime } from 'luxon';
+import { classifySmtpError } from '../bounces/smtp-reply';
+import type { NewsletterConfig } from '../config/schema';
+import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
+import { senderDomain } from './build-edition';
+import { envelopeSender } from './envelope';
+import { messageIdFor, messageValues } from './personalise';
+import type { SendJobData } from './queues';
+import type { Runtime } from './runtime';
+import { localDateOf } from './schedule';
+
+export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'already-sent' | 'already-settled' | 'cancelled';
+
+/** What every copy of one edition shares, loaded once per worker process, not once per message. */
+interface EditionContext {
+  editionId: string;
+  newsletter: NewsletterConfig;
+  template: PreparedMimeTemplate;
+  domain: string;
+}
+
+/** How long a paused edition's job waits before looking again. */
+const pausedPollMs = 2000;
+const cachedEditions = 8;
+
+/**
+ * One send job: claim in the ledger, personalise the pre-built message, SMTP, record.
+ * Claiming re-reads suppression and the reader's status, so late unsubscribes win.
+ */
+export class SendProcessor {
+  private readonly contexts = new Map<string, Promise<EditionContext>>();
+
+  constructor(private readonly runtime: Runtime) {}
+
+  private context(editionId: string): Promise<EditionContext> {
+    let ctx = this.contexts.get(editionId);
+    if (!ctx) {
+      ctx = this.loadContext(editionId);
+      ctx.catch(() => this.contexts.delete(editionId));
+      this.contexts.set(editionId, ctx);
+      if (this.contexts.size > cachedEditions) this.contexts.delete(this.contexts.keys().next().value as string);
+    }
+    return ctx;
+  }
+
+  private async loadContext(editionId: string): Promise<EditionContext> {
+    const edition = await this.runtime.editions.get(editionId);
+    const json = await this.runtime.editions.mimeTemplateJson(editionId);
+    if (!edition || !json) throw new Error(`Edition ${editionId} has no stored message; was it built?`);
+    const newsletter = this.runtime.newsletter(edition.newsletterId);
+    return { editionId, newsletter, template: prepareMimeTemplate(JSON.parse(json) as MimeTemplate), domain: senderDomain(newsletter.from) };
+  }
+
+  async process(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
+    const { e: editionId, s: subscriberId } = job.data;
+    const runtime = this.runtime;
+    const ctx = await this.context(editionId);
+    const { newsletter } = ctx;
+    const started = performance.now();
+    const now = runtime.clock.now();
+    const claim = await runtime.editions.claim({
+      editionId,
+      newsletterId: newsletter.id,
+      subscriberId,
+      owner: job.id as string,
+      leaseMs: runtime.config.delivery.lockDurationMs,
+      now,
+      dailyCap: newsletter.rateLimit.dailyCap,
+      localDate: localDateOf(now, newsletter.timezone),
+      force: job.data.f === 1,
+    });
+    switch (claim.kind) {
+      case 'claimed':
+        break;
+      case 'sent':
+        return 'already-sent';
+      case 'settled':
+        return 'already-settled';
+      case 'cancelled':
+        return 'cancelled';
+      case 'skipped':
+        runtime.events.emit('skipped', { editionId, newsletterId: newsletter.id, subscriberId, reason: claim.reason });
+        return 'skipped';
+      case 'paused':
+      case 'busy':
+        // Keep the job; look again shortly (a paused edition keeps its queue).
+        await job.moveToDelayed(Date.now() + pausedPollMs, token);
+        throw new DelayedError();
+      case 'capped': {
+        // The daily cap is per newsletter, so the whole queue waits for the next local day.
+        const tomorrow = DateTime.fromJSDate(now, { zone: newsletter.timezone }).plus({ days: 1 }).startOf('day').toMillis();
+        await runtime.queues.send(newsletter.id).rateLimit(Math.max(1000, tomorrow - now.getTime()));
+        runtime.logger.warn({ editionId, newsletter: newsletter.id, used: claim.used }, 'daily send cap reached; sending resumes tomorrow');
+        throw Worker.RateLimitError();
+      }
+      case 'not-sending':
+        throw new Error(`Edition ${editionId} is ${claim.state}, not sending; send job for subscriber ${subscriberId} will retry`);
+    }
+
+    const messageId = messageIdFor(editionId, subscriberId, ctx.domain, crypto.randomBytes(6).toString('base64url'));
+    const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now });
+    const raw = personaliseMessage(ctx.template, values);
+    try {
+      await runtime.transport.send({ envelopeFrom: envelopeSender(runtime.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
+    } catch (error) {
+      const failure = classifySmtpError(error);
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (failure.kind !== 'permanent' && !lastAttempt) {
+        runtime.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
+        throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
+      }
+      const detail = [failure.replyCode, failure.status, failure.diagnostic].filter(Boolean).join(' ');
+      await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
+      runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, replyCode: failure.replyCode, status: failure.status, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent' });
+      runtime.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
+      return 'failed';
+    }
+    await runtime.editions.settle(editionId, subscriberId, 's', messageId, runtime.clock.now());
+    runtime.events.emit('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
+    return 'sent';
+  }
+}

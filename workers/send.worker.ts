@@ -1,0 +1,30 @@
+import { Worker, type ConnectionOptions } from 'bullmq';
+import { sendQueueName, type SendJobData } from '../src/delivery/queues';
+import type { Runtime } from '../src/delivery/runtime';
+import { SendProcessor } from '../src/delivery/send-processor';
+
+/**
+ * One BullMQ worker per newsletter's send queue, all sharing one processor (one edition cache)
+ * and one pooled transport. A newsletter's rate limit lives in Redis, so it binds every process.
+ */
+export function createSendWorkers(runtime: Runtime, options: { concurrency?: number; newsletters?: string[] } = {}): Worker<SendJobData>[] {
+  const processor = new SendProcessor(runtime);
+  const concurrency = options.concurrency ?? runtime.config.delivery.concurrency;
+  const ids = options.newsletters ?? runtime.config.newsletters.map((n) => n.id);
+  return ids.map((id) => {
+    const newsletter = runtime.newsletter(id);
+    const worker = new Worker<SendJobData>(sendQueueName(id), (job, token) => processor.process(job, token), {
+      connection: runtime.redis as ConnectionOptions,
+      prefix: runtime.keys.bull,
+      concurrency,
+      lockDuration: runtime.config.delivery.lockDurationMs,
+      stalledInterval: runtime.config.delivery.stalledIntervalMs,
+      // A crash mid-send leaves jobs stalled; they are taken over, not failed.
+      maxStalledCount: 10,
+      limiter: newsletter.rateLimit.perSecond ? { max: newsletter.rateLimit.perSecond, duration: 1000 } : undefined,
+    });
+    worker.on('error', (err) => runtime.logger.error({ err, newsletter: id }, 'send worker error'));
+    worker.on('failed', (job, err) => runtime.logger.debug({ jobId: job?.id, err: err.message }, 'send attempt failed'));
+    return worker;
+  });
+}
