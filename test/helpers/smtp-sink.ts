@@ -81,6 +81,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     },
     onClose(session) {
       closedSessions.add(session.id);
+      // A held message whose client went away was never accepted: the client never saw a 250.
+      for (let i = held.length - 1; i >= 0; i--) if (held[i].session.id === session.id) held.splice(i, 1);
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
