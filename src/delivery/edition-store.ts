@@ -83,6 +83,8 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     sent: Number(h.sent ?? 0),
     failed: Number(h.failed ?? 0),
     skipped: Number(h.skipped ?? 0),
+    bounced: Number(h.bounced ?? 0),
+    complaints: Number(h.complaints ?? 0),
     reason: h.reason || undefined,
     warnings: h.warnings ? (JSON.parse(h.warnings) as string[]) : [],
     forced: h.forced === '1',

@@ -35,6 +35,10 @@ export interface Edition {
   sent: number;
   failed: number;
   skipped: number;
+  /** Bounces attributed to this edition (DSNs, webhooks, 5xx at send), hard and soft. */
+  bounced: number;
+  /** Spam complaints attributed to this edition. */
+  complaints: number;
   /** Why it is held, skipped or failed. */
   reason?: string;
   warnings: string[];
