@@ -8,6 +8,8 @@ export interface Article {
   summaryHtml: string;
   author?: string;
   section?: string;
+  /** e.g. "North East": lets a regional newsletter take its stories from a national feed (sample data sets it). */
+  region?: string;
   publishedAt: Date;
   imageUrl?: string;
   /** Pinned/featured stories lead the edition. */

@@ -128,6 +128,11 @@ describe('parseFeed: RSS 2.0', () => {
     expect((await parseFeed(xml, 'test'))[0].imageUrl).toBe('https://cdn.example/media.jpg');
   });
 
+  it('does not accept dates only V8 would guess at', async () => {
+    const xml = rss2.replace('<pubDate>Tue, 24 Nov 2026 05:30:00 +0000</pubDate>', '<pubDate>5</pubDate>');
+    expect((await parseFeed(xml, 'test')).map((a) => a.id)).not.toContain('news-1');
+  });
+
   it('parses a <rss> without version as RSS 2.0', async () => {
     const articles = await parseFeed(rss2.replace('<rss version="2.0"', '<rss'), 'test');
     expect(articles).toHaveLength(4);
@@ -142,6 +147,14 @@ describe('parseFeed: RSS 0.91 and RSS 1.0', () => {
     expect(await parseFeed(xml, 'test')).toEqual([
       { id: 'http://old.example/1', title: 'Old-style item', url: 'http://old.example/1', summaryHtml: 'First &amp; only', publishedAt: new Date('2026-11-22T09:00:00Z') },
     ]);
+  });
+
+  it('parses RSS 0.91 with the Netscape DOCTYPE', async () => {
+    const xml = `<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>N</title><link>http://n.example/</link><description>d</description><language>en-gb</language>
+<item><title>Netscape era</title><link>http://n.example/1</link><pubDate>Sun, 22 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>`;
+    expect((await parseFeed(Buffer.from(xml, 'latin1'), 'test')).map((a) => a.url)).toEqual(['http://n.example/1']);
   });
 
   it('parses RSS 1.0 (RDF) with dc:date, dc:creator and dc:subject', async () => {
@@ -197,6 +210,12 @@ describe('parseFeed: Atom', () => {
       <id>urn:uuid:3</id>
       <published>not a date</published>
     </entry>
+    <entry>
+      <title>Zone-less date: read as UTC, not the server's zone</title>
+      <link href="https://atom.example/posts/4"/>
+      <id>urn:uuid:4</id>
+      <published>2026-11-21T09:30:00</published>
+    </entry>
   </feed>`;
 
   it('normalises entries', async () => {
@@ -219,6 +238,13 @@ describe('parseFeed: Atom', () => {
         url: 'https://atom.example/posts/2',
         summaryHtml: '<p>Inline <b>xhtml</b></p>',
         publishedAt: new Date('2026-11-22T09:00:00Z'),
+      },
+      {
+        id: 'urn:uuid:4',
+        title: "Zone-less date: read as UTC, not the server's zone",
+        url: 'https://atom.example/posts/4',
+        summaryHtml: '',
+        publishedAt: new Date('2026-11-21T09:30:00Z'),
       },
     ]);
   });

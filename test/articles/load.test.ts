@@ -190,7 +190,12 @@ describe('loadArticles: shipped sample', () => {
 describe('loadArticles: url (loopback HTTP server)', () => {
   let server: http.Server;
   let base: string;
-  const latin1 = Buffer.from(rss('<item><title>Café</title><link>https://feed.example/cafe</link><pubDate>Tue, 24 Nov 2026 05:00:00 GMT</pubDate></item>'), 'latin1');
+  // "Привет" in KOI8-R, with no XML declaration: only the HTTP charset can say how to decode it.
+  const koi8 = Buffer.concat([
+    Buffer.from('<rss version="2.0"><channel><title>T</title><link>https://feed.example/</link><description>d</description><item><title>'),
+    Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]),
+    Buffer.from('</title><link>https://feed.example/privet</link><pubDate>Tue, 24 Nov 2026 05:00:00 GMT</pubDate></item></channel></rss>'),
+  ]);
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -199,9 +204,9 @@ describe('loadArticles: url (loopback HTTP server)', () => {
           res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
           res.end(feedXml);
           return;
-        case '/latin1.xml':
-          res.writeHead(200, { 'content-type': 'application/rss+xml; charset=ISO-8859-1' });
-          res.end(latin1);
+        case '/koi8.xml':
+          res.writeHead(200, { 'content-type': 'application/rss+xml; charset=KOI8-R' });
+          res.end(koi8);
           return;
         case '/moved':
           res.writeHead(301, { location: '/sub/feed.xml' });
@@ -251,15 +256,8 @@ describe('loadArticles: url (loopback HTTP server)', () => {
   });
 
   it('decodes with the HTTP charset when the document declares none', async () => {
-    // latin1 body declares UTF-8 in its XML declaration... so strip it to test the header path.
-    const articles = await loadArticles({ kind: 'url', url: `${base}/latin1.xml` }, options({
-      fetchImpl: async (input, init) => {
-        const res = await fetch(input, init);
-        const body = Buffer.from(await res.arrayBuffer()).toString('latin1').replace(/^<\?xml[^>]*\?>/, '');
-        return new Response(Buffer.from(body, 'latin1'), { status: 200, headers: res.headers });
-      },
-    }));
-    expect(articles[0].title).toBe('Café');
+    const articles = await loadArticles({ kind: 'url', url: `${base}/koi8.xml` }, options());
+    expect(articles[0].title).toBe('Привет');
   });
 
   it('follows redirects and resolves relative links against the final URL', async () => {
@@ -305,6 +303,7 @@ describe('loadArticles: url (loopback HTTP server)', () => {
     await new Promise((resolve) => closed.close(resolve));
     const error = await feedError(loadArticles({ kind: 'url', url: `http://127.0.0.1:${port}/feed` }, options()));
     expect(error.message).toMatch(/could not fetch http:\/\/127\.0\.0\.1:\d+\/feed: fetch failed: .*ECONNREFUSED/);
+    expect(error.cause).toBeDefined();
   });
 
   it('uses the injected fetch, with a timeout signal and feed Accept header', async () => {
