@@ -3,8 +3,19 @@ import path from 'node:path';
 import { z } from 'zod';
 import { configSchema, type DaybreakConfig } from './schema';
 
-/** The repository root: config paths and shipped samples are resolved from here. */
-export const projectRoot = path.resolve(__dirname, '..', '..');
+/** The folder holding package.json: found by walking up, so it is the same from src/ and from dist/. */
+function findProjectRoot(start: string): string {
+  let dir = start;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(start, '..', '..');
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The repository root: config paths, templates and shipped samples are resolved from here. */
+export const projectRoot = findProjectRoot(__dirname);
 export const defaultConfigPath = path.join(projectRoot, 'config', 'daybreak.json');
 
 /** Only for local runs and the demo; production must set DAYBREAK_SECRET. */

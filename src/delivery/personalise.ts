@@ -1,10 +1,10 @@
 import type { MessageValues } from '../render/contract';
 import type { TokenSigner } from '../subscribers/tokens';
 
-/** "Good morning, Jane" from "Jane Smith"; plain "Good morning" with no name. */
+/** "Good morning, Jane." from "Jane Smith"; plain "Good morning." with no name. */
 export function greetingFor(name: string | undefined): string {
   const first = name?.trim().split(/\s+/)[0];
-  return first ? `Good morning, ${first}` : 'Good morning';
+  return first ? `Good morning, ${first}.` : 'Good morning.';
 }
 
 export function unsubscribeUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {

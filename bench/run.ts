@@ -1,0 +1,215 @@
+/**
+ * `npm run bench`: a whole edition for generated subscribers against a local SMTP sink, beside
+ * the ceiling it competes with (pre-built messages through pooled nodemailer into the same sink).
+ * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, projectRoot, type LoadedConfig } from '../src/config/load';
+import { silentLogger } from '../src/core/logger';
+import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../src/core/redis-server';
+import { editionIdFor } from '../src/delivery/edition';
+import { planEdition, editionHeaders } from '../src/delivery/build-edition';
+import { enqueueEdition } from '../src/delivery/enqueue';
+import { messageIdFor, messageValues } from '../src/delivery/personalise';
+import { workersRunning } from '../src/delivery/run-now';
+import { Runtime } from '../src/delivery/runtime';
+import { localDateOf } from '../src/delivery/schedule';
+import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
+import { renderEdition } from '../src/render/render-edition';
+
+type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[] };
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  return {
+    sizes: (get('sizes') ?? '10000,100000').split(',').map(Number),
+    concurrency: Number(get('concurrency') ?? 100),
+    connections: Number(get('connections') ?? 5),
+    ceiling: Number(get('ceiling') ?? 20000),
+    skipImport: argv.includes('--skip-import'),
+    // Extra node flags for the worker process, e.g. --node-args "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    nodeArgs: (get('node-args') ?? '').split(' ').filter(Boolean),
+  };
+}
+
+const tsxArgs = ['--import', 'tsx'];
+
+function startSink(): Promise<{ child: ChildProcess; url: string; count(): Promise<number> }> {
+  const child = fork(path.join(__dirname, 'sink.ts'), [], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve) => {
+    child.once('message', (m: { port: number }) => {
+      resolve({
+        child,
+        url: `smtp://127.0.0.1:${m.port}`,
+        count: () => new Promise((r) => { child.once('message', (x: { count: number }) => r(x.count)); child.send({ cmd: 'count' }); }),
+      });
+    });
+  });
+}
+
+function runCeiling(url: string, messages: number, connections: number, inflight: number, file: string): Promise<{ rate: number; seconds: number }> {
+  const child = fork(path.join(__dirname, 'ceiling.ts'), [url, String(messages), String(connections), String(inflight), file], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { rate: number; seconds: number }) => resolve(m));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`ceiling exited ${code}`)));
+  });
+}
+
+/** Peak resident set of a process so far (Linux), in MB. */
+function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number): Promise<void> {
+  const { keys } = runtime;
+  const now = Date.now();
+  for (let start = 1; start <= count; start += 2000) {
+    const p = runtime.redis.pipeline();
+    for (let id = start; id < start + 2000 && id <= count; id++) {
+      const email = `reader-${id}@bench.example`;
+      p.hset(keys.subscriber(String(id)), { id, email, emailHash: runtime.subscribers.hashOf(email), name: id % 3 ? `Reader ${id}` : 'José Ñúñez', status: 'confirmed', newsletters: newsletterId, createdAt: now, updatedAt: now, confirmedAt: now, source: 'bench' });
+      p.hset(keys.subscriberByEmail(), email, String(id));
+      p.zadd(keys.members(newsletterId), id, String(id));
+    }
+    await p.exec();
+  }
+  await runtime.redis.set(keys.subscriberSeq(), count);
+}
+
+async function deletePrefix(runtime: Runtime): Promise<void> {
+  const stream = runtime.redis.scanStream({ match: `${runtime.config.redisPrefix}:*`, count: 5000 });
+  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
+}
+
+function writeConfig(config: LoadedConfig): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-'));
+  const raw = JSON.parse(fs.readFileSync(path.join(projectRoot, 'config', 'daybreak.json'), 'utf8')) as Record<string, unknown> & { newsletters: Array<Record<string, unknown>> };
+  raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
+  const file = path.join(dir, 'daybreak.json');
+  fs.writeFileSync(file, JSON.stringify({ ...raw, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
+  return file;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  let privateRedis: PrivateRedis | undefined;
+  let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (!(await redisAnswers(redisUrl))) {
+    privateRedis = await startPrivateRedis();
+    redisUrl = privateRedis.url;
+  }
+  const sink = await startSink();
+  const results: Record<string, number | string> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version };
+  const print = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
+  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); worker concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections\n`);
+
+  const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
+  const runtime = new Runtime(base, { logger: silentLogger });
+  const newsletter = base.newsletters[0];
+
+  // Once per edition: render and MIME template, on the shipped sample feed.
+  const localDate = localDateOf(new Date(), newsletter.timezone);
+  const plan = await planEdition(runtime, { id: editionIdFor(newsletter.id, localDate), newsletterId: newsletter.id, localDate, scheduledFor: new Date() });
+  await renderEdition(plan.content); // warm-up
+  const mjml: number[] = [];
+  let rendered = await renderEdition(plan.content);
+  for (let i = 0; i < 10; i++) { rendered = await renderEdition(plan.content); mjml.push(rendered.timings.mjmlMs); }
+  mjml.sort((a, b) => a - b);
+  const template = prepareMimeTemplate(buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject)));
+  results.mjmlCompileMs = Number(mjml[5].toFixed(1));
+  print('MJML compile per edition (median of 10)', `${results.mjmlCompileMs} ms`);
+
+  // Per message: tokens, URLs, and splicing values into the pre-built MIME.
+  const samples = 20_000;
+  let sample: Buffer = Buffer.alloc(0);
+  const t0 = performance.now();
+  for (let i = 0; i < samples; i++) {
+    const values = messageValues({ publicUrl: base.publicUrl, signer: runtime.signer, subscriberId: String(i), email: `reader-${i}@bench.example`, name: 'Reader Name', messageId: messageIdFor('national-bench', String(i), 'daybreak.example', 'abcdef12'), date: new Date() });
+    sample = personaliseMessage(template, values);
+  }
+  results.personaliseUs = Number((((performance.now() - t0) * 1000) / samples).toFixed(1));
+  results.messageBytes = sample.length;
+  print('Personalisation per message (tokens + splice)', `${results.personaliseUs} µs (${(sample.length / 1024).toFixed(1)} KB message)`);
+
+  // The ceiling: the same-size message, pre-built, straight into the sink.
+  const messageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-msg-')), 'message.eml');
+  fs.writeFileSync(messageFile, sample);
+  const ceiling = await runCeiling(sink.url, args.ceiling, args.connections, args.concurrency, messageFile);
+  results.ceilingRate = Math.round(ceiling.rate);
+  print(`Ceiling: ${args.ceiling} pre-built messages, pooled SMTP`, `${results.ceilingRate} messages/s`);
+  console.log('');
+
+  for (const size of args.sizes) {
+    const prefix = `${base.redisPrefix}-${size}`;
+    const config: LoadedConfig = { ...base, redisPrefix: prefix };
+    const rt = new Runtime(config, { logger: silentLogger });
+    await deletePrefix(rt);
+    await seedSubscribers(rt, newsletter.id, size);
+    const worker = spawn(process.execPath, [...args.nodeArgs, path.join(projectRoot, 'bin', 'daybreak.js'), 'worker', '--concurrency', String(args.concurrency)], {
+      env: { ...process.env, DAYBREAK_CONFIG: writeConfig(config), LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    while (!(await workersRunning(rt, newsletter.id))) await new Promise((r) => setTimeout(r, 100));
+    const before = await sink.count();
+    const started = performance.now();
+    const { edition } = await enqueueEdition(rt, { newsletterId: newsletter.id, localDate, trigger: 'manual' });
+    let rssAtEnd = 0;
+    for (;;) {
+      const e = await rt.editions.get(edition.id);
+      if (e && (e.state === 'done' || e.state === 'failed' || e.state === 'skipped')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    rssAtEnd = peakRssMb(worker.pid as number);
+    const done = (await rt.editions.get(edition.id))!;
+    const delivered = (await sink.count()) - before;
+    const fanoutMs = Number(await rt.redis.hget(rt.keys.edition(edition.id), 'fanoutMs'));
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    const rate = done.sent / seconds;
+    const k = `${size / 1000}k`;
+    results[`e2eRate_${k}`] = Math.round(rate);
+    results[`e2eSeconds_${k}`] = Number(seconds.toFixed(1));
+    results[`fanoutSeconds_${k}`] = Number((fanoutMs / 1000).toFixed(2));
+    results[`workerPeakRssMb_${k}`] = Math.round(rssAtEnd);
+    results[`ratio_${k}`] = Number((rate / ceiling.rate).toFixed(2));
+    print(`Edition to ${size.toLocaleString('en-GB')} subscribers`, `${done.state}: ${done.sent} sent, ${done.failed} failed, ${delivered} at the sink`);
+    print('  fan-out', `${results[`fanoutSeconds_${k}`]} s`);
+    print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
+    print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
+    print('  worker peak RSS', `${results[`workerPeakRssMb_${k}`]} MB`);
+    await deletePrefix(rt);
+    await rt.close();
+  }
+
+  if (!args.skipImport) {
+    const importBench = path.join(__dirname, 'import.ts');
+    if (fs.existsSync(importBench)) {
+      const mod = (await import(importBench)) as { runImportBench?: () => Promise<Record<string, number>> };
+      if (mod.runImportBench) {
+        console.log('');
+        const figures = await mod.runImportBench();
+        for (const [key, value] of Object.entries(figures)) results[`import_${key}`] = value;
+      }
+    }
+  }
+
+  fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
+  fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nFigures written to bench/results/latest.json`);
+  await runtime.close();
+  sink.child.send({ cmd: 'stop' });
+  await privateRedis?.stop();
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
