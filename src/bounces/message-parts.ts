@@ -1,0 +1,136 @@
+import { simpleParser, type ParsedMail } from 'mailparser';
+
+/**
+ * The parts of an incoming message that bounce classification reads, decoded once by mailparser
+ * (transfer encodings, charsets, MIME structure). Everything after this is pure string work.
+ */
+export interface MessageParts {
+  /** Top-level headers, lower-cased names, unfolded values, in order (a name may repeat). */
+  headers: Array<[string, string]>;
+  subject: string;
+  /** The bare From address, lower-cased ('' when there is none). */
+  from: string;
+  /** e.g. multipart/report */
+  contentType: string;
+  /** report-type parameter of a multipart/report: delivery-status, feedback-report, ... */
+  reportType: string;
+  /** The human-readable text (text/plain parts, or text made from HTML). */
+  text: string;
+  /** message/delivery-status (or message/global-delivery-status) bodies. */
+  deliveryStatus: string[];
+  /** message/feedback-report bodies (RFC 5965 ARF). */
+  feedbackReport: string[];
+  /** Header blocks of the returned original message, where the bounce included one. */
+  originalHeaders: string[];
+  /** The undecoded message, for finding VERP addresses and Message-IDs wherever they sit. */
+  raw: string;
+}
+
+/** Unfolds a header block into [name, value] pairs (names lower-cased). */
+export function parseHeaderBlock(block: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const line of block.replace(/\r\n?/g, '\n').split('\n')) {
+    if (/^[ \t]/.test(line) && out.length) {
+      const last = out[out.length - 1] as [string, string];
+      last[1] = `${last[1]} ${line.trim()}`;
+      continue;
+    }
+    const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(line);
+    if (m) out.push([(m[1] as string).toLowerCase(), (m[2] as string).trim()]);
+  }
+  return out;
+}
+
+export function headerValue(headers: Array<[string, string]>, name: string): string | undefined {
+  return headers.find(([n]) => n === name)?.[1];
+}
+
+const partHeaderTypes = /^content-type:[ \t]*(message\/rfc822|text\/rfc822-headers|message\/global|message\/global-headers)\b/im;
+
+/**
+ * Header blocks of embedded original messages, found in the raw source: mailparser reads
+ * message/rfc822 parts into the text and keeps none of their headers, and attribution needs them
+ * (Message-ID, To, Return-Path). Non-MIME bounces (qmail, Exim, old Sendmail) quote the original
+ * after a marker line.
+ */
+export function findOriginalHeaderBlocks(raw: string): string[] {
+  const text = raw.replace(/\r\n?/g, '\n');
+  const blocks: string[] = [];
+  const bodyStart = text.indexOf('\n\n');
+  if (bodyStart < 0) return blocks;
+  const body = text.slice(bodyStart + 2);
+  // MIME: a part typed message/rfc822 or text/rfc822-headers; its own headers end at a blank line.
+  const partRe = new RegExp(partHeaderTypes.source, 'gim');
+  for (let m = partRe.exec(body); m; m = partRe.exec(body)) {
+    const partHeadersEnd = body.indexOf('\n\n', m.index);
+    if (partHeadersEnd < 0) continue;
+    const partHeaders = body.slice(m.index, partHeadersEnd);
+    let start = partHeadersEnd + 2;
+    while (body[start] === '\n') start++;
+    const end = body.indexOf('\n\n', start);
+    let block = body.slice(start, end < 0 ? undefined : end);
+    if (/content-transfer-encoding:[ \t]*base64/i.test(partHeaders)) {
+      const decoded = Buffer.from(body.slice(start, body.indexOf('\n--', start) > 0 ? body.indexOf('\n--', start) : undefined).replace(/\s+/g, ''), 'base64').toString('latin1');
+      block = decoded.replace(/\r\n?/g, '\n').split('\n\n')[0] ?? '';
+    } else if (/content-transfer-encoding:[ \t]*quoted-printable/i.test(partHeaders)) {
+      block = block.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    }
+    if (/^[A-Za-z][\w-]*:/m.test(block)) blocks.push(block);
+  }
+  // Plain-text bounces: the original follows a marker, or simply appears as a run of header lines.
+  const lines = body.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*(Return-Path|Received|Message-Id|From|To|Subject|Date|X-[\w-]+|Content-Type|MIME-Version|Delivered-To):[ \t]/i.test(lines[i] as string)) continue;
+    let j = i;
+    let count = 0;
+    let strong = false;
+    while (j < lines.length && (/^\s*[A-Za-z][\w-]*:[ \t]?/.test(lines[j] as string) || (/^[ \t]+\S/.test(lines[j] as string) && j > i))) {
+      if (/^\s*(Message-Id|To|From|Subject|Date|Return-Path):/i.test(lines[j] as string)) strong = true;
+      count++;
+      j++;
+    }
+    if (count >= 3 && strong) blocks.push(lines.slice(i, j).map((l) => l.replace(/^\s+(?=[A-Za-z][\w-]*:)/, '')).join('\n'));
+    i = j;
+  }
+  return blocks;
+}
+
+function addressOnly(value: string): string {
+  const m = /<([^<>\s]+@[^<>\s]+)>/.exec(value) ?? /([^\s<>"(),;:]+@[^\s<>"(),;:]+)/.exec(value);
+  return m ? (m[1] as string).toLowerCase() : '';
+}
+
+function attachmentText(mail: ParsedMail, types: string[]): string[] {
+  return mail.attachments.filter((a) => types.includes(a.contentType.toLowerCase())).map((a) => a.content.toString('utf8'));
+}
+
+/** Decodes a raw message into the parts bounce classification reads. */
+export async function readMessageParts(raw: Buffer | string): Promise<MessageParts> {
+  const buffer = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+  const mail = await simpleParser(buffer, { keepDeliveryStatus: true, skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true });
+  const rawText = buffer.toString('latin1');
+  const headerEnd = rawText.search(/\r?\n\r?\n/);
+  const headers = parseHeaderBlock(headerEnd < 0 ? rawText : rawText.slice(0, headerEnd));
+  const ct = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  let text = mail.text ?? '';
+  // Some MTAs put the report's human part in text/plain attachments, or only in HTML.
+  for (const extra of attachmentText(mail, ['text/plain'])) text += `\n${extra}`;
+  const deliveryStatus = attachmentText(mail, ['message/delivery-status', 'message/global-delivery-status']);
+  if (!text.trim() && !deliveryStatus.length && headerEnd >= 0) {
+    // Broken MIME (a boundary that never appears, a multipart with none): read the body as it is.
+    text = rawText.slice(headerEnd).replace(/^\r?\n\r?\n/, '');
+  }
+  const originalHeaders = [...attachmentText(mail, ['text/rfc822-headers', 'message/global-headers']), ...findOriginalHeaderBlocks(rawText)];
+  return {
+    headers,
+    subject: mail.subject ?? '',
+    from: addressOnly(headerValue(headers, 'from') ?? ''),
+    contentType: (ct?.value ?? '').toLowerCase(),
+    reportType: (ct?.params?.['report-type'] ?? '').toLowerCase(),
+    text,
+    deliveryStatus,
+    feedbackReport: attachmentText(mail, ['message/feedback-report']),
+    originalHeaders,
+    raw: rawText,
+  };
+}
