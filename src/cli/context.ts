@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import { createLogger, type Logger } from '../core/logger';
@@ -17,6 +18,8 @@ export interface GlobalOptions {
 }
 
 export function loadCliConfig(options: GlobalOptions): LoadedConfig {
+  // Child processes (sandboxed builds) read the same file.
+  if (options.config) process.env.DAYBREAK_CONFIG = path.resolve(options.config);
   try {
     return loadConfig({ file: options.config });
   } catch (error) {

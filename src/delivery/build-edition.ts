@@ -1,10 +1,9 @@
-import { loadArticles } from '../articles/load';
-import { pickArticles } from '../articles/pick';
 import type { Article } from '../articles/article';
+import { pickArticles } from '../articles/pick';
 import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
-import { renderEdition } from '../render/render-edition';
+import { senderDomain } from './addresses';
 import type { Edition } from './edition';
 import type { Runtime } from './runtime';
 import { dateLabel, editionCutoff, isStale } from './schedule';
@@ -25,11 +24,7 @@ export interface EditionPlan {
   content: EditionContent;
 }
 
-/** Domain for Message-IDs and List-Id: the From address's domain. */
-export function senderDomain(from: string): string {
-  const match = /@([^>\s]+)>?\s*$/.exec(from);
-  return match?.[1] ?? 'daybreak.invalid';
-}
+export { senderDomain } from './addresses';
 
 export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string): EditionHeaders {
   const domain = senderDomain(newsletter.from);
@@ -46,6 +41,9 @@ export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, s
 export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
   const newsletter = runtime.newsletter(edition.newsletterId);
   const now = runtime.clock.now();
+  // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
+  // feed parsing and MJML are heavy, and a send-only worker never needs them.
+  const { loadArticles } = require('../articles/load') as typeof import('../articles/load');
   const articles = await loadArticles(newsletter.source, {
     clock: runtime.clock,
     baseDir: runtime.config.configDir,
@@ -114,6 +112,7 @@ export async function buildEdition(runtime: Runtime, editionId: string): Promise
     return 'skipped';
   }
 
+  const { renderEdition } = require('../render/render-edition') as typeof import('../render/render-edition');
   const rendered: RenderedEdition = await renderEdition(plan.content);
   const mime = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject));
   await runtime.editions.saveContent(editionId, rendered, JSON.stringify(mime));

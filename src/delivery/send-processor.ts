@@ -4,7 +4,7 @@ import { DateTime } from 'luxon';
 import { classifySmtpError } from '../bounces/smtp-reply';
 import type { NewsletterConfig } from '../config/schema';
 import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
-import { senderDomain } from './build-edition';
+import { senderDomain } from './addresses';
 import { envelopeSender } from './envelope';
 import { messageIdFor, messageValues } from './personalise';
 import type { SendJobData } from './queues';
@@ -31,6 +31,11 @@ const cachedEditions = 8;
  */
 export class SendProcessor {
   private readonly contexts = new Map<string, Promise<EditionContext>>();
+  /** Per-message values that change rarely: the local date (for daily caps) per time zone and minute. */
+  private readonly localDates = new Map<string, { minute: number; value: string }>();
+  /** Message-ID nonces: a random prefix per process and a counter, unique without a syscall per message. */
+  private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
+  private nonceCounter = 0;
 
   constructor(private readonly runtime: Runtime) {}
 
@@ -53,6 +58,20 @@ export class SendProcessor {
     return { editionId, newsletter, template: prepareMimeTemplate(JSON.parse(json) as MimeTemplate), domain: senderDomain(newsletter.from) };
   }
 
+  private localDate(now: Date, timeZone: string): string {
+    const minute = Math.floor(now.getTime() / 60_000);
+    const cached = this.localDates.get(timeZone);
+    if (cached?.minute === minute) return cached.value;
+    const value = localDateOf(now, timeZone);
+    this.localDates.set(timeZone, { minute, value });
+    return value;
+  }
+
+  private nonce(): string {
+    this.nonceCounter = (this.nonceCounter + 1) % 0x7fffffff;
+    return `${this.noncePrefix}${this.nonceCounter.toString(36)}`;
+  }
+
   async process(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
     const { e: editionId, s: subscriberId } = job.data;
     const runtime = this.runtime;
@@ -68,7 +87,7 @@ export class SendProcessor {
       leaseMs: runtime.config.delivery.lockDurationMs,
       now,
       dailyCap: newsletter.rateLimit.dailyCap,
-      localDate: localDateOf(now, newsletter.timezone),
+      localDate: this.localDate(now, newsletter.timezone),
       force: job.data.f === 1,
     });
     switch (claim.kind) {
@@ -99,7 +118,7 @@ export class SendProcessor {
         throw new Error(`Edition ${editionId} is ${claim.state}, not sending; send job for subscriber ${subscriberId} will retry`);
     }
 
-    const messageId = messageIdFor(editionId, subscriberId, ctx.domain, crypto.randomBytes(6).toString('base64url'));
+    const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
     const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now });
     const raw = personaliseMessage(ctx.template, values);
     try {

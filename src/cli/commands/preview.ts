@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { planEdition } from '../../delivery/build-edition';
 import { editionIdFor } from '../../delivery/edition';
 import { scheduledSlot } from '../../delivery/schedule';
-import { renderEdition } from '../../render/render-edition';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { outboxDir } from '../../delivery/transports';
 import { withRuntime, type GlobalOptions } from '../context';
@@ -25,6 +24,7 @@ export function registerPreview(program: Command, globals: () => GlobalOptions):
         const id = editionIdFor(newsletterId, localDate);
         const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? runtime.clock.now();
         const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
+        const { renderEdition } = require('../../render/render-edition') as typeof import('../../render/render-edition');
         const rendered = await renderEdition(plan.content);
         const base = runtime.config.publicUrl.replace(/\/$/, '');
         const values = { ...neutralSlotValues({ unsubscribeUrl: `${base}/unsubscribe`, preferencesUrl: `${base}/preferences` }), greeting: 'Good morning, Reader', email: 'reader@example.com' };

@@ -5,7 +5,6 @@ import { createEditionWorker } from '../../../workers/edition.worker';
 import { createSendWorkers } from '../../../workers/send.worker';
 import { EditionScheduler } from '../../delivery/scheduler';
 import type { Runtime } from '../../delivery/runtime';
-import { startWebServer } from '../../web/server';
 import { parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
 
 type Part = 'scheduler' | 'workers' | 'web';
@@ -16,14 +15,18 @@ async function runParts(runtime: Runtime, parts: Part[], options: { concurrency?
   let scheduler: EditionScheduler | undefined;
   let web: FastifyInstance | undefined;
   if (parts.includes('workers')) {
-    workers.push(createEditionWorker(runtime), ...createSendWorkers(runtime, { concurrency: options.concurrency }));
+    workers.push(createEditionWorker(runtime, { sandboxed: true }), ...createSendWorkers(runtime, { concurrency: options.concurrency }));
     runtime.logger.info({ concurrency: options.concurrency ?? runtime.config.delivery.concurrency, transport: runtime.transport.description }, 'workers started');
   }
   if (parts.includes('scheduler')) {
     scheduler = new EditionScheduler(runtime);
     scheduler.start();
   }
-  if (parts.includes('web')) web = await startWebServer(runtime, options.port);
+  if (parts.includes('web')) {
+    // Loaded only where the web runs, so a worker process carries none of it.
+    const { startWebServer } = require('../../web/server') as typeof import('../../web/server');
+    web = await startWebServer(runtime, options.port);
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       runtime.logger.info({ signal }, 'shutting down');
