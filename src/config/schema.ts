@@ -52,6 +52,43 @@ export const newsletterSchema = z.object({
   defaultChecked: z.boolean().default(false),
 }).strict();
 
+const rateLimitSchema = z.object({
+  limit: z.number().int().min(1).max(1_000_000),
+  windowSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+}).strict();
+
+const webDefaults = {
+  allowedOrigins: [] as string[],
+  trustProxy: 'loopback' as boolean | string | string[],
+  consentText: 'I agree to receive these newsletters by email. I can unsubscribe at any time with one click, and my details are never shared.',
+  rateLimits: {
+    signupPerIp: { limit: 20, windowSeconds: 3600 },
+    signupPerEmail: { limit: 3, windowSeconds: 3600 },
+    badTokenPerIp: { limit: 30, windowSeconds: 600 },
+    pagesPerIp: { limit: 300, windowSeconds: 600 },
+  },
+};
+
+/** Subscriber-facing web pages and the sign-up API (subscriptions issue). */
+export const webSchema = z.object({
+  /** Other sites allowed to embed the sign-up form or call POST /api/subscribers (exact origins, e.g. https://partner.example). */
+  allowedOrigins: z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)).max(100).default([]),
+  /** Which proxies may set X-Forwarded-For (per-IP rate limits read the client address): fastify trustProxy value. */
+  trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).max(100)]).default('loopback'),
+  /** Shown beside the button and stored with each consent record. */
+  consentText: z.string().min(10).max(500).default(webDefaults.consentText),
+  /** From address of the confirmation email; default: the first newsletter's. */
+  confirmFrom: mailbox.optional(),
+  rateLimits: z.object({
+    signupPerIp: rateLimitSchema.default(webDefaults.rateLimits.signupPerIp),
+    signupPerEmail: rateLimitSchema.default(webDefaults.rateLimits.signupPerEmail),
+    /** Requests with an invalid or tampered token. */
+    badTokenPerIp: rateLimitSchema.default(webDefaults.rateLimits.badTokenPerIp),
+    /** Every subscriber page view and form post (not the RFC 8058 one-click POST, which mail providers send in bulk). */
+    pagesPerIp: rateLimitSchema.default(webDefaults.rateLimits.pagesPerIp),
+  }).strict().default(webDefaults.rateLimits),
+}).strict();
+
 export const configSchema = z.object({
   publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
   port: z.number().int().min(0).max(65535).default(3000),
@@ -67,6 +104,7 @@ export const configSchema = z.object({
     postalAddress: z.string().min(1).default('Daybreak Media Ltd, 1 Quayside, Newcastle upon Tyne NE1 3DX, United Kingdom'),
     website: z.url().default('https://daybreak.example'),
   }).strict().default({ name: 'Daybreak', postalAddress: 'Daybreak Media Ltd, 1 Quayside, Newcastle upon Tyne NE1 3DX, United Kingdom', website: 'https://daybreak.example' }),
+  web: webSchema.default(webDefaults),
   delivery: z.object({
     concurrency: z.number().int().min(1).max(1000).default(50),
     smtpMaxConnections: z.number().int().min(1).max(100).default(5),
@@ -97,3 +135,4 @@ export const configSchema = z.object({
 export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;
 export type DeliveryConfig = DaybreakConfig['delivery'];
+export type WebConfig = DaybreakConfig['web'];

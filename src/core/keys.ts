@@ -17,6 +17,18 @@ export class Keys {
   subscriberHistory(id: string): string { return `${this.prefix}:sub:${id}:history`; }
   /** Confirmed members of a newsletter: ZSET scored by subscriber id, so paging order is stable. */
   members(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:members`; }
+  /** Every subscriber: ZSET scored by id, for export and ops paging in a stable order. */
+  allSubscribers(): string { return `${this.prefix}:sub:all`; }
+  /** Consent records (given and withdrawn), oldest first: LIST of JSON. */
+  subscriberConsent(id: string): string { return `${this.prefix}:sub:${id}:consent`; }
+  /** An unconfirmed sign-up (new, again while pending, or a change for an existing reader): JSON with its nonce. */
+  pendingSignup(id: string): string { return `${this.prefix}:sub:${id}:signup`; }
+  /** Pending (unconfirmed) subscribers who asked for a newsletter: ZSET scored by id, for counts. */
+  pendingMembers(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:pending`; }
+  /** Running counters per newsletter (e.g. `<id>:unsubscribed`): HASH. */
+  newsletterCounters(): string { return `${this.prefix}:nl:counters`; }
+  /** Fixed-window rate-limit counter (subscriptions web). */
+  rateLimit(scope: string, subject: string): string { return `${this.prefix}:rl:${scope}:${subject}`; }
   /** Suppressed addresses: HASH keyed by the keyed hash of the normalised address. */
   suppressions(): string { return `${this.prefix}:suppressed`; }
 

@@ -4,14 +4,23 @@ import type { Runtime } from '../delivery/runtime';
 import { registerHealthRoutes } from './routes/health';
 import { registerStaticRoutes } from './routes/static';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
+import { createPageKit } from './kit';
+import { registerConfirmRoutes } from './routes/confirm';
+import { registerPreferencesRoutes } from './routes/preferences';
+import { registerSubscribeRoutes } from './routes/subscribe';
 
 /** The HTTP side: subscriber pages, one-click unsubscribe, health. Routes live in routes/. */
 export async function buildWebServer(runtime: Runtime): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, trustProxy: true });
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, trustProxy: runtime.config.web.trustProxy });
   await app.register(formbody);
   registerHealthRoutes(app, runtime);
   registerStaticRoutes(app);
-  registerUnsubscribeRoutes(app, runtime);
+  // Subscriber pages: sign-up, confirm, one-click unsubscribe, preferences (one shared limiter and page shell).
+  const kit = createPageKit(runtime);
+  registerSubscribeRoutes(app, kit);
+  registerConfirmRoutes(app, kit);
+  registerUnsubscribeRoutes(app, kit);
+  registerPreferencesRoutes(app, kit);
   return app;
 }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { emailSchema, subscriberNameSchema } from '../../subscribers/email';
 import { SubscriberError } from '../../subscribers/store';
 import { CliError, withRuntime, type GlobalOptions } from '../context';
+import { registerSubscriberDataCommands } from './subscriber-data';
 
 /** `daybreak subscribers …`: the group other modules add their subcommands to. */
 export function registerSubscribers(program: Command, globals: () => GlobalOptions): Command {
@@ -29,5 +30,6 @@ export function registerSubscribers(program: Command, globals: () => GlobalOptio
         }
       });
     });
+  registerSubscriberDataCommands(group, globals);
   return group;
 }

@@ -1,31 +1,49 @@
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../delivery/runtime';
-import { escapeHtml } from '../../render/slots';
-import { page } from '../page';
+import { preferencesUrl } from '../../delivery/personalise';
+import type { PageKit } from '../kit';
+import { invalidLinkView, noSubscriptionView, unsubscribedView, unsubscribeView } from '../views/subscriptions';
 
 /**
  * RFC 8058 one-click unsubscribe: a bare POST with `List-Unsubscribe=One-Click`, no cookie, no
- * login, effective at once (send jobs re-check the reader's status right before SMTP). GET shows
+ * login, no form token (the signed URL token is the authority), effective at once: send jobs
+ * re-check the reader's status right before SMTP, so a copy already queued is not sent. GET shows
  * a page with one button, because mail scanners follow GET links and must not unsubscribe anyone.
+ *
+ * The POST is not counted against per-IP page limits: mail providers send these from a few
+ * addresses for very many readers. Only requests with a bad token are counted.
  */
-export function registerUnsubscribeRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const org = runtime.config.organisation.name;
+export function registerUnsubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
+  const { runtime } = kit;
+  const prefs = (id: string) => preferencesUrl(runtime.config.publicUrl, runtime.signer, id);
 
   app.get<{ Params: { token: string } }>('/unsubscribe/:token', async (request, reply) => {
+    if (!(await kit.allowPage(request, reply))) return reply;
     const check = runtime.signer.verify(request.params.token, 'unsubscribe', runtime.clock.now());
-    if (!check.ok) return reply.code(400).type('text/html').send(page('Link not recognised', '<p>This unsubscribe link is not valid. Use the link in your latest email, or reply to it and we will take you off the list.</p>', org));
-    const action = `/unsubscribe/${encodeURIComponent(request.params.token)}`;
-    return reply.type('text/html').send(page('Unsubscribe', `<p>Stop receiving all of our newsletters at this address?</p>
-<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`, org));
+    if (!check.ok) return kit.badToken(request, reply, invalidLinkView('unsubscribe'));
+    const subscriber = await runtime.subscribers.get(check.claims.subscriberId);
+    if (!subscriber) return kit.render(reply, noSubscriptionView(), 404);
+    return kit.render(reply, unsubscribeView({
+      email: subscriber.email,
+      action: `/unsubscribe/${encodeURIComponent(request.params.token)}`,
+      preferencesUrl: prefs(subscriber.id),
+      already: subscriber.status === 'unsubscribed',
+    }));
   });
 
-  app.post<{ Params: { token: string }; Body: unknown }>('/unsubscribe/:token', async (request, reply) => {
-    const check = runtime.signer.verify(request.params.token, 'unsubscribe', runtime.clock.now());
-    if (!check.ok) return reply.code(400).type('text/html').send(page('Link not recognised', '<p>This unsubscribe link is not valid.</p>', org));
-    const subscriber = await runtime.subscribers.get(check.claims.subscriberId);
-    if (subscriber && subscriber.status !== 'unsubscribed') {
-      await runtime.subscribers.unsubscribe(subscriber.id, { reason: 'one-click', now: runtime.clock.now() });
-    }
-    return reply.code(200).type('text/html').send(page('You are unsubscribed', '<p>You will get no more newsletters from us at this address. Changed your mind? You can sign up again at any time.</p>', org));
+  app.register(async (scope) => {
+    // Mail clients may send the one-click body as multipart/form-data or with no usable type; the
+    // token in the URL is what counts, so any body is read as text and ignored.
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => done(null, body));
+    scope.post<{ Params: { token: string } }>('/unsubscribe/:token', async (request, reply) => {
+      const check = runtime.signer.verify(request.params.token, 'unsubscribe', runtime.clock.now());
+      if (!check.ok) return kit.badToken(request, reply, invalidLinkView('unsubscribe'));
+      const subscriber = await runtime.subscribers.get(check.claims.subscriberId);
+      if (!subscriber) return kit.render(reply, unsubscribedView({}));
+      if (subscriber.status !== 'unsubscribed') {
+        await runtime.subscribers.unsubscribe(subscriber.id, { reason: 'one-click', form: 'unsubscribe-link', now: runtime.clock.now() });
+        runtime.logger.info({ subscriberId: subscriber.id }, 'unsubscribed by one-click link');
+      }
+      return kit.render(reply, unsubscribedView({ preferencesUrl: prefs(subscriber.id) }));
+    });
   });
 }

@@ -1,0 +1,190 @@
+import crypto from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { z } from 'zod';
+import type { NewsletterConfig } from '../config/schema';
+import { senderDomain } from '../delivery/build-edition';
+import { preferencesUrl } from '../delivery/personalise';
+import type { Runtime } from '../delivery/runtime';
+import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
+import { emailSchema, subscriberNameSchema } from './email';
+import type { PendingSignup, SignupContext, Subscriber } from './store';
+
+/**
+ * Sign-up, the domain side: what a valid request is, and double opt-in (store the request, send
+ * the confirmation email). The web routes are thin adapters over this.
+ */
+
+/** Field names are a public interface: other sites embed the form. */
+export const SIGNUP_FIELDS = { email: 'email', name: 'name', newsletters: 'newsletters' } as const;
+
+export type SignupFieldErrors = Partial<Record<'email' | 'name' | 'newsletters' | 'form', string>>;
+
+export interface SignupInput {
+  email: string;
+  name?: string;
+  newsletters: string[];
+}
+
+/** Newsletters a visitor may choose on the public form. */
+export function publicNewsletters(runtime: Runtime): NewsletterConfig[] {
+  return runtime.config.newsletters.filter((n) => n.public);
+}
+
+/** Form bodies give a string for one ticked box and an array for several; JSON may give either. */
+function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null || value === '') return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function firstValue(value: unknown): unknown {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Validates a sign-up body (form-encoded or JSON). Returns the clean input, or an error per field
+ * in words a visitor understands. Every field has a length limit; unknown newsletter ids and
+ * repeated fields are refused rather than guessed at.
+ */
+export function parseSignup(body: unknown, allowed: readonly NewsletterConfig[]): { ok: true; input: SignupInput } | { ok: false; errors: SignupFieldErrors } {
+  const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const errors: SignupFieldErrors = {};
+
+  const rawEmail = firstValue(raw.email);
+  let email = '';
+  if (typeof rawEmail !== 'string' || rawEmail.trim() === '') errors.email = 'Enter your email address';
+  else if (rawEmail.length > 320) errors.email = 'That email address is too long (254 characters at most)';
+  else {
+    const parsed = emailSchema.safeParse(rawEmail);
+    if (parsed.success) email = parsed.data;
+    else errors.email = /too long/.test(parsed.error.issues[0]?.message ?? '') ? 'That email address is too long (254 characters at most)' : 'Enter an email address in the form name@example.com';
+  }
+
+  const rawName = firstValue(raw.name);
+  let name: string | undefined;
+  if (rawName !== undefined && rawName !== null && rawName !== '') {
+    if (typeof rawName !== 'string' || rawName.length > 1000) errors.name = 'Your first name must be 100 characters or fewer';
+    else {
+      const parsed = subscriberNameSchema.safeParse(rawName);
+      if (!parsed.success) errors.name = /too long/.test(parsed.error.issues[0]?.message ?? '') ? 'Your first name must be 100 characters or fewer' : 'Your first name can only contain letters, spaces and ordinary punctuation';
+      else name = parsed.data || undefined;
+    }
+  }
+
+  const ids = new Set(allowed.map((n) => n.id));
+  const chosen = asList(raw.newsletters);
+  const newsletters: string[] = [];
+  if (chosen.length > allowed.length * 2) errors.newsletters = 'Choose from the newsletters listed';
+  else {
+    for (const value of chosen) {
+      if (typeof value !== 'string' || !ids.has(value)) {
+        errors.newsletters = 'Choose from the newsletters listed';
+        break;
+      }
+      if (!newsletters.includes(value)) newsletters.push(value);
+    }
+    if (!errors.newsletters && newsletters.length === 0) errors.newsletters = 'Choose at least one newsletter';
+  }
+
+  if (Object.keys(errors).length) return { ok: false, errors };
+  return { ok: true, input: { email, ...(name ? { name } : {}), newsletters: allowed.filter((n) => newsletters.includes(n.id)).map((n) => n.id) } };
+}
+
+/** JSON API body: the same fields; the schema only bounds the shape, parseSignup says what is wrong. */
+export const apiSignupBodySchema = z.object({
+  email: z.unknown().optional(),
+  name: z.unknown().optional(),
+  newsletters: z.unknown().optional(),
+}).loose();
+
+export function confirmUrl(runtime: Runtime, subscriberId: string, nonce: string): string {
+  return `${runtime.config.publicUrl.replace(/\/$/, '')}/confirm/${runtime.signer.signConfirm(subscriberId, nonce, runtime.clock.now())}`;
+}
+
+/** The confirmation email's From: web.confirmFrom, else the first newsletter's. */
+export function confirmationFrom(runtime: Runtime): { from: string; replyTo?: string } {
+  const first = runtime.config.newsletters[0] as NewsletterConfig;
+  return { from: runtime.config.web.confirmFrom ?? first.from, replyTo: first.replyTo };
+}
+
+/**
+ * Builds the confirmation email's bytes: its own template, an HTML and a text part, and the
+ * reader's confirm link (or, for a reader who already has everything they asked for, their
+ * preferences link: the page never says which, the email to the mailbox owner may).
+ */
+export async function buildConfirmationMessage(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<{ raw: Buffer; messageId: string; subject: string }> {
+  const org = runtime.config.organisation;
+  const { from, replyTo } = confirmationFrom(runtime);
+  const domain = senderDomain(from);
+  const now = runtime.clock.now();
+  const chosen = runtime.config.newsletters.filter((n) => signup.newsletters.includes(n.id)).map((n) => ({ name: n.name, description: n.description }));
+  const name = signup.name ?? subscriber.name;
+  const already = signup.kind === 'already';
+  const wording = already
+    ? {
+        subject: `You're already subscribed to ${org.name}`,
+        preview: 'Nothing to confirm: you already get these newsletters.',
+        heading: "You're already subscribed",
+        intro: 'Someone, hopefully you, asked for these newsletters at this address. You already receive them, so there is nothing to confirm:',
+        buttonLabel: 'Manage your newsletters',
+        greeting: name?.trim() ? `Hello ${name.trim().split(/\s+/)[0]},` : 'Hello,',
+      }
+    : confirmationWording({ kind: signup.kind, organisation: org.name, name });
+  const link = already ? preferencesUrl(runtime.config.publicUrl, runtime.signer, subscriber.id) : confirmUrl(runtime, subscriber.id, (signup as PendingSignup).nonce);
+  const rendered = await renderConfirmation({
+    ...wording,
+    organisation: org.name,
+    postalAddress: org.postalAddress,
+    email: subscriber.email,
+    confirmUrl: link,
+    expires: !already,
+    newsletters: chosen,
+  });
+  const messageId = `<confirm.${subscriber.id}.${crypto.randomBytes(6).toString('base64url')}@${domain}>`;
+  const composer = new MailComposer({
+    from,
+    ...(replyTo ? { replyTo } : {}),
+    to: name ? { name, address: subscriber.email } : subscriber.email,
+    subject: rendered.subject,
+    text: rendered.text,
+    html: rendered.html,
+    messageId,
+    date: now,
+    headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+    textEncoding: 'quoted-printable',
+  });
+  const raw = await composer.compile().build();
+  return { raw, messageId, subject: rendered.subject };
+}
+
+export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {
+  const { raw, messageId } = await buildConfirmationMessage(runtime, subscriber, signup);
+  const { from } = confirmationFrom(runtime);
+  const envelopeFrom = /<([^>]+)>/.exec(from)?.[1] ?? from;
+  try {
+    await runtime.transport.send({ envelopeFrom, to: subscriber.email, raw, messageId, editionId: 'confirmations', subscriberId: subscriber.id });
+  } catch (error) {
+    throw new Error(`Could not send the confirmation email to subscriber ${subscriber.id}: ${(error as Error).message}`, { cause: error });
+  }
+  runtime.logger.info({ subscriberId: subscriber.id, kind: signup.kind, messageId }, 'confirmation email sent');
+}
+
+export type SignupOutcome = 'sent' | 'already-subscribed' | 'suppressed';
+
+/**
+ * Double opt-in, step one, end to end: store the request and email the link. The caller answers
+ * every outcome with the same "check your inbox", so the page never says whether the address was
+ * known. A suppressed address gets nothing: no record, no email.
+ */
+export async function requestSignup(runtime: Runtime, input: SignupInput, context: SignupContext): Promise<SignupOutcome> {
+  const result = await runtime.subscribers.requestSignup({ ...input, context, now: runtime.clock.now() });
+  if (result.outcome === 'suppressed') {
+    runtime.logger.info({ form: context.form }, 'sign-up for a suppressed address: nothing stored or sent');
+    return 'suppressed';
+  }
+  if (result.outcome === 'already-subscribed') {
+    await sendConfirmation(runtime, result.subscriber, { kind: 'already', newsletters: input.newsletters, name: input.name });
+    return 'already-subscribed';
+  }
+  await sendConfirmation(runtime, result.subscriber, result.signup);
+  return 'sent';
+}

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import { preferencesUrl } from '../../delivery/personalise';
+import { sendConfirmation } from '../../subscribers/signup';
+import type { PageKit } from '../kit';
+import { ipSubject } from '../rate-limit';
+import { checkFormPost, clientIp, issueFormToken, userAgent } from '../security';
+import { confirmedView, confirmExpiredView, confirmUsedView, forbiddenView, invalidLinkView, newLinkSentView, signupGoneView, suppressedView } from '../views/subscriptions';
+
+/**
+ * GET /confirm/:token confirms a sign-up (double opt-in, step two). The token carries the pending
+ * sign-up's nonce, which confirming consumes: a link works once. An expired link (7 days) offers a
+ * new one (POST /confirm/:token/resend), which needs the token's signature but not its freshness.
+ */
+export function registerConfirmRoutes(app: FastifyInstance, kit: PageKit): void {
+  const { runtime } = kit;
+  const prefs = (id: string) => preferencesUrl(runtime.config.publicUrl, runtime.signer, id);
+
+  app.get<{ Params: { token: string } }>('/confirm/:token', async (request, reply) => {
+    if (!(await kit.allowPage(request, reply))) return reply;
+    const token = request.params.token;
+    const check = runtime.signer.verify(token, 'confirm', runtime.clock.now());
+    if (!check.ok) {
+      if (check.reason === 'expired' && check.claims?.nonce) {
+        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(token)}/resend`, formToken: issueFormToken(runtime, check.claims.subscriberId) }), 410);
+      }
+      return kit.badToken(request, reply, invalidLinkView('confirm'));
+    }
+    const { subscriberId, nonce } = check.claims;
+    if (!nonce) return kit.badToken(request, reply, invalidLinkView('confirm'));
+    const result = await runtime.subscribers.confirmSignup(subscriberId, nonce, { ip: clientIp(request), userAgent: userAgent(request), now: runtime.clock.now() });
+    switch (result.outcome) {
+      case 'confirmed': {
+        const names = runtime.config.newsletters.filter((n) => result.subscriber.newsletters.includes(n.id)).map((n) => n.name);
+        runtime.logger.info({ subscriberId, kind: result.kind, added: result.added }, 'subscription confirmed');
+        return kit.render(reply, confirmedView({ names, preferencesUrl: prefs(subscriberId), kind: result.kind }));
+      }
+      case 'suppressed':
+        return kit.render(reply, suppressedView(), 409);
+      case 'used':
+        return kit.render(reply, confirmUsedView({ preferencesUrl: result.subscriber?.status === 'confirmed' ? prefs(subscriberId) : undefined }));
+    }
+  });
+
+  app.post<{ Params: { token: string }; Body: Record<string, unknown> | undefined }>('/confirm/:token/resend', async (request, reply) => {
+    if (!(await kit.allowPage(request, reply))) return reply;
+    const check = runtime.signer.verify(request.params.token, 'confirm', runtime.clock.now());
+    const claims = check.ok || check.reason === 'expired' ? check.claims : undefined;
+    if (!claims?.nonce) return kit.badToken(request, reply, invalidLinkView('confirm'));
+    const verdict = checkFormPost(request, runtime, { form: 'resend', subscriberId: claims.subscriberId });
+    if (!verdict.ok) {
+      if (verdict.reason === 'expired-token') {
+        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(request.params.token)}/resend`, formToken: issueFormToken(runtime, claims.subscriberId) }), 410);
+      }
+      return kit.render(reply, forbiddenView(verdict.reason), 403);
+    }
+    if (!(await kit.allow(request, reply, 'signup-ip', ipSubject(clientIp(request)), runtime.config.web.rateLimits.signupPerIp, 'ip'))) return reply;
+    const subscriber = await runtime.subscribers.get(claims.subscriberId);
+    const signup = subscriber ? await runtime.subscribers.pendingSignup(subscriber.id) : undefined;
+    if (!subscriber || !signup || signup.nonce !== claims.nonce) {
+      return kit.render(reply, subscriber?.status === 'confirmed' && !signup ? confirmUsedView({ preferencesUrl: prefs(subscriber.id) }) : signupGoneView(), 410);
+    }
+    if (await runtime.subscribers.isSuppressed(subscriber.email)) return kit.render(reply, suppressedView(), 409);
+    if (!(await kit.allow(request, reply, 'signup-email', subscriber.emailHash, runtime.config.web.rateLimits.signupPerEmail, 'email'))) return reply;
+    await sendConfirmation(runtime, subscriber, signup);
+    return kit.render(reply, newLinkSentView());
+  });
+}

@@ -1,0 +1,100 @@
+import cors from '@fastify/cors';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseSignup, publicNewsletters, requestSignup, type SignupFieldErrors } from '../../subscribers/signup';
+import type { PageKit } from '../kit';
+import { ipSubject } from '../rate-limit';
+import { checkFormPost, clientIp, HONEYPOT_FIELD, issueFormToken, judgeOrigin, userAgent } from '../security';
+import { checkInboxView, forbiddenView, signupView, type SignupFormValues } from '../views/subscriptions';
+
+type Body = Record<string, unknown> | undefined;
+
+/** What the visitor typed, made safe to show again (escaped later): strings only, bounded. */
+function typedValues(body: Body, fallbackNewsletters: string[]): SignupFormValues {
+  const first = (v: unknown) => (typeof (Array.isArray(v) ? v[0] : v) === 'string' ? String(Array.isArray(v) ? v[0] : v) : '');
+  const list = body?.newsletters === undefined ? fallbackNewsletters : (Array.isArray(body.newsletters) ? body.newsletters : [body.newsletters]).filter((v): v is string => typeof v === 'string').slice(0, 50);
+  return { email: first(body?.email).slice(0, 320), name: first(body?.name).slice(0, 200), newsletters: list };
+}
+
+function honeypotFilled(body: Body): boolean {
+  const v = body?.[HONEYPOT_FIELD];
+  return (typeof v === 'string' && v.trim() !== '') || Array.isArray(v);
+}
+
+/**
+ * The sign-up form (GET / and /subscribe, POST /subscribe) and its JSON twin for other sites
+ * (POST /api/subscribers, CORS limited to web.allowedOrigins). Every outcome of a valid request
+ * gets the same answer, so the response never tells whether an address was already subscribed.
+ */
+export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
+  const { runtime } = kit;
+  const web = runtime.config.web;
+  const allowed = publicNewsletters(runtime);
+  const defaults = allowed.filter((n) => n.defaultChecked).map((n) => n.id);
+
+  const showForm = (reply: FastifyReply, values: SignupFormValues, errors?: SignupFieldErrors, status = 200, notice?: string) =>
+    kit.render(reply, signupView({ organisation: runtime.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(runtime), consentText: web.consentText, notice }), status);
+
+  const formPage = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!(await kit.allowPage(request, reply))) return reply;
+    return showForm(reply, { email: '', name: '', newsletters: defaults });
+  };
+  app.get('/', formPage);
+  app.get('/subscribe', formPage);
+
+  app.post<{ Body: Body }>('/subscribe', async (request, reply) => {
+    if (!(await kit.allow(request, reply, 'signup-ip', ipSubject(clientIp(request)), web.rateLimits.signupPerIp, 'ip'))) return reply;
+    const body = request.body;
+    const values = typedValues(body, []);
+    const verdict = checkFormPost(request, runtime, { form: 'signup-page', allowEmbedded: true });
+    if (!verdict.ok) {
+      if (verdict.reason === 'expired-token') {
+        return showForm(reply, values, { form: 'This page was open for a long time, so we could not accept it. Check your details and press "Sign up for free" again.' }, 400);
+      }
+      runtime.logger.warn({ reason: verdict.reason, origin: verdict.origin, ip: clientIp(request) }, 'sign-up form refused');
+      return kit.render(reply, forbiddenView(verdict.reason), 403);
+    }
+    if (honeypotFilled(body)) {
+      // Answer as for a person, so the bot learns nothing; store and send nothing.
+      runtime.logger.info({ ip: clientIp(request) }, 'sign-up honeypot filled: ignored');
+      return kit.render(reply, checkInboxView(values.email));
+    }
+    const parsed = parseSignup(body, allowed);
+    if (!parsed.ok) return showForm(reply, values, parsed.errors, 400);
+    const input = parsed.input;
+    if (!(await kit.allow(request, reply, 'signup-email', runtime.subscribers.hashOf(input.email), web.rateLimits.signupPerEmail, 'email'))) return reply;
+    try {
+      await requestSignup(runtime, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) });
+    } catch (error) {
+      runtime.logger.error({ err: error }, 'sign-up failed');
+      return showForm(reply, values, { form: 'We could not send your confirmation email just now. Please try again in a few minutes.' }, 503);
+    }
+    return kit.render(reply, checkInboxView(input.email));
+  });
+
+  // JSON API for other sites. CORS lives in its own scope, so no other route answers cross-origin.
+  app.register(async (api) => {
+    await api.register(cors, { origin: web.allowedOrigins, methods: ['POST'], allowedHeaders: ['content-type'], maxAge: 600 });
+    api.post<{ Body: Body }>('/', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const ip = await kit.limiter.hit('signup-ip', ipSubject(clientIp(request)), web.rateLimits.signupPerIp);
+      if (!ip.allowed) return reply.code(429).header('retry-after', String(ip.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Too many sign-ups from this network; try again later.', retryAfterSeconds: ip.retryAfterSeconds });
+      const origin = judgeOrigin(request, runtime);
+      if (origin.kind === 'foreign') return reply.code(403).send({ error: 'origin-not-allowed', message: `${origin.origin} may not sign people up here; ask us to add it to web.allowedOrigins.` });
+      const form = origin.kind === 'allowed' ? `api:${origin.origin}` : 'api';
+      const body = request.body;
+      const accepted = { status: 'pending', message: 'Check your inbox: we have sent a link to confirm the subscription.' };
+      if (honeypotFilled(body)) return reply.code(202).send(accepted);
+      const parsed = parseSignup(body, allowed);
+      if (!parsed.ok) return reply.code(400).send({ error: 'invalid', message: 'Some fields need attention.', fields: parsed.errors });
+      const perEmail = await kit.limiter.hit('signup-email', runtime.subscribers.hashOf(parsed.input.email), web.rateLimits.signupPerEmail);
+      if (!perEmail.allowed) return reply.code(429).header('retry-after', String(perEmail.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Several confirmation emails were sent to this address recently; check the inbox.', retryAfterSeconds: perEmail.retryAfterSeconds });
+      try {
+        await requestSignup(runtime, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) });
+      } catch (error) {
+        runtime.logger.error({ err: error }, 'sign-up failed');
+        return reply.code(503).send({ error: 'unavailable', message: 'The confirmation email could not be sent just now; try again in a few minutes.' });
+      }
+      return reply.code(202).send(accepted);
+    });
+  }, { prefix: '/api/subscribers' });
+}
