@@ -5,7 +5,7 @@ import { createEditionWorker } from '../../../workers/edition.worker';
 import { createSendWorkers } from '../../../workers/send.worker';
 import { EditionScheduler } from '../../delivery/scheduler';
 import type { Runtime } from '../../delivery/runtime';
-import { parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
+import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
 
 type Part = 'scheduler' | 'workers' | 'web';
 
@@ -46,8 +46,13 @@ export function registerProcesses(program: Command, globals: () => GlobalOptions
     .command('start')
     .description('run the scheduler, the workers and the web server in one process')
     .option('--concurrency <n>', 'sends in flight per newsletter', parsePositiveInt('--concurrency'))
-    .action(async (opts: { concurrency?: number }) => {
-      await withRuntime(globals(), (runtime) => runParts(runtime, ['scheduler', 'workers', 'web'], opts));
+    .option('--no-scheduler', 'leave out the scheduler')
+    .option('--no-workers', 'leave out the workers (run them with `daybreak worker`)')
+    .option('--no-web', 'leave out the web server')
+    .action(async (opts: { concurrency?: number; scheduler: boolean; workers: boolean; web: boolean }) => {
+      const parts: Part[] = (['scheduler', 'workers', 'web'] as const).filter((p) => opts[p]);
+      if (parts.length === 0) throw new CliError('nothing to start: every part was left out', 2);
+      await withRuntime(globals(), (runtime) => runParts(runtime, parts, opts));
     });
   program
     .command('scheduler')
