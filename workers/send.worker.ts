@@ -2,6 +2,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import { sendQueueName, type SendJobData } from '../src/delivery/queues';
 import type { Runtime } from '../src/delivery/runtime';
 import { SendProcessor } from '../src/delivery/send-processor';
+import { instrumentDelivery } from '../src/delivery/instrument';
 
 /**
  * One BullMQ worker per newsletter's send queue, all sharing one processor (one edition cache)
@@ -9,6 +10,8 @@ import { SendProcessor } from '../src/delivery/send-processor';
  */
 export function createSendWorkers(runtime: Runtime, options: { concurrency?: number; newsletters?: string[] } = {}): Worker<SendJobData>[] {
   const processor = new SendProcessor(runtime);
+  // Counters, latency and progress samples for status and /metrics, from every sending process.
+  instrumentDelivery(runtime);
   const concurrency = options.concurrency ?? runtime.config.delivery.concurrency;
   const ids = options.newsletters ?? runtime.config.newsletters.map((n) => n.id);
   return ids.map((id) => {
@@ -24,7 +27,7 @@ export function createSendWorkers(runtime: Runtime, options: { concurrency?: num
       limiter: newsletter.rateLimit.perSecond ? { max: newsletter.rateLimit.perSecond, duration: 1000 } : undefined,
     });
     worker.on('error', (err) => runtime.logger.error({ err, newsletter: id }, 'send worker error'));
-    worker.on('failed', (job, err) => runtime.logger.debug({ jobId: job?.id, err: err.message }, 'send attempt failed'));
+    worker.on('failed', (job, err) => runtime.logger.debug({ editionId: job?.data.e, jobId: job?.id, err: err.message }, 'send attempt failed'));
     return worker;
   });
 }

@@ -1,11 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load';
 import { CliError, type GlobalOptions } from './context';
+import { registerControl } from './commands/control';
 import { registerDemo } from './commands/demo';
+import { registerEditions } from './commands/editions';
 import { registerPreview } from './commands/preview';
 import { registerProcesses } from './commands/processes';
+import { registerResend } from './commands/resend';
 import { registerRunEdition } from './commands/run-edition';
+import { registerStatus } from './commands/status';
 import { registerSubscribers } from './commands/subscribers';
+import { registerTestSend } from './commands/test-send';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +26,11 @@ export function buildProgram(): Command {
   registerRunEdition(program, globals);
   registerPreview(program, globals);
   registerSubscribers(program, globals);
+  registerEditions(program, globals);
+  registerStatus(program, globals);
+  registerResend(program, globals);
+  registerControl(program, globals);
+  registerTestSend(program, globals);
   return program;
 }
 

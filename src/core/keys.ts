@@ -45,4 +45,12 @@ export class Keys {
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
+  /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
+  editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
+
+  // Ops metrics, cluster-wide (every worker process adds to them)
+  /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */
+  metricsMessages(): string { return `${this.prefix}:metrics:messages`; }
+  /** HASH `<newsletter>|<bucket index>`, `<newsletter>|sum`, `<newsletter>|count`: send latency. */
+  metricsLatency(): string { return `${this.prefix}:metrics:latency`; }
 }

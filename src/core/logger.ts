@@ -1,17 +1,33 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { maskEmailsDeep, maskEmailsInText } from './mask';
 
 export type { Logger } from 'pino';
 
-/** JSON logs for machines; pretty ones when a person is watching a terminal. */
-export function createLogger(options: { level?: string; pretty?: boolean; name?: string } = {}): Logger {
+/** pino's numeric level for `info`: lines at this level and above never carry a full address. */
+const INFO = 30;
+
+/**
+ * JSON logs for machines; pretty ones when a person is watching a terminal. Subscriber addresses
+ * are masked (`j***@example.com`) on info, warn and error lines, in any field and inside messages
+ * (SMTP diagnostics quote the recipient); debug and trace lines keep them for troubleshooting.
+ */
+export function createLogger(options: { level?: string; pretty?: boolean; name?: string; destination?: DestinationStream } = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
   const pretty = options.pretty ?? (process.stdout.isTTY && process.env.NODE_ENV !== 'production');
-  return pino({
+  const pinoOptions: pino.LoggerOptions = {
     name: options.name ?? 'daybreak',
     level,
     base: { pid: process.pid },
-    transport: pretty ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' } } : undefined,
-  });
+    hooks: {
+      logMethod(args, method, lineLevel) {
+        if (lineLevel < INFO) return method.apply(this, args);
+        const masked = args.map((a) => (typeof a === 'string' ? maskEmailsInText(a) : maskEmailsDeep(a)));
+        return method.apply(this, masked as Parameters<typeof method>);
+      },
+    },
+    transport: pretty && !options.destination ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' } } : undefined,
+  };
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
 /** For tests and quiet commands. */

@@ -122,6 +122,11 @@ end
 if not prev then
   redis.call('HINCRBY', ed, 'total', 1)
   prev = 'q|' .. now
+else
+  -- A forced resend replaces a settled entry: take it out of its count, or the settle that
+  -- follows (which sees only the claim) would count this reader twice.
+  local prevField = countField(string.sub(prev, 1, 1))
+  if prevField then redis.call('HINCRBY', ed, prevField, -1) end
 end
 redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
 return {'claimed', sub[1], sub[2] or '', prev}

@@ -1,7 +1,10 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Runtime } from '../delivery/runtime';
+import { registerAdminQueueRoutes } from './routes/admin-queues';
+import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
+import { registerMetricsRoutes } from './routes/metrics';
 import { registerStaticRoutes } from './routes/static';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
 import { createPageKit } from './kit';
@@ -21,6 +24,9 @@ export async function buildWebServer(runtime: Runtime): Promise<FastifyInstance>
   registerConfirmRoutes(app, kit);
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
+  registerArchiveRoutes(app, runtime);
+  registerMetricsRoutes(app, runtime);
+  await registerAdminQueueRoutes(app, runtime);
   return app;
 }
 

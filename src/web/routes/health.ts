@@ -1,15 +1,54 @@
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../delivery/runtime';
 
-export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): void {
-  app.get('/healthz', async (_request, reply) => {
-    let redis = 'ok';
-    try {
-      await runtime.redis.ping();
-    } catch (error) {
-      redis = (error as Error).message;
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+/** Resolves with the check's outcome; a check that hangs (Redis reconnecting, SMTP silent) fails at the timeout. */
+async function timed(check: () => Promise<unknown>, timeoutMs: number, what: string): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { ok: false, ms: Math.round(performance.now() - started), error: (error as Error).message || String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `/healthz`: Redis and the mail transport (SMTP, or the outbox folder) are reachable. 200 when
+ * both are, 503 otherwise, JSON either way. The SMTP check opens a connection, so its result is
+ * kept for a few seconds: a load balancer probing every second does not open one a second.
+ */
+export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number } = {}): void {
+  const redisTimeoutMs = options.redisTimeoutMs ?? 1500;
+  const smtpTimeoutMs = options.smtpTimeoutMs ?? 5000;
+  const smtpCacheMs = options.smtpCacheMs ?? 10_000;
+  let smtpCache: { at: number; result: Promise<CheckResult> } | undefined;
+  const smtpCheck = (): Promise<CheckResult> => {
+    if (!smtpCache || Date.now() - smtpCache.at > smtpCacheMs) {
+      smtpCache = { at: Date.now(), result: timed(() => runtime.transport.verify(), smtpTimeoutMs, runtime.transport.description) };
     }
-    const healthy = redis === 'ok';
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unhealthy', redis });
+    return smtpCache.result;
+  };
+
+  app.get('/healthz', async (_request, reply) => {
+    const [redis, smtp] = await Promise.all([timed(() => runtime.redis.ping(), redisTimeoutMs, 'Redis'), smtpCheck()]);
+    const healthy = redis.ok && smtp.ok;
+    return reply
+      .code(healthy ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: healthy ? 'ok' : 'unhealthy', redis, smtp: { ...smtp, transport: runtime.transport.description } });
   });
 }

@@ -1,0 +1,207 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
+import { finalStates, pendingCount, type Edition } from './edition';
+import { latencyBuckets } from './instrument';
+import { editionQueueName, sendQueueName } from './queues';
+import type { Runtime } from './runtime';
+import { recentRate, settledCount } from './status';
+
+/**
+ * Prometheus metrics for the whole install, computed when scraped, so any one process serving
+ * `/metrics` reports every worker's work:
+ * - message counters and the send-latency histogram live in Redis hashes that every sending
+ *   process adds to (see instrument.ts), so they are cluster-wide and survive restarts;
+ * - bounces and complaints are the sums of the editions' counts (written by the bounce handling);
+ * - queue depth and per-edition gauges are read from BullMQ and the edition hashes at scrape time.
+ * Only the `daybreak_web_*` process metrics (CPU, memory, event loop) are about this process alone.
+ */
+
+/** Editions given their own gauge series: the newest of each newsletter plus any still running. */
+const recentEditionsPerNewsletter = 5;
+
+function splitField(field: string): [string, string] {
+  const at = field.lastIndexOf('|');
+  return [field.slice(0, at), field.slice(at + 1)];
+}
+
+async function editionsForGauges(runtime: Runtime, newsletterId: string): Promise<Edition[]> {
+  const recent = await runtime.editions.list(newsletterId, recentEditionsPerNewsletter);
+  return recent.filter((e, i) => i === 0 || !finalStates.has(e.state));
+}
+
+export function createMetricsRegistry(runtime: Runtime, options: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  const newsletters = () => runtime.config.newsletters.map((n) => n.id);
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'daybreak_web_' });
+
+  const messageCounter = (outcome: 'sent' | 'failed' | 'skipped', help: string) =>
+    new Counter({
+      name: `daybreak_messages_${outcome}_total`,
+      help,
+      labelNames: ['newsletter'],
+      registers: [registry],
+      async collect() {
+        const values = await runtime.redis.hgetall(runtime.keys.metricsMessages());
+        this.reset();
+        for (const id of newsletters()) this.inc({ newsletter: id }, Number(values[`${id}|${outcome}`] ?? 0));
+      },
+    });
+  messageCounter('sent', 'Messages accepted by the SMTP server (or written to the outbox), by newsletter; all worker processes.');
+  messageCounter('failed', 'Messages that failed for good (permanent SMTP refusal or retries used up), by newsletter; all worker processes.');
+  messageCounter('skipped', 'Messages not sent because the reader was suppressed or unsubscribed by send time, by newsletter.');
+
+  const editionSum = (field: 'bounced' | 'complaints', name: string, help: string) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['newsletter'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const id of newsletters()) {
+          const ids = await runtime.redis.zrange(runtime.keys.editionsOf(id), '0', '-1');
+          const p = runtime.redis.pipeline();
+          for (const e of ids) p.hget(runtime.keys.edition(e), field);
+          const rows = (await p.exec()) ?? [];
+          let sum = 0;
+          for (const [, v] of rows) sum += Number(v ?? 0);
+          this.inc({ newsletter: id }, sum);
+        }
+      },
+    });
+  editionSum('bounced', 'daybreak_messages_bounced_total', 'Bounces attributed to editions (SMTP 5xx at send, DSNs, ESP webhooks), by newsletter.');
+  editionSum('complaints', 'daybreak_complaints_total', 'Spam complaints attributed to editions, by newsletter.');
+
+  // A histogram whose buckets are kept in Redis by every sender: prom-client's Histogram can only
+  // observe values in this process, so this one reports its own values (same exposition format).
+  const latencyName = 'daybreak_send_latency_seconds';
+  const latencyHelp = 'Time to send one message (claim, personalise, SMTP, record), by newsletter; all worker processes.';
+  const latency = {
+    name: latencyName,
+    help: latencyHelp,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => undefined,
+    get: async () => {
+      const h = await runtime.redis.hgetall(runtime.keys.metricsLatency());
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const id of newsletters()) {
+        let cumulative = 0;
+        latencyBuckets.forEach((le, i) => {
+          cumulative += Number(h[`${id}|b${i}`] ?? 0);
+          values.push({ metricName: `${latencyName}_bucket`, labels: { newsletter: id, le }, value: cumulative });
+        });
+        cumulative += Number(h[`${id}|b${latencyBuckets.length}`] ?? 0);
+        values.push({ metricName: `${latencyName}_bucket`, labels: { newsletter: id, le: '+Inf' }, value: cumulative });
+        values.push({ metricName: `${latencyName}_sum`, labels: { newsletter: id }, value: Number(h[`${id}|sum`] ?? 0) });
+        values.push({ metricName: `${latencyName}_count`, labels: { newsletter: id }, value: Number(h[`${id}|count`] ?? 0) });
+      }
+      return { name: latencyName, help: latencyHelp, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  // registerMetric is typed for prom-client's own classes; the registry only calls name, type and get().
+  registry.registerMetric(latency as unknown as Histogram);
+
+  new Gauge({
+    name: 'daybreak_queue_jobs',
+    help: 'Jobs in each BullMQ queue by state (waiting includes a paused queue\'s jobs).',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const queues = [{ name: editionQueueName, queue: runtime.queues.editions }, ...newsletters().map((id) => ({ name: sendQueueName(id), queue: runtime.queues.send(id) }))];
+      for (const { name, queue } of queues) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed');
+        for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'daybreak_queue_workers',
+    help: 'Workers connected to each queue (all processes).',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.set({ queue: editionQueueName }, await runtime.queues.editions.getWorkersCount());
+      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, await runtime.queues.send(id).getWorkersCount());
+    },
+  });
+  new Gauge({
+    name: 'daybreak_queue_paused',
+    help: '1 when a send queue is paused (an edition of that newsletter is paused).',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, (await runtime.queues.send(id).isPaused()) ? 1 : 0);
+    },
+  });
+
+  // Per-edition gauges: one scrape reads each newsletter's recent editions once and fills all four.
+  let editionSnapshot: Promise<Array<{ e: Edition; rate?: number }>> | undefined;
+  const snapshot = () => {
+    editionSnapshot ??= (async () => {
+      const now = runtime.clock.now();
+      const out: Array<{ e: Edition; rate?: number }> = [];
+      for (const id of newsletters()) {
+        for (const e of await editionsForGauges(runtime, id)) {
+          const rate = e.state === 'sending' ? (await recentRate(runtime, e.id, settledCount(e), now))?.perSecond : undefined;
+          out.push({ e, rate });
+        }
+      }
+      // Cleared after this scrape's collectors have all run (they start in the same tick).
+      setImmediate(() => { editionSnapshot = undefined; });
+      return out;
+    })();
+    return editionSnapshot;
+  };
+  new Gauge({
+    name: 'daybreak_edition_messages',
+    help: "An edition's messages by status (total, sent, failed, skipped, pending, bounced, complaints): newest edition of each newsletter and any still running.",
+    labelNames: ['newsletter', 'edition', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { e } of await snapshot()) {
+        const counts = { total: e.total, sent: e.sent, failed: e.failed, skipped: e.skipped, pending: pendingCount(e), bounced: e.bounced, complaints: e.complaints };
+        for (const [status, n] of Object.entries(counts)) this.set({ newsletter: e.newsletterId, edition: e.id, status }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'daybreak_edition_state',
+    help: '1 for the state an edition is in (created, building, sending, paused, done, skipped, held, cancelled, failed).',
+    labelNames: ['newsletter', 'edition', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { e } of await snapshot()) this.set({ newsletter: e.newsletterId, edition: e.id, state: e.state }, 1);
+    },
+  });
+  new Gauge({
+    name: 'daybreak_edition_duration_seconds',
+    help: 'How long an edition took from build to its last message (so far, while it runs).',
+    labelNames: ['newsletter', 'edition'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = runtime.clock.now().getTime();
+      for (const { e } of await snapshot()) {
+        if (!e.startedAt) continue;
+        const end = e.finishedAt?.getTime() ?? (finalStates.has(e.state) ? undefined : now);
+        if (end !== undefined) this.set({ newsletter: e.newsletterId, edition: e.id }, Math.max(0, end - e.startedAt.getTime()) / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'daybreak_edition_send_rate',
+    help: 'Messages settled per second over the last minute, for editions that are sending.',
+    labelNames: ['newsletter', 'edition'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { e, rate } of await snapshot()) if (rate !== undefined) this.set({ newsletter: e.newsletterId, edition: e.id }, rate);
+    },
+  });
+  return registry;
+}

@@ -1,0 +1,311 @@
+import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
+import { createSendWorkers } from '../../workers/send.worker';
+import { LuaScript } from '../core/lua-script';
+import { normaliseEmail } from '../subscribers/email';
+import { currentOperator } from './control';
+import type { Edition } from './edition';
+import { type SendJobData } from './queues';
+import type { Runtime } from './runtime';
+import type { SendOutcome } from './send-processor';
+import { getEditionOrThrow } from './status';
+
+/**
+ * Ops resends. The ledger stays the only guard against double sends:
+ * - `--unsent` adds plain send jobs: a claim never sends to anyone already marked sent, so a
+ *   reader is mailed at most once however many jobs (the original ones included) exist for them.
+ * - `--failed` first turns each still-failed ledger entry back into "queued" atomically (and moves
+ *   the failed count), then adds plain jobs: run twice, the second run finds nothing failed.
+ * - `--to` is the one explicit override: a forced job sends even to someone already sent.
+ */
+
+export class ResendError extends Error {
+  constructor(readonly editionId: string, message: string) {
+    super(message);
+    this.name = 'ResendError';
+  }
+}
+
+export interface ResendRequest {
+  to?: string;
+  failed?: boolean;
+  unsent?: boolean;
+}
+
+export type TargetReason = 'explicit' | 'failed' | 'queued' | 'claimed' | 'not-in-ledger';
+
+export interface ResendTarget {
+  subscriberId: string;
+  email?: string;
+  reason: TargetReason;
+  /** The ledger's note: the failure, who holds a claim, when it was queued. */
+  detail?: string;
+  /** Why the claim will skip this reader instead of sending (unsubscribed, suppressed...). */
+  skipBecause?: string;
+}
+
+export interface ResendPlan {
+  editionId: string;
+  newsletterId: string;
+  mode: string;
+  /** Who gets a job: those without `skipBecause` would be sent a copy. */
+  targets: ResendTarget[];
+  /** Failed sends left alone because the reader is no longer deliverable. */
+  notEligible: ResendTarget[];
+  /** The plan covered every current member: an interrupted fan-out is complete once these are queued. */
+  completesFanout: boolean;
+}
+
+const sendableStates = new Set(['sending', 'done']);
+
+/** Turns still-failed ledger entries back into queued ones. KEYS: edition, ledger. ARGV: now, ids... */
+const requeueFailedScript = new LuaScript(`
+local out = {}
+for i = 2, #ARGV do
+  local prev = redis.call('HGET', KEYS[2], ARGV[i])
+  if prev and string.sub(prev, 1, 1) == 'f' then
+    redis.call('HSET', KEYS[2], ARGV[i], 'q|' .. ARGV[1])
+    redis.call('HINCRBY', KEYS[1], 'failed', -1)
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+`);
+
+/** Why a send to this reader would be skipped now, or undefined when it would go. One round trip per batch. */
+async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
+  const out = new Map<string, { email?: string; skipBecause?: string }>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const batch = ids.slice(i, i + 500);
+    const p = runtime.redis.pipeline();
+    for (const id of batch) p.hmget(runtime.keys.subscriber(id), 'email', 'status', 'newsletters', 'emailHash');
+    const rows = ((await p.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v as Array<string | null>;
+    });
+    const s = runtime.redis.pipeline();
+    for (const row of rows) s.hexists(runtime.keys.suppressions(), row[3] ?? '');
+    const suppressed = ((await s.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v === 1;
+    });
+    batch.forEach((id, k) => {
+      const [email, status, newsletters] = rows[k] as Array<string | null>;
+      let skipBecause: string | undefined;
+      if (!email) skipBecause = 'subscriber no longer exists';
+      else if (suppressed[k]) skipBecause = 'suppressed';
+      else if (status !== 'confirmed') skipBecause = status === 'unsubscribed' ? 'unsubscribed' : `not confirmed (${status})`;
+      else if (!(newsletters ?? '').split(',').includes(newsletterId)) skipBecause = `unsubscribed from ${newsletterId}`;
+      out.set(id, { email: email ?? undefined, skipBecause });
+    });
+  }
+  return out;
+}
+
+function describeMode(request: ResendRequest): string {
+  if (request.to) return 'to';
+  return [request.failed ? 'failed' : '', request.unsent ? 'unsent' : ''].filter(Boolean).join('+');
+}
+
+function assertSendable(edition: Edition): void {
+  if (edition.state === 'paused') throw new ResendError(edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
+  if (edition.state === 'cancelled') throw new ResendError(edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
+  if (!sendableStates.has(edition.state)) {
+    throw new ResendError(edition.id, `Edition ${edition.id} is ${edition.state}; only an edition that has been sending (sending or done) can be resent.${edition.state === 'held' || edition.state === 'failed' || edition.state === 'created' || edition.state === 'building' ? ` \`daybreak run-edition ${edition.newsletterId} --date ${edition.localDate}\` builds and sends it.` : ''}`);
+  }
+}
+
+/** Who a resend would reach, and why; reads only. */
+export async function planResend(runtime: Runtime, editionId: string, request: ResendRequest): Promise<ResendPlan> {
+  const modes = [request.to !== undefined, Boolean(request.failed), Boolean(request.unsent)].filter(Boolean).length;
+  if (modes === 0) throw new ResendError(editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
+  if (request.to !== undefined && modes > 1) throw new ResendError(editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
+  const edition = await getEditionOrThrow(runtime, editionId);
+  assertSendable(edition);
+  const nl = edition.newsletterId;
+  const plan: ResendPlan = { editionId, newsletterId: nl, mode: describeMode(request), targets: [], notEligible: [], completesFanout: false };
+
+  if (request.to !== undefined) {
+    const subscriber = await runtime.subscribers.findByEmail(normaliseEmail(request.to));
+    if (!subscriber) throw new ResendError(editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
+    const check = (await deliverability(runtime, nl, [subscriber.id])).get(subscriber.id);
+    if (check?.skipBecause) {
+      const fix = check.skipBecause === 'suppressed' ? ' Suppression protects the sender: remove the suppression first if the address really works again.' : '';
+      throw new ResendError(editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
+    }
+    const entry = await runtime.editions.ledgerEntry(editionId, subscriber.id);
+    plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
+    return plan;
+  }
+
+  const candidates: ResendTarget[] = [];
+  for await (const entry of runtime.editions.scanLedger(editionId)) {
+    if (request.failed && entry.kind === 'failed') candidates.push({ subscriberId: entry.subscriberId, reason: 'failed', detail: entry.detail });
+    if (request.unsent && (entry.kind === 'queued' || entry.kind === 'claimed')) {
+      candidates.push({ subscriberId: entry.subscriberId, reason: entry.kind, detail: entry.kind === 'claimed' ? `claimed ${entry.detail} (waits for that lease)` : `queued at ${entry.at?.toISOString()}` });
+    }
+  }
+  if (request.unsent && !edition.fanoutDone) {
+    // The fan-out never finished: current members it did not reach have no ledger entry at all.
+    // (After a finished fan-out, people who joined later are not this edition's readers.)
+    let cursor = 0;
+    for (;;) {
+      const ids = await runtime.subscribers.pageMembers(nl, cursor, 1000);
+      if (ids.length === 0) break;
+      cursor = Number(ids[ids.length - 1]);
+      const present = await runtime.redis.hmget(runtime.keys.ledger(editionId), ...ids);
+      ids.forEach((id, i) => {
+        if (present[i] === null) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
+      });
+    }
+    plan.completesFanout = true;
+  }
+  const checks = await deliverability(runtime, nl, candidates.map((c) => c.subscriberId));
+  for (const c of candidates) {
+    const check = checks.get(c.subscriberId);
+    const target = { ...c, email: check?.email, skipBecause: check?.skipBecause };
+    // A failed send to someone no longer deliverable stays failed; an unsent one still gets its job,
+    // so the claim settles it as skipped and the edition can finish.
+    if (c.reason === 'failed' && target.skipBecause) plan.notEligible.push(target);
+    else plan.targets.push(target);
+  }
+  plan.targets.sort((a, b) => Number(a.subscriberId) - Number(b.subscriberId));
+  return plan;
+}
+
+export interface ResendProgress {
+  total: number;
+  done: number;
+  outcomes: Record<string, number>;
+}
+
+export interface ResendResult {
+  editionId: string;
+  queued: number;
+  /** Failed entries that were no longer failed when the resend ran (someone else resent them). */
+  alreadyHandled: number;
+  outcomes: Record<string, number>;
+  /** Per reader: what their job did. */
+  perSubscriber: Map<string, string>;
+  broughtWorkers: boolean;
+  waited: boolean;
+  ms: number;
+}
+
+/** Carries out a plan: queues the jobs, records who did it, and (by default) waits for every job. */
+export async function executeResend(
+  runtime: Runtime,
+  plan: ResendPlan,
+  options: { by?: string; wait?: boolean; concurrency?: number; onProgress?: (p: ResendProgress) => void; timeoutMs?: number } = {},
+): Promise<ResendResult> {
+  const started = performance.now();
+  const by = options.by ?? currentOperator();
+  const wait = options.wait ?? true;
+  const { editionId, newsletterId } = plan;
+  const edition = await getEditionOrThrow(runtime, editionId);
+  assertSendable(edition);
+  const queue = runtime.queues.send(newsletterId);
+  if (await queue.isPaused()) throw new ResendError(editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
+  const log = runtime.logger.child({ editionId });
+  const now = runtime.clock.now();
+
+  let targets = plan.targets;
+  let alreadyHandled = 0;
+  const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
+  if (failedIds.length) {
+    const requeued = new Set<string>();
+    for (let i = 0; i < failedIds.length; i += 500) {
+      const batch = failedIds.slice(i, i + 500);
+      const ids = (await requeueFailedScript.run(runtime.redis, [runtime.keys.edition(editionId), runtime.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[];
+      for (const id of ids) requeued.add(id);
+    }
+    alreadyHandled = failedIds.length - requeued.size;
+    targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
+  }
+
+  // Subscribe to the queue's event stream from its current end BEFORE adding, so no outcome is missed.
+  let events: QueueEvents | undefined;
+  const connection = wait ? runtime.redis.duplicate() : undefined;
+  if (wait && connection) {
+    const last = await runtime.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
+    events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: runtime.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
+  }
+  const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
+  const jobIds = new Map<string, string>();
+  const { attempts, backoffMs } = runtime.config.delivery;
+  const force = plan.mode === 'to';
+  const perSubscriber = new Map<string, string>();
+  const outcomes: Record<string, number> = {};
+  const workers: Worker[] = [];
+  let broughtWorkers = false;
+  try {
+    const pendingOutcome = new Map<string, (outcome: string) => void>();
+    const settle = (jobId: string, outcome: string) => {
+      const sub = jobIds.get(jobId);
+      if (!sub || perSubscriber.has(sub)) return;
+      perSubscriber.set(sub, outcome);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
+      pendingOutcome.get('any')?.(outcome);
+    };
+    events?.on('completed', ({ jobId, returnvalue }) => settle(jobId, String(returnvalue as unknown as SendOutcome)));
+    events?.on('failed', ({ jobId, failedReason }) => settle(jobId, `error: ${failedReason}`));
+    if (events) await events.waitUntilReady();
+
+    for (const t of targets) jobIds.set(`resend.${editionId}.${t.subscriberId}.${stamp}`, t.subscriberId);
+    const entries = [...jobIds];
+    for (let i = 0; i < entries.length; i += 500) {
+      await queue.addBulk(entries.slice(i, i + 500).map(([jobId, s]) => ({
+        name: 'resend',
+        data: (force ? { e: editionId, s, f: 1 } : { e: editionId, s }) satisfies SendJobData,
+        opts: { jobId, attempts, backoff: { type: 'exponential' as const, delay: backoffMs }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+      })));
+    }
+    if (plan.completesFanout && !edition.fanoutDone) {
+      // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
+      await runtime.editions.fanoutDone(editionId, runtime.clock.now());
+      await runtime.editions.log(editionId, runtime.clock.now(), 'fanned-out', { by: `resend (${by})`, queued: jobIds.size });
+    }
+    await runtime.editions.log(editionId, now, 'resend', {
+      by, mode: plan.mode, queued: jobIds.size, ...(alreadyHandled ? { alreadyHandled } : {}),
+      subscribers: targets.slice(0, 20).map((t) => t.subscriberId), ...(targets.length > 20 ? { more: targets.length - 20 } : {}),
+    });
+    log.info({ by, mode: plan.mode, queued: jobIds.size }, 'resend queued');
+
+    if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: false, ms: performance.now() - started };
+
+    if ((await queue.getWorkersCount()) === 0) {
+      workers.push(...createSendWorkers(runtime, { newsletters: [newsletterId], concurrency: options.concurrency }));
+      broughtWorkers = true;
+    }
+    options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
+    const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
+    let quietSince = Date.now();
+    while (perSubscriber.size < jobIds.size) {
+      const heard = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 1000);
+        pendingOutcome.set('any', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (heard) quietSince = Date.now();
+      else if (Date.now() - quietSince > 3000) {
+        // Belt and braces: read the jobs themselves if the event stream has been quiet a while.
+        quietSince = Date.now();
+        const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
+        for (const jobId of open) {
+          const job = await queue.getJob(jobId);
+          if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
+        }
+      }
+      if (Date.now() > deadline) throw new ResendError(editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
+    }
+    await runtime.editions.log(editionId, runtime.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
+    log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
+    return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: true, ms: performance.now() - started };
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await events?.close();
+    connection?.disconnect();
+  }
+}

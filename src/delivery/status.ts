@@ -1,0 +1,153 @@
+import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from './edition';
+import type { Runtime } from './runtime';
+
+/** Asked for an edition that is not there: says which ones are. */
+export class EditionNotFoundError extends Error {
+  constructor(readonly editionId: string, readonly suggestions: string[]) {
+    super(`No edition "${editionId}".${suggestions.length ? ` Recent editions: ${suggestions.join(', ')}` : ' There are no editions yet.'} (\`daybreak editions\` lists them)`);
+    this.name = 'EditionNotFoundError';
+  }
+}
+
+export async function getEditionOrThrow(runtime: Runtime, id: string): Promise<Edition> {
+  const edition = await runtime.editions.get(id);
+  if (edition) return edition;
+  const recent = await runtime.editions.list(undefined, 5);
+  throw new EditionNotFoundError(id, recent.map((e) => e.id));
+}
+
+/**
+ * An edition id, or a newsletter id meaning that newsletter's newest edition (handy at 6 a.m.:
+ * `daybreak status national`). Only read-only commands accept the shorthand.
+ */
+export async function resolveEditionRef(runtime: Runtime, ref: string): Promise<{ id: string; viaNewsletter: boolean }> {
+  if (await runtime.redis.exists(runtime.keys.edition(ref))) return { id: ref, viaNewsletter: false };
+  if (runtime.config.newsletters.some((n) => n.id === ref)) {
+    const [latest] = await runtime.editions.list(ref, 1);
+    if (latest) return { id: latest.id, viaNewsletter: true };
+  }
+  await getEditionOrThrow(runtime, ref);
+  return { id: ref, viaNewsletter: false };
+}
+
+export interface SendRate {
+  /** Messages settled (sent, failed or skipped) per second. */
+  perSecond: number;
+  /** `recent`: over the last minute's samples; `average`: since the edition started. */
+  basis: 'recent' | 'average';
+  windowSeconds: number;
+}
+
+export interface EditionStatus {
+  id: string;
+  newsletterId: string;
+  newsletterName: string;
+  localDate: string;
+  state: EditionState;
+  final: boolean;
+  subject?: string;
+  articles: EditionArticle[];
+  counts: { total: number; sent: number; failed: number; bounced: number; complaints: number; skipped: number; pending: number };
+  scheduledFor: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Start to finish, or start to now while it runs. */
+  durationMs?: number;
+  fanoutDone: boolean;
+  rate?: SendRate;
+  /** Seconds until every pending message is settled, at the current rate (only while sending). */
+  etaSeconds?: number;
+  reason?: string;
+  warnings: string[];
+  queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
+  /** Things ops should act on (no workers, paused queue, failures). */
+  notes: string[];
+  history: Array<{ at: string; event: string } & Record<string, unknown>>;
+}
+
+/** How far back progress samples count towards the "recent" rate. */
+export const rateWindowMs = 60_000;
+
+/** Settled per second over the recent samples (any worker process writes them), if there are enough. */
+export async function recentRate(runtime: Runtime, editionId: string, settledNow: number, now: Date): Promise<SendRate | undefined> {
+  const members = await runtime.redis.zrangebyscore(runtime.keys.editionProgress(editionId), now.getTime() - rateWindowMs, '+inf', 'LIMIT', 0, 1);
+  const oldest = members[0];
+  if (!oldest) return undefined;
+  const [ms, settled] = oldest.split(':').map(Number) as [number, number];
+  const seconds = (now.getTime() - ms) / 1000;
+  if (seconds < 1) return undefined;
+  return { perSecond: Math.max(0, (settledNow - settled) / seconds), basis: 'recent', windowSeconds: Math.round(seconds) };
+}
+
+export function settledCount(e: Pick<Edition, 'sent' | 'failed' | 'skipped'>): number {
+  return e.sent + e.failed + e.skipped;
+}
+
+/** Everything ops want to know about one edition, from Redis and the queue. */
+export async function editionStatus(runtime: Runtime, id: string, options: { historyLines?: number } = {}): Promise<EditionStatus> {
+  const e = await getEditionOrThrow(runtime, id);
+  const now = runtime.clock.now();
+  const newsletter = runtime.config.newsletters.find((n) => n.id === e.newsletterId);
+  const queue = runtime.queues.send(e.newsletterId);
+  const [jobCounts, paused, workers, history] = await Promise.all([
+    queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+    queue.isPaused(),
+    queue.getWorkersCount(),
+    runtime.redis.lrange(runtime.keys.editionHistory(id), -(options.historyLines ?? 8), -1),
+  ]);
+  const settled = settledCount(e);
+  const pending = pendingCount(e);
+  const final = finalStates.has(e.state);
+  const end = e.finishedAt ?? (final ? undefined : now);
+  const durationMs = e.startedAt && end ? Math.max(0, end.getTime() - e.startedAt.getTime()) : undefined;
+
+  let rate: SendRate | undefined;
+  if (!final) rate = await recentRate(runtime, id, settled, now);
+  if (!rate && durationMs && durationMs >= 1000 && settled > 0) rate = { perSecond: settled / (durationMs / 1000), basis: 'average', windowSeconds: Math.round(durationMs / 1000) };
+  // No ETA while nothing can send: a rate from before a crash would promise a finish that never comes.
+  const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;
+
+  const notes: string[] = [];
+  if (e.state === 'sending' && pending > 0 && workers === 0) notes.push(`No send workers are connected to the ${e.newsletterId} queue, so nothing is being sent: start \`daybreak worker\`, or run \`daybreak resend ${id} --unsent\`.`);
+  if (paused && e.state !== 'paused') notes.push(`The ${e.newsletterId} send queue is paused (another edition of ${e.newsletterId} is paused); sends wait until it is resumed or cancelled.`);
+  if (e.state === 'paused') notes.push(`Paused: ${pending} message(s) wait in the queue. \`daybreak resume ${id}\` continues, \`daybreak cancel ${id}\` stops for good.`);
+  if (e.state === 'cancelled' && pending > 0) notes.push(`${pending} message(s) were never sent: the edition was cancelled.`);
+  if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
+  if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
+
+  const waitingJobs = (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0);
+  return {
+    id: e.id,
+    newsletterId: e.newsletterId,
+    newsletterName: newsletter?.name ?? e.newsletterId,
+    localDate: e.localDate,
+    state: e.state,
+    final,
+    subject: e.subject,
+    articles: e.articles,
+    counts: { total: e.total, sent: e.sent, failed: e.failed, bounced: e.bounced, complaints: e.complaints, skipped: e.skipped, pending },
+    scheduledFor: e.scheduledFor.toISOString(),
+    startedAt: e.startedAt?.toISOString(),
+    finishedAt: e.finishedAt?.toISOString(),
+    durationMs,
+    fanoutDone: e.fanoutDone,
+    rate,
+    etaSeconds,
+    reason: e.reason,
+    warnings: e.warnings,
+    queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
+    notes,
+    history: history.map((l) => JSON.parse(l) as { at: string; event: string } & Record<string, unknown>),
+  };
+}
+
+/** "2m 05s", "1h 02m", "850 ms" */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}

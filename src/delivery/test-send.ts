@@ -1,0 +1,86 @@
+import crypto from 'node:crypto';
+import type { RenderedEdition } from '../render/contract';
+import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';
+import { renderEdition } from '../render/render-edition';
+import { normaliseEmail } from '../subscribers/email';
+import { editionHeaders, planEdition, senderDomain } from './build-edition';
+import { editionIdFor } from './edition';
+import { addressOf } from './envelope';
+import { greetingFor, preferencesUrl, unsubscribeUrl } from './personalise';
+import type { Runtime } from './runtime';
+import { scheduledSlot } from './schedule';
+
+export const TEST_SUBJECT_PREFIX = '[TEST] ';
+
+export class TestSendError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TestSendError';
+  }
+}
+
+export interface TestSendResult {
+  editionId: string;
+  to: string;
+  subject: string;
+  messageId: string;
+  /** `stored`: the edition as readers got it; `fresh`: what a build would pick now. */
+  source: 'stored' | 'fresh';
+  articles: number;
+  transport: string;
+  response: string;
+  bytes: number;
+}
+
+/** Where a test copy's personal links go when the address is nobody's subscription. */
+export function personalLinksHelpUrl(publicUrl: string): string {
+  return `${publicUrl.replace(/\/$/, '')}/archive/personal-links`;
+}
+
+/**
+ * Renders a day's edition and sends one copy, subject marked [TEST], to any address. Writes
+ * nothing: no edition, no ledger, no sent-articles, no counters. If the day's edition was built,
+ * the stored content is used (exactly what readers got); otherwise it is planned and rendered now.
+ * Its Message-ID and envelope name no edition and no subscriber, so a bounce of a test copy is
+ * never counted against either.
+ */
+export async function testSend(runtime: Runtime, input: { newsletterId: string; localDate: string; to: string }): Promise<TestSendResult> {
+  const newsletter = runtime.newsletter(input.newsletterId);
+  const to = normaliseEmail(input.to);
+  if (await runtime.subscribers.isSuppressed(to)) {
+    throw new TestSendError(`${to} is on the suppression list (it bounced or complained); a test to it would hurt the sender's reputation. Use another address.`);
+  }
+  const editionId = editionIdFor(newsletter.id, input.localDate);
+  let rendered: RenderedEdition | undefined = await runtime.editions.content(editionId);
+  let articles = 0;
+  const source: TestSendResult['source'] = rendered ? 'stored' : 'fresh';
+  if (rendered) {
+    articles = (await runtime.editions.get(editionId))?.articleIds.length ?? 0;
+  } else {
+    const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, input.localDate) ?? runtime.clock.now();
+    const plan = await planEdition(runtime, { id: editionId, newsletterId: newsletter.id, localDate: input.localDate, scheduledFor });
+    if (plan.articles.length === 0) throw new TestSendError(`No articles for ${editionId} (${plan.considered} in the feed, none published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}); nothing to test.`);
+    rendered = await renderEdition(plan.content);
+    articles = plan.articles.length;
+  }
+  const subject = TEST_SUBJECT_PREFIX + rendered.subject;
+  const template = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, subject));
+  const subscriber = await runtime.subscribers.findByEmail(to);
+  const publicUrl = runtime.config.publicUrl;
+  const help = personalLinksHelpUrl(publicUrl);
+  const domain = senderDomain(newsletter.from);
+  const messageId = `<test.${editionId}.${crypto.randomBytes(6).toString('base64url')}@${domain}>`;
+  const raw = personaliseMessage(template, {
+    to: { email: to, name: subscriber?.name },
+    messageId,
+    date: runtime.clock.now(),
+    greeting: greetingFor(subscriber?.name),
+    email: to,
+    // A subscriber's test copy carries their own working links; anyone else's point to a help page.
+    unsubscribeUrl: subscriber ? unsubscribeUrl(publicUrl, runtime.signer, subscriber.id) : help,
+    preferencesUrl: subscriber ? preferencesUrl(publicUrl, runtime.signer, subscriber.id) : help,
+  });
+  const receipt = await runtime.transport.send({ envelopeFrom: addressOf(newsletter.from), to, raw, messageId, editionId: `test-${editionId}`, subscriberId: 'test' });
+  runtime.logger.child({ editionId }).info({ to, source }, 'test copy sent');
+  return { editionId, to, subject, messageId, source, articles, transport: runtime.transport.description, response: receipt.response, bytes: raw.length };
+}
