@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { planEdition } from '../../delivery/build-edition';
 import { editionIdFor } from '../../delivery/edition';
 import { scheduledSlot } from '../../delivery/schedule';
+import type { RenderedEdition } from '../../render/contract';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { outboxDir } from '../../delivery/transports';
 import { withRuntime, type GlobalOptions } from '../context';
@@ -22,10 +23,24 @@ export function registerPreview(program: Command, globals: () => GlobalOptions):
         const newsletter = runtime.newsletter(newsletterId);
         const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
         const id = editionIdFor(newsletterId, localDate);
-        const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? runtime.clock.now();
-        const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
-        const { renderEdition } = require('../../render/render-edition') as typeof import('../../render/render-edition');
-        const rendered = await renderEdition(plan.content);
+        // An edition already built shows what readers got; otherwise what a run now would pick.
+        const existing = await runtime.editions.get(id);
+        const stored = existing ? await runtime.editions.content(id) : undefined;
+        let rendered: RenderedEdition;
+        let articleLines: string[];
+        let window: string;
+        if (existing && stored) {
+          rendered = stored;
+          articleLines = existing.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`);
+          window = `already built, ${existing.state}; showing what readers got`;
+        } else {
+          const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? runtime.clock.now();
+          const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
+          const { renderEdition } = require('../../render/render-edition') as typeof import('../../render/render-edition');
+          rendered = await renderEdition(plan.content);
+          articleLines = plan.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`);
+          window = `published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}`;
+        }
         const base = runtime.config.publicUrl.replace(/\/$/, '');
         const values = { ...neutralSlotValues({ unsubscribeUrl: `${base}/unsubscribe`, preferencesUrl: `${base}/preferences` }), greeting: 'Good morning, Reader', email: 'reader@example.com' };
         const out = path.resolve(opts.out ?? path.join(outboxDir(runtime.config), 'preview', `${id}.html`));
@@ -33,8 +48,8 @@ export function registerPreview(program: Command, globals: () => GlobalOptions):
         await fs.writeFile(out, fillSlots(rendered.html, values, escapeHtml));
         console.log(`Preview of ${id}`);
         console.log(`Subject: ${rendered.subject}`);
-        console.log(`Articles: ${plan.articles.length} (published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()})`);
-        plan.articles.forEach((a, i) => console.log(`  ${String(i + 1).padStart(2)}. ${a.title}${a.section ? ` [${a.section}]` : ''}`));
+        console.log(`Articles: ${articleLines.length} (${window})`);
+        articleLines.forEach((line, i) => console.log(`  ${String(i + 1).padStart(2)}. ${line}`));
         console.log(`HTML: ${Buffer.byteLength(rendered.html)} bytes, MJML compiled in ${rendered.timings.mjmlMs.toFixed(1)} ms`);
         for (const w of rendered.warnings) console.log(`Warning: ${w}`);
         console.log(`Written to ${out}`);
