@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import type { Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
@@ -97,6 +97,29 @@ export function formatIssue(issue: ImportIssue): string {
   return `line ${issue.line}: ${issue.kind === 'skipped' ? 'skipped: ' : ''}${issue.reason}`;
 }
 
+/**
+ * CRLF to LF before parsing: csv-parse miscounts lines for CRLF inside quoted fields, and bad-row
+ * reports must name the right line. A "\r" at a chunk's end waits for the next chunk.
+ */
+function crlfToLf(): Transform {
+  let held = '';
+  return new Transform({
+    decodeStrings: false,
+    transform(chunk: Buffer | string, _encoding, done) {
+      let text = held + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+      held = '';
+      if (text.endsWith('\r')) {
+        held = '\r';
+        text = text.slice(0, -1);
+      }
+      done(null, text.replace(/\r\n/g, '\n'));
+    },
+    flush(done) {
+      done(null, held);
+    },
+  });
+}
+
 export async function importCsv(options: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
   const known = new Set(options.knownNewsletters);
@@ -133,7 +156,8 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
       if (typeof stoppedAt === 'number') lastEndLine = stoppedAt;
     },
   });
-  const input = fs.createReadStream(options.file);
+  // Decoded as UTF-8 here, so a multi-byte character split across chunks stays whole.
+  const input = fs.createReadStream(options.file, { encoding: 'utf8' });
   const opened = new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
     input.once('error', reject);
@@ -144,7 +168,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
     throw new ImportFileError(`cannot read ${options.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   input.on('error', (error) => parser.destroy(error));
-  input.pipe(parser);
+  input.pipe(crlfToLf()).pipe(parser);
 
   let columns: { email: number; name?: number; newsletters?: number } | undefined;
   type Pending = { line: number; email: string; name?: string; newsletters: string[] };

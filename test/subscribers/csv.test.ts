@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+import type { Runtime } from '../../src/delivery/runtime';
+import { exportCsv, importCsv, safeCell, unescapeCell, type ImportIssue } from '../../src/subscribers/csv';
+import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
+
+const bin = path.join(__dirname, '..', '..', 'bin', 'daybreak.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-csv-'));
+
+function writeCsv(name: string, text: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function daybreak(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function exportToString(runtime: Runtime, newsletterId?: string): Promise<string> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await exportCsv(runtime.subscribers, out, { newsletterId });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('CSV import and export', () => {
+  let runtime: Runtime;
+  const now = () => new Date('2026-11-24T09:00:00Z');
+  const base = () => ({ store: runtime.subscribers, knownNewsletters: runtime.config.newsletters.map((n) => n.id), defaultNewsletters: ['national'], now });
+
+  beforeAll(() => {
+    runtime = testRuntime(testConfig(uniquePrefix('csv')));
+  });
+  afterAll(async () => {
+    await closeRuntime(runtime);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('reports each bad row with its line number and reason, and imports the good ones', async () => {
+    const file = writeCsv('mixed.csv', [
+      '\uFEFFEmail Address,First_Name,Newsletters,Notes', // 1 (with a BOM)
+      'ada@example.com,Ada,national;london,vip', //          2
+      'not-an-email,Bob,,', //                              3
+      '', //                                                4 (blank: ignored)
+      'carol@example.com,"Carol', //                         5 (a name over two lines: refused)
+      'Smith",north-east,', //                               6
+      'dave@example.com,Dave,atlantis,', //                  7
+      ',No Address,,', //                                    8
+      'EVE@Example.com,"Eve ""Q"" Jones",NATIONAL | Yorkshire,', // 9
+      'frank@example.com,Fr"ank,,', //                       10 (a stray quote is taken literally, not the rest of the file)
+      `grace@example.com,${'G'.repeat(101)},,`, //            11
+      'ada@example.com,Ada Again,scotland,', //              12 (same address: adds a newsletter)
+    ].join('\r\n'));
+    const issues: ImportIssue[] = [];
+    const report = await importCsv({ ...base(), file, confirmed: true, onIssue: (i) => issues.push(i) });
+    expect(report).toMatchObject({ rows: 9, created: 3, updated: 1, unchanged: 0, invalid: 5, suppressed: 0, unsubscribed: 0, ignoredColumns: ['Notes'] });
+    expect(issues.map((i) => [i.line, i.kind])).toEqual([[3, 'invalid'], [5, 'invalid'], [7, 'invalid'], [8, 'invalid'], [11, 'invalid']]);
+    expect(issues[0]?.reason).toMatch(/invalid email "not-an-email"/);
+    expect(issues[1]?.reason).toMatch(/invalid name/);
+    expect(issues[2]?.reason).toMatch(/unknown newsletter "atlantis"/);
+    expect(issues[3]?.reason).toBe('no email address');
+    expect(issues[4]?.reason).toMatch(/invalid name "G+…" \(is too long/);
+    expect(await runtime.subscribers.findByEmail('frank@example.com')).toMatchObject({ name: 'Fr"ank' });
+    expect(await runtime.subscribers.findByEmail('ada@example.com')).toMatchObject({ name: 'Ada', status: 'confirmed', newsletters: ['national', 'london', 'scotland'] });
+    expect(await runtime.subscribers.findByEmail('eve@example.com')).toMatchObject({ name: 'Eve "Q" Jones', newsletters: ['national', 'yorkshire'] });
+    const ada = (await runtime.subscribers.findIdByEmail('ada@example.com')) as string;
+    expect(await runtime.subscribers.consent(ada)).toEqual([
+      expect.objectContaining({ action: 'given', newsletters: ['national', 'london'], form: 'import:mixed.csv' }),
+      expect.objectContaining({ action: 'given', newsletters: ['scotland'] }),
+    ]);
+    expect(await runtime.subscribers.pageMembers('london', 0, 100)).toEqual([ada]);
+  });
+
+  test('is safe to run twice: the second run changes nothing', async () => {
+    const file = path.join(tmp, 'mixed.csv');
+    // Our keys (BullMQ may add its queue metadata on its own schedule).
+    const prefixKeys = async () => (await runtime.redis.keys(`${runtime.config.redisPrefix}:*`)).filter((k) => !k.includes(':bull:')).sort();
+    const keysBefore = await prefixKeys();
+    const ada = (await runtime.subscribers.findIdByEmail('ada@example.com')) as string;
+    const historyBefore = (await runtime.subscribers.history(ada)).length;
+    const report = await importCsv({ ...base(), file, confirmed: true });
+    expect(report).toMatchObject({ created: 0, updated: 0, unchanged: 4, invalid: 5 });
+    expect(await prefixKeys()).toEqual(keysBefore);
+    expect(await runtime.subscribers.history(ada)).toHaveLength(historyBefore);
+  });
+
+  test('never re-subscribes a suppressed, unsubscribed or erased address', async () => {
+    const eve = (await runtime.subscribers.findIdByEmail('eve@example.com')) as string;
+    await runtime.subscribers.unsubscribe(eve, { reason: 'one-click' });
+    await runtime.subscribers.suppress('bounced@example.com', { reason: 'hard bounce', source: 'test' });
+    await runtime.subscribers.add({ email: 'erased@example.com', newsletters: ['national'], confirmed: true });
+    await runtime.subscribers.forget('erased@example.com', { now: now(), source: 'test', newsletters: ['national'] });
+    const file = writeCsv('comeback.csv', 'email,name\neve@example.com,Eve\nbounced@example.com,\nERASED@example.com,Back\nnew@example.com,New\n');
+    const issues: ImportIssue[] = [];
+    const report = await importCsv({ ...base(), file, confirmed: true, newsletters: ['national', 'midlands'], onIssue: (i) => issues.push(i) });
+    expect(report).toMatchObject({ rows: 4, created: 1, unsubscribed: 1, suppressed: 2, invalid: 0 });
+    expect(issues.sort((a, b) => a.line - b.line)).toEqual([
+      { line: 2, kind: 'skipped', reason: expect.stringMatching(/^eve@example.com unsubscribed on \d{4}-\d\d-\d\d; not re-subscribed$/) },
+      { line: 3, kind: 'skipped', reason: 'bounced@example.com is on the suppression list; not imported' },
+      { line: 4, kind: 'skipped', reason: 'ERASED@example.com is on the suppression list; not imported' },
+    ]);
+    expect(await runtime.subscribers.get(eve)).toMatchObject({ status: 'unsubscribed', newsletters: [] });
+    expect(await runtime.subscribers.findByEmail('erased@example.com')).toBeUndefined();
+    expect(await runtime.subscribers.findByEmail('new@example.com')).toMatchObject({ newsletters: ['national', 'midlands'], status: 'confirmed' });
+  });
+
+  test('pending import: rows wait for their own confirmation, and are counted as pending', async () => {
+    const file = writeCsv('pending.csv', 'email\npend-1@example.com\npend-2@example.com\n');
+    const report = await importCsv({ ...base(), file, confirmed: false, newsletters: ['scotland'] });
+    expect(report.created).toBe(2);
+    expect((await runtime.subscribers.counts(['scotland'])).scotland).toMatchObject({ pending: 2 });
+    expect(await runtime.subscribers.pageMembers('scotland', 0, 100)).not.toContain(await runtime.subscribers.findIdByEmail('pend-1@example.com'));
+  });
+
+  test('export is formula-safe and round-trips through import', async () => {
+    await runtime.subscribers.add({ email: 'formula@example.com', name: '=HYPERLINK("http://evil.example","click")', newsletters: ['national'], confirmed: true });
+    await runtime.subscribers.add({ email: 'plus@example.com', name: '+44 Trader', newsletters: ['national'], confirmed: true });
+    await runtime.subscribers.add({ email: 'at@example.com', name: '@Handle, "quoted"', newsletters: ['london'], confirmed: true });
+    const text = await exportToString(runtime);
+    const rows = parse(text, { columns: true }) as Array<Record<string, string>>;
+    expect(Object.keys(rows[0] as object)).toEqual(['id', 'email', 'name', 'status', 'newsletters', 'created_at', 'confirmed_at', 'updated_at', 'source']);
+    // Ordered by id, everyone (any status).
+    expect(rows.map((r) => Number(r.id))).toEqual([...rows.map((r) => Number(r.id))].sort((a, b) => a - b));
+    expect(rows.some((r) => r.status === 'unsubscribed')).toBe(true);
+    const byEmail = new Map(rows.map((r) => [r.email, r]));
+    expect(byEmail.get('formula@example.com')?.name).toBe('\'=HYPERLINK("http://evil.example","click")');
+    expect(byEmail.get('plus@example.com')?.name).toBe("'+44 Trader");
+    expect(byEmail.get('at@example.com')?.name).toBe('\'@Handle, "quoted"');
+    for (const row of rows) for (const value of Object.values(row)) expect(value).not.toMatch(/^[=+\-@\t\r]/);
+
+    const london = parse(await exportToString(runtime, 'london'), { columns: true }) as Array<Record<string, string>>;
+    expect(london.map((r) => r.email).sort()).toEqual(['ada@example.com', 'at@example.com']);
+
+    // Into a fresh prefix: the names come back as they were.
+    const other = testRuntime(testConfig(uniquePrefix('csv-roundtrip')));
+    try {
+      const file = writeCsv('roundtrip.csv', text);
+      const report = await importCsv({ ...base(), store: other.subscribers, file, confirmed: true });
+      expect(report.invalid).toBe(0);
+      expect((await other.subscribers.findByEmail('formula@example.com'))?.name).toBe('=HYPERLINK("http://evil.example","click")');
+      expect((await other.subscribers.findByEmail('at@example.com'))?.name).toBe('@Handle, "quoted"');
+    } finally {
+      await closeRuntime(other);
+    }
+    expect(safeCell('-1')).toBe("'-1");
+    expect(unescapeCell("'=1")).toBe('=1');
+    expect(unescapeCell("'ok")).toBe("'ok");
+  });
+
+  test('a file-level problem is one clear error, nothing imported', async () => {
+    await expect(importCsv({ ...base(), file: writeCsv('noheader.csv', 'ada@example.com,Ada\n'), confirmed: true })).rejects.toThrow(/no email column in the header/);
+    await expect(importCsv({ ...base(), file: writeCsv('empty.csv', ''), confirmed: true })).rejects.toThrow(/is empty/);
+    await expect(importCsv({ ...base(), file: path.join(tmp, 'missing.csv'), confirmed: true })).rejects.toThrow(/cannot read .*ENOENT/);
+  });
+
+  test('the CLI: import, show, export, remove, forget, as ops run them', async () => {
+    const prefix = uniquePrefix('csv-cli');
+    const cliRuntime = testRuntime(testConfig(prefix));
+    const env = { DAYBREAK_CONFIG: writeConfigFile(cliRuntime.config) };
+    try {
+      const file = writeCsv('cli.csv', 'email,name,newsletters\nops-1@example.com,One,national\nbroken,Two,\nops-3@example.com,Three,london;national\n');
+      const first = await daybreak(['subscribers', 'import', file, '--confirmed'], env);
+      expect(first.code).toBe(1); // some rows were bad
+      expect(first.stderr).toContain('cli.csv: line 3: invalid email "broken"');
+      expect(first.stdout).toMatch(/3 rows: 2 new, 0 updated, 0 unchanged/);
+      const second = await daybreak(['subscribers', 'import', file, '--confirmed', '--quiet'], env);
+      expect(second.stdout).toMatch(/3 rows: 0 new, 0 updated, 2 unchanged/);
+      expect(second.stderr).toBe('');
+
+      const show = await daybreak(['subscribers', 'show', 'OPS-3@example.com'], env);
+      expect(show.code).toBe(0);
+      expect(show.stdout).toMatch(/Subscriber \d+ <ops-3@example.com>/);
+      expect(show.stdout).toContain('newsletters:  London, National');
+      expect(show.stdout).toMatch(/Consent:\n .* given +London, National +\(form import:cli\.csv\)/);
+      const json = JSON.parse((await daybreak(['subscribers', 'show', 'ops-3@example.com', '--json'], env)).stdout) as { subscriber: { status: string }; history: unknown[] };
+      expect(json.subscriber.status).toBe('confirmed');
+
+      const out = path.join(tmp, 'out.csv');
+      const exported = await daybreak(['subscribers', 'export', '--newsletter', 'national', '--out', out], env);
+      expect(exported.code).toBe(0);
+      expect(exported.stderr).toContain('Exported 2 subscribers');
+      expect((fs.statSync(out).mode & 0o777).toString(8)).toBe('600');
+      expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('id,email,name,status,newsletters,created_at,confirmed_at,updated_at,source');
+      const stdout = await daybreak(['subscribers', 'export'], env);
+      expect(stdout.stdout.trim().split('\n')).toHaveLength(3);
+
+      const removed = await daybreak(['subscribers', 'remove', 'ops-1@example.com'], env);
+      expect(removed.stdout).toMatch(/Unsubscribed ops-1@example.com/);
+      expect((await cliRuntime.subscribers.findByEmail('ops-1@example.com'))?.status).toBe('unsubscribed');
+
+      const forgotten = await daybreak(['subscribers', 'forget', 'ops-3@example.com'], env);
+      expect(forgotten.stdout).toMatch(/Erased subscriber \d+/);
+      const gone = await daybreak(['subscribers', 'show', 'ops-3@example.com'], env);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toMatch(/No subscriber ops-3@example.com \(the address is suppressed: erased/);
+      const third = await daybreak(['subscribers', 'import', file, '--confirmed', '--quiet'], env);
+      expect(third.stdout).toMatch(/skipped: 1 suppressed, 1 unsubscribed/);
+
+      const counts = await daybreak(['subscribers', 'counts'], env);
+      expect(counts.stdout).toMatch(/National +0 +0 +1/);
+
+      const bad = await daybreak(['subscribers', 'import', file, '--newsletter', 'atlantis'], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('Unknown newsletter "atlantis"');
+    } finally {
+      await closeRuntime(cliRuntime);
+    }
+  });
+});
