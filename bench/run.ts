@@ -15,7 +15,8 @@ import { editionIdFor } from '../src/delivery/edition';
 import { planEdition, editionHeaders } from '../src/delivery/build-edition';
 import { enqueueEdition } from '../src/delivery/enqueue';
 import { messageIdFor, messageValues } from '../src/delivery/personalise';
-import { workersRunning } from '../src/delivery/run-now';
+import { runEditionNow, workersRunning } from '../src/delivery/run-now';
+import { createTransport, type MailTransport } from '../src/delivery/transports';
 import { Runtime } from '../src/delivery/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
@@ -184,6 +185,40 @@ async function main(): Promise<void> {
     print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
     print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
     print('  worker peak RSS', `${results[`workerPeakRssMb_${k}`]} MB`);
+    await deletePrefix(rt);
+    await rt.close();
+  }
+
+  // The in-doubt window: from the SMTP server's acceptance reaching us to the ledger's "sent" write.
+  // A crash inside it is the one case that can mail a reader twice; measured here, in process.
+  {
+    const n = 5000;
+    const prefix = `${base.redisPrefix}-window`;
+    const accepted = new Map<string, number>();
+    const windows: number[] = [];
+    const inner = createTransport({ ...base, redisPrefix: prefix });
+    const timing: MailTransport = {
+      description: inner.description,
+      send: async (m) => { const r = await inner.send(m); accepted.set(m.subscriberId, performance.now()); return r; },
+      verify: () => inner.verify(),
+      close: () => inner.close(),
+    };
+    const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
+    rt.events.on('sent', (e) => { const t = accepted.get(e.subscriberId); if (t !== undefined) windows.push(performance.now() - t); });
+    await deletePrefix(rt);
+    await seedSubscribers(rt, newsletter.id, n);
+    const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
+    windows.sort((a, b) => a - b);
+    const q = (p: number) => windows[Math.min(windows.length - 1, Math.floor(p * windows.length))];
+    results.inDoubtWindowP50Ms = Number(q(0.5).toFixed(2));
+    results.inDoubtWindowP99Ms = Number(q(0.99).toFixed(2));
+    results.inDoubtWindowMaxMs = Number(windows[windows.length - 1].toFixed(2));
+    const rate = result.edition.sent / (result.ms / 1000);
+    // Expected copies in doubt if a worker dies at a random moment: messages per second x window.
+    results.inDoubtExpectedPerCrash = Number(((rate * q(0.5)) / 1000).toFixed(2));
+    console.log('');
+    print(`In-doubt window over ${n} sends (accepted -> recorded)`, `p50 ${results.inDoubtWindowP50Ms} ms, p99 ${results.inDoubtWindowP99Ms} ms, max ${results.inDoubtWindowMaxMs} ms`);
+    print('  copies in doubt per crash at that rate', `${results.inDoubtExpectedPerCrash} (at ${Math.round(rate)} messages/s)`);
     await deletePrefix(rt);
     await rt.close();
   }
