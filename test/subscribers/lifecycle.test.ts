@@ -92,7 +92,7 @@ describe('subscriber lifecycle in Redis', () => {
       const type = await runtime.redis.type(key);
       const dump = type === 'hash' ? JSON.stringify(await runtime.redis.hgetall(key))
         : type === 'list' ? JSON.stringify(await runtime.redis.lrange(key, 0, -1))
-          : type === 'zset' ? JSON.stringify(await runtime.redis.zrange(key, 0, -1))
+          : type === 'zset' ? JSON.stringify(await runtime.redis.zrange(key, '0', '-1'))
             : type === 'string' ? String(await runtime.redis.get(key)) : '';
       expect(dump.toLowerCase()).not.toContain('erase.me@example.com');
       expect(dump).not.toContain('Unique Erasable Name');
