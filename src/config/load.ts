@@ -36,6 +36,17 @@ function describeIssues(error: z.ZodError, file: string): string {
   return `Invalid configuration in ${file}:\n${lines.join('\n')}`;
 }
 
+/** Webhook secrets usually come from the environment, not the config file (bounces issue). */
+function applyWebhookEnv(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const webhooks = { ...((merged.webhooks as Record<string, unknown> | undefined) ?? {}) };
+  const section = (name: string) => ({ ...((webhooks[name] as Record<string, unknown> | undefined) ?? {}) });
+  if (env.SES_SNS_TOPIC_ARNS) webhooks.ses = { ...section('ses'), topicArns: env.SES_SNS_TOPIC_ARNS.split(',').map((s) => s.trim()).filter(Boolean) };
+  if (env.SENDGRID_WEBHOOK_PUBLIC_KEY) webhooks.sendgrid = { ...section('sendgrid'), publicKey: env.SENDGRID_WEBHOOK_PUBLIC_KEY };
+  if (env.POSTMARK_WEBHOOK_USER || env.POSTMARK_WEBHOOK_PASSWORD) webhooks.postmark = { ...section('postmark'), username: env.POSTMARK_WEBHOOK_USER, password: env.POSTMARK_WEBHOOK_PASSWORD };
+  if (env.MAILGUN_WEBHOOK_SIGNING_KEY) webhooks.mailgun = { ...section('mailgun'), signingKey: env.MAILGUN_WEBHOOK_SIGNING_KEY };
+  if (Object.keys(webhooks).length) merged.webhooks = webhooks;
+}
+
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides DAYBREAK_CONFIG. */
@@ -69,6 +80,7 @@ export function loadConfig(options: LoadConfigOptions = {}): DaybreakConfig & { 
   if (env.DAYBREAK_SECRET) merged.secret = env.DAYBREAK_SECRET;
   if (env.DAYBREAK_REDIS_PREFIX) merged.redisPrefix = env.DAYBREAK_REDIS_PREFIX;
   if (env.DAYBREAK_OUTBOX) merged.outboxDir = env.DAYBREAK_OUTBOX;
+  applyWebhookEnv(merged, env);
   if (merged.secret === undefined) {
     if (env.NODE_ENV === 'production') {
       throw new ConfigError('DAYBREAK_SECRET must be set in production (it signs every unsubscribe and confirmation link)');

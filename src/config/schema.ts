@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import { bouncesDefaults, bouncesSchema, webhooksSchema } from './bounces-schema';
 
 /** IANA time zone check without a dependency: Intl refuses unknown zones. */
 function isTimeZone(value: string): boolean {
@@ -113,7 +114,9 @@ export const configSchema = z.object({
     backoffMs: z.number().int().min(10).default(2000),
     fanoutPageSize: z.number().int().min(10).max(10_000).default(1000),
     /** Envelope sender domain for VERP bounce addresses (bounces issue); empty: the From address. */
-    bounceDomain: z.string().optional(),
+    bounceDomain: z.string().regex(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name like bounces.daybreak.example').optional(),
+    /** Local part of VERP envelope senders: <local>+<token>@<bounceDomain>. */
+    bounceLocalPart: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,19}$/, 'lowercase letters, digits, dot, dash or underscore, at most 20').default('bounces'),
     dkim: z.object({
       domainName: z.string().min(1),
       keySelector: z.string().min(1),
@@ -122,7 +125,11 @@ export const configSchema = z.object({
     /** BullMQ lock: how soon a crashed worker's jobs are taken over. */
     lockDurationMs: z.number().int().min(1000).default(30_000),
     stalledIntervalMs: z.number().int().min(500).default(30_000),
-  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000 }),
+  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, bounceLocalPart: 'bounces' }),
+  /** Bounce and complaint policy, circuit breaker and DSN mailbox (bounces issue). */
+  bounces: bouncesSchema.default(bouncesDefaults),
+  /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
+  webhooks: webhooksSchema.default({ maxAgeSeconds: 900 }),
   newsletters: z.array(newsletterSchema).min(1).superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((n, i) => {

@@ -38,6 +38,16 @@ export class Keys {
   dailySendCount(newsletterId: string, localDate: string): string { return `${this.prefix}:nl:${newsletterId}:sends:${localDate}`; }
   allEditions(): string { return `${this.prefix}:editions`; }
 
+  // Bounces and complaints
+  /** An event already applied (webhook, DSN, SMTP reply): STRING with a TTL, so a redelivery counts once. */
+  bounceSeen(eventId: string): string { return `${this.prefix}:bounce:seen:${eventId}`; }
+  /** Every bounce, complaint and delay recorded: ZSET scored by time (ms), member JSON. */
+  bounceLog(): string { return `${this.prefix}:bounce:log`; }
+  /** Soft bounces of one address within the window: ZSET keyed by address hash, member = edition or event. */
+  softBounces(emailHash: string): string { return `${this.prefix}:bounce:soft:${emailHash}`; }
+  /** Messages to the bounce domain that could not be read: LIST of JSON (newest first, capped). */
+  unparsedBounces(): string { return `${this.prefix}:bounce:unparsed`; }
+
   // Editions
   edition(id: string): string { return `${this.prefix}:ed:{${id}}`; }
   editionContent(id: string): string { return `${this.prefix}:ed:{${id}}:content`; }
@@ -45,6 +55,8 @@ export class Keys {
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
+  /** Who bounced or complained about this edition: HASH subscriberId -> flags, so each reader counts once. */
+  editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }
   /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
   editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
 

@@ -1,3 +1,4 @@
+import { verpAddress } from '../bounces/verp';
 import type { DaybreakConfig, NewsletterConfig } from '../config/schema';
 
 /** The bare address inside a From value like `Daybreak National <national@daybreak.example>`. */
@@ -7,9 +8,12 @@ export function addressOf(mailbox: string): string {
 }
 
 /**
- * MAIL FROM for one copy: where bounces go. Without a bounce domain it is the From address;
- * the bounces module gives each copy its own VERP address when a bounce domain is configured.
+ * MAIL FROM for one copy: where bounces go. With a bounce domain configured each copy gets its
+ * own VERP address naming the edition and reader (see src/bounces/verp.ts); without one it is
+ * the From address, and bounces are attributed by Message-ID instead.
  */
-export function envelopeSender(_config: DaybreakConfig, newsletter: NewsletterConfig, _editionId: string, _subscriberId: string): string {
-  return addressOf(newsletter.from);
+export function envelopeSender(config: DaybreakConfig, newsletter: NewsletterConfig, editionId: string, subscriberId: string): string {
+  const domain = config.delivery.bounceDomain;
+  if (!domain) return addressOf(newsletter.from);
+  return verpAddress({ secret: config.secret, localPart: config.delivery.bounceLocalPart, domain }, { editionId, subscriberId });
 }

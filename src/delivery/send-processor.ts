@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
+import { BouncePolicy } from '../bounces/policy';
 import { classifySmtpError } from '../bounces/smtp-reply';
 import type { NewsletterConfig } from '../config/schema';
 import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
@@ -38,6 +39,19 @@ export class SendProcessor {
   private nonceCounter = 0;
 
   constructor(private readonly runtime: Runtime) {}
+
+  private bouncePolicy?: BouncePolicy;
+
+  /** A refusal at SMTP time is a bounce: the policy counts and suppresses (failure path only). */
+  private async recordBounce(input: Parameters<BouncePolicy['recordSendFailure']>[0]): Promise<void> {
+    try {
+      this.bouncePolicy ??= new BouncePolicy(this.runtime);
+      await this.bouncePolicy.recordSendFailure(input);
+    } catch (error) {
+      // The send is settled either way; a lost bounce is logged, never a reason to resend.
+      this.runtime.logger.error({ err: error, editionId: input.editionId, subscriberId: input.subscriberId }, 'could not record the bounce');
+    }
+  }
 
   private context(editionId: string): Promise<EditionContext> {
     let ctx = this.contexts.get(editionId);
@@ -132,6 +146,7 @@ export class SendProcessor {
       }
       const detail = [failure.replyCode, failure.status, failure.diagnostic].filter(Boolean).join(' ');
       await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
+      await this.recordBounce({ editionId, subscriberId, email: claim.email, failure, at: runtime.clock.now() });
       runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, replyCode: failure.replyCode, status: failure.status, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent' });
       runtime.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
       return 'failed';

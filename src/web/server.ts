@@ -7,6 +7,7 @@ import { registerHealthRoutes } from './routes/health';
 import { registerMetricsRoutes } from './routes/metrics';
 import { registerStaticRoutes } from './routes/static';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
+import { webhookRoutes } from './routes/webhooks';
 import { createPageKit } from './kit';
 import { registerConfirmRoutes } from './routes/confirm';
 import { registerPreferencesRoutes } from './routes/preferences';
@@ -27,6 +28,8 @@ export async function buildWebServer(runtime: Runtime): Promise<FastifyInstance>
   registerArchiveRoutes(app, runtime);
   registerMetricsRoutes(app, runtime);
   await registerAdminQueueRoutes(app, runtime);
+  // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
+  await app.register(webhookRoutes, { runtime });
   return app;
 }
 

@@ -1,0 +1,78 @@
+import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
+import type { Runtime } from '../delivery/runtime';
+import { processInbound } from './inbound';
+
+export interface BounceServer {
+  port: number;
+  host: string;
+  close(): Promise<void>;
+}
+
+class SmtpReplyError extends Error {
+  constructor(message: string, readonly responseCode: number) {
+    super(message);
+  }
+}
+
+/**
+ * The DSN mailbox: an SMTP listener that takes mail for the bounce domain only (VERP addresses,
+ * and FBL addresses there too) and refuses everything else, so it is never an open relay. A
+ * message is answered 250 only once it is applied (or kept as unreadable): if Redis is down the
+ * sender gets a 451 and tries again later, so no bounce is lost.
+ */
+export async function startBounceServer(runtime: Runtime, options: { port?: number; host?: string } = {}): Promise<BounceServer> {
+  const domain = runtime.config.delivery.bounceDomain?.toLowerCase();
+  if (!domain) throw new Error('delivery.bounceDomain is not set: the bounce server takes mail for that domain only (see docs/bounces.md)');
+  const settings = runtime.config.bounces.server;
+  const log = runtime.logger.child({ part: 'bounce-server' });
+  const server = new SMTPServer({
+    name: domain,
+    banner: 'Daybreak bounce processor',
+    // Bounces come from any MTA on the internet; there is nothing to authenticate and no relaying.
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    size: settings.maxMessageBytes,
+    logger: false,
+    onRcptTo(address, _session, callback) {
+      const rcpt = address.address.toLowerCase();
+      if (!rcpt.endsWith(`@${domain}`)) return callback(new SmtpReplyError(`5.7.1 <${address.address}>: relay access denied; this server only takes mail for ${domain}`, 550));
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (stream.sizeExceeded) return callback(new SmtpReplyError(`5.3.4 message too big for the bounce processor (limit ${settings.maxMessageBytes} bytes)`, 552));
+        const raw = Buffer.concat(chunks);
+        const envelope = { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
+        processInbound(runtime, raw, envelope).then(
+          (result) => {
+            log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate).length, kept: result.kept }, 'bounce mailbox: message handled');
+            callback(null, `2.0.0 ${result.kept ? 'kept for review' : result.report.isBounce ? 'bounce recorded' : 'noted'}`);
+          },
+          (error: unknown) => {
+            log.error({ err: error, rcptTo: envelope.rcptTo }, 'bounce mailbox: could not handle a message; the sender will retry');
+            callback(new SmtpReplyError('4.3.0 temporary failure processing the report, try again later', 451));
+          },
+        );
+      });
+    },
+  });
+  server.on('error', (err) => log.error({ err }, 'bounce server error'));
+  const host = options.host ?? settings.host;
+  const port = options.port ?? settings.port;
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(port, host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.server.address() as { port: number }).port;
+  log.info({ host, port: bound, domain }, 'bounce server listening');
+  return {
+    port: bound,
+    host,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

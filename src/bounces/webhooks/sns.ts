@@ -1,0 +1,114 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Amazon SNS message signatures (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html).
+ * The certificate comes from a source the caller provides: in production it fetches from the
+ * SigningCertURL (only ever an https://sns.<region>.amazonaws.com/*.pem address); tests give a
+ * certificate of their own, so nothing is fetched.
+ */
+export const snsMessageSchema = z.object({
+  Type: z.enum(['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation']),
+  MessageId: z.string().min(1).max(200),
+  TopicArn: z.string().min(1).max(400),
+  Message: z.string(),
+  Timestamp: z.string().min(1),
+  SignatureVersion: z.enum(['1', '2']),
+  Signature: z.string().min(1),
+  SigningCertURL: z.string().min(1),
+  Subject: z.string().optional(),
+  Token: z.string().optional(),
+  SubscribeURL: z.string().optional(),
+  UnsubscribeURL: z.string().optional(),
+}).passthrough();
+
+export type SnsMessage = z.infer<typeof snsMessageSchema>;
+
+/** Where the signing certificate (PEM) for a SigningCertURL comes from. */
+export interface SnsCertificateSource {
+  certificate(url: string): Promise<string>;
+}
+
+/** Confirms an SNS subscription (visits its SubscribeURL). */
+export interface SnsSubscriptionConfirmer {
+  confirm(subscribeUrl: string): Promise<void>;
+}
+
+/** Only Amazon's own SNS hosts may serve certificates or confirmation links. */
+export function isSnsUrl(value: string | undefined, kind: 'certificate' | 'subscribe'): boolean {
+  if (!value) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'https:' || url.port !== '' || url.username || url.password) return false;
+  if (!/^sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$/.test(url.hostname)) return false;
+  return kind === 'certificate' ? /\.pem$/.test(url.pathname) : url.searchParams.get('Action') === 'ConfirmSubscription';
+}
+
+/** The canonical string SNS signs: `Key\nValue\n` for the type's fields, in this order, absent ones left out. */
+export function snsStringToSign(m: SnsMessage): string {
+  const fields = m.Type === 'Notification'
+    ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+    : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+  const record = m as unknown as Record<string, unknown>;
+  return fields.filter((f) => typeof record[f] === 'string').map((f) => `${f}\n${record[f] as string}\n`).join('');
+}
+
+export type SnsCheck = { ok: true } | { ok: false; status: 400 | 401; reason: string };
+
+export async function verifySnsMessage(m: SnsMessage, certs: SnsCertificateSource, now: Date, maxAgeSeconds: number): Promise<SnsCheck> {
+  if (!isSnsUrl(m.SigningCertURL, 'certificate')) return { ok: false, status: 401, reason: 'SigningCertURL is not an Amazon SNS certificate address' };
+  const sent = Date.parse(m.Timestamp);
+  if (Number.isNaN(sent)) return { ok: false, status: 400, reason: 'Timestamp is not a date' };
+  if (Math.abs(now.getTime() - sent) > maxAgeSeconds * 1000) return { ok: false, status: 401, reason: `stale message (sent ${m.Timestamp})` };
+  let pem: string;
+  try {
+    pem = await certs.certificate(m.SigningCertURL);
+  } catch (error) {
+    // Could not get the certificate: not the sender's fault, so SNS should retry (it does on 5xx).
+    throw new Error(`cannot get the SNS signing certificate ${m.SigningCertURL}: ${(error as Error).message}`);
+  }
+  let valid = false;
+  try {
+    const verifier = crypto.createVerify(m.SignatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256');
+    verifier.update(snsStringToSign(m), 'utf8');
+    valid = verifier.verify(pem, Buffer.from(m.Signature, 'base64'));
+  } catch {
+    valid = false;
+  }
+  return valid ? { ok: true } : { ok: false, status: 401, reason: 'bad SNS signature' };
+}
+
+/** Fetches and caches SNS certificates over HTTPS (production); refuses anything but SNS hosts. */
+export class HttpsSnsCertificates implements SnsCertificateSource {
+  private readonly cache = new Map<string, Promise<string>>();
+
+  async certificate(url: string): Promise<string> {
+    if (!isSnsUrl(url, 'certificate')) throw new Error('not an SNS certificate URL');
+    let pending = this.cache.get(url);
+    if (!pending) {
+      pending = fetch(url, { signal: AbortSignal.timeout(10_000) }).then(async (res) => {
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const pem = await res.text();
+        // Checks it is a certificate (throws otherwise) before trusting it for later messages.
+        new crypto.X509Certificate(pem);
+        return pem;
+      });
+      pending.catch(() => this.cache.delete(url));
+      this.cache.set(url, pending);
+    }
+    return pending;
+  }
+}
+
+/** Confirms subscriptions by GETting the SubscribeURL (production); refuses anything but SNS hosts. */
+export class HttpsSnsConfirmer implements SnsSubscriptionConfirmer {
+  async confirm(subscribeUrl: string): Promise<void> {
+    if (!isSnsUrl(subscribeUrl, 'subscribe')) throw new Error('not an SNS ConfirmSubscription URL');
+    const res = await fetch(subscribeUrl, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`SNS answered HTTP ${res.status} to the subscription confirmation`);
+  }
+}
