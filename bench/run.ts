@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: a whole edition for generated subscribers against a local SMTP sink, beside
  * the ceiling it competes with (pre-built messages through pooled nodemailer into the same sink).
- * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import
+ * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import  --from-source  --workers 1
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
 
-type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[] };
+type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number };
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
@@ -34,6 +34,9 @@ function parseArgs(argv: string[]): Args {
     skipImport: argv.includes('--skip-import'),
     // Extra node flags for the worker process, e.g. --node-args "--cpu-prof --cpu-prof-dir=/tmp/prof".
     nodeArgs: (get('node-args') ?? '').split(' ').filter(Boolean),
+    // Run the worker through tsx from source instead of the compiled build.
+    fromSource: argv.includes('--from-source'),
+    workers: Number(get('workers') ?? 1),
   };
 }
 
@@ -105,10 +108,17 @@ async function main(): Promise<void> {
     privateRedis = await startPrivateRedis();
     redisUrl = privateRedis.url;
   }
+  // The worker runs compiled, as it does in production (the Docker image runs dist/): build it first.
+  let workerEntry = path.join(projectRoot, 'bin', 'daybreak.js');
+  if (!args.fromSource) {
+    execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+    workerEntry = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+  }
   const sink = await startSink();
   const results: Record<string, number | string> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version };
   const print = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
-  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); worker concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections\n`);
+  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); ${args.workers} worker process(es) at concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections each\n`);
+  results.workers = args.workers;
 
   const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
   const runtime = new Runtime(base, { logger: silentLogger });
@@ -152,11 +162,12 @@ async function main(): Promise<void> {
     const rt = new Runtime(config, { logger: silentLogger });
     await deletePrefix(rt);
     await seedSubscribers(rt, newsletter.id, size);
-    const worker = spawn(process.execPath, [...args.nodeArgs, path.join(projectRoot, 'bin', 'daybreak.js'), 'worker', '--concurrency', String(args.concurrency)], {
-      env: { ...process.env, DAYBREAK_CONFIG: writeConfig(config), LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret },
+    const configFile = writeConfig(config);
+    const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
+      env: { ...process.env, DAYBREAK_CONFIG: configFile, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret },
       stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    while (!(await workersRunning(rt, newsletter.id))) await new Promise((r) => setTimeout(r, 100));
+    }));
+    while ((await rt.queues.send(newsletter.id).getWorkersCount()) < args.workers || !(await workersRunning(rt, newsletter.id))) await new Promise((r) => setTimeout(r, 100));
     const before = await sink.count();
     const started = performance.now();
     const { edition } = await enqueueEdition(rt, { newsletterId: newsletter.id, localDate, trigger: 'manual' });
@@ -167,12 +178,11 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const seconds = (performance.now() - started) / 1000;
-    rssAtEnd = peakRssMb(worker.pid as number);
+    rssAtEnd = Math.max(...workers.map((w) => peakRssMb(w.pid as number)));
     const done = (await rt.editions.get(edition.id))!;
     const delivered = (await sink.count()) - before;
     const fanoutMs = Number(await rt.redis.hget(rt.keys.edition(edition.id), 'fanoutMs'));
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker.once('exit', r));
+    await Promise.all(workers.map((w) => { const exited = new Promise((r) => w.once('exit', r)); w.kill('SIGTERM'); return exited; }));
     const rate = done.sent / seconds;
     const k = `${size / 1000}k`;
     results[`e2eRate_${k}`] = Math.round(rate);
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
     print('  fan-out', `${results[`fanoutSeconds_${k}`]} s`);
     print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
     print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
-    print('  worker peak RSS', `${results[`workerPeakRssMb_${k}`]} MB`);
+    print(`  worker peak RSS${args.workers > 1 ? ` (largest of ${args.workers})` : ''}`, `${results[`workerPeakRssMb_${k}`]} MB`);
     await deletePrefix(rt);
     await rt.close();
   }

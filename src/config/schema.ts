@@ -61,7 +61,7 @@ const rateLimitSchema = z.object({
 const webDefaults = {
   allowedOrigins: [] as string[],
   trustProxy: 'loopback' as boolean | string | string[],
-  consentText: 'I agree to receive these newsletters by email. I can unsubscribe at any time with one click, and my details are never shared.',
+  consentText: 'By signing up you agree to receive the newsletters you chose by email. You can unsubscribe at any time with one click, and we never share your details.',
   rateLimits: {
     signupPerIp: { limit: 20, windowSeconds: 3600 },
     signupPerEmail: { limit: 3, windowSeconds: 3600 },
