@@ -50,7 +50,7 @@ export function page(title: string, bodyHtml: string, organisation: string, opti
   .choice input { width: 1.35rem; height: 1.35rem; margin: .1rem 0 0; accent-color: #0b2a4a; cursor: pointer; }
   .choice strong { display: block; color: #0b2a4a; }
   .choice span span { display: block; color: #55595e; font-size: .92rem; line-height: 1.4; }
-  @media (min-width: 40rem) { .choices.two { grid-template-columns: 1fr 1fr; } }
+  @media (min-width: 40rem) { .choices.two { grid-template-columns: 1fr 1fr; } .choices.two .wide { grid-column: 1 / -1; } header.masthead p, footer { padding-left: 2.75rem; padding-right: 2.75rem; } }
   .consent { font-size: .92rem; color: #3b4148; }
   button, .button { display: inline-block; font: inherit; font-weight: 700; font-size: 1.05rem; background: #0b2a4a; color: #fff; border: 2px solid #0b2a4a; padding: .75rem 1.5rem; border-radius: 3px; cursor: pointer; text-decoration: none; text-align: center; }
   button:hover, .button:hover { background: #163f69; color: #fff; }
@@ -67,7 +67,7 @@ export function page(title: string, bodyHtml: string, organisation: string, opti
   .invalid .choice { border-color: #b3261e; }
   .notice { background: #e8f3ec; border-left: 5px solid #1e6b3a; padding: .8rem 1rem; margin: 0 0 1.5rem; }
   .muted { color: #55595e; font-size: .92rem; }
-  .email { font-weight: 700; word-break: break-all; }
+  .email { font-weight: 700; overflow-wrap: anywhere; }
   .hp { position: absolute; left: -10000px; top: auto; width: 1px; height: 1px; overflow: hidden; }
   footer { max-width: 38rem; margin: 0 auto; padding: 1rem 1.25rem 2.5rem; color: #55595e; font-size: .85rem; }
 </style>

@@ -28,10 +28,12 @@ function errorSummary(errors: Partial<Record<string, string>>, order: string[], 
 }
 
 function newsletterChoices(newsletters: readonly NewsletterConfig[], chosen: readonly string[], name = 'newsletters'): string {
+  // In two columns, an odd count lets the first (the main edition) take a whole row.
+  const widenFirst = newsletters.length > 3 && newsletters.length % 2 === 1;
   return newsletters
-    .map((n) => {
+    .map((n, i) => {
       const id = `nl-${n.id}`;
-      return `<label class="choice" for="${e(id)}"><input type="checkbox" id="${e(id)}" name="${e(name)}" value="${e(n.id)}"${chosen.includes(n.id) ? ' checked' : ''}><span><strong>${e(n.name)}</strong>${n.description ? `<span>${e(n.description)}</span>` : ''}</span></label>`;
+      return `<label class="choice${widenFirst && i === 0 ? ' wide' : ''}" for="${e(id)}"><input type="checkbox" id="${e(id)}" name="${e(name)}" value="${e(n.id)}"${chosen.includes(n.id) ? ' checked' : ''}><span><strong>${e(n.name)}</strong>${n.description ? `<span>${e(n.description)}</span>` : ''}</span></label>`;
     })
     .join('\n');
 }
@@ -60,7 +62,7 @@ export function signupView(input: {
     return ids.length ? ` aria-describedby="${ids.join(' ')}"` : '';
   };
   const many = input.newsletters.length > 3;
-  const body = `${errorSummary(errors, ['form', 'email', 'name', 'newsletters'], { form: 'email', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p class="lead">The morning's business news, free in your inbox every weekday at 6am. Choose the editions you want.</p>
+  const body = `${errorSummary(errors, ['form', 'email', 'name', 'newsletters'], { form: 'email', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p class="lead">The morning's business news, free in your inbox. Choose the editions you want.</p>
 <form method="post" action="/subscribe" novalidate>
 <input type="hidden" name="${FORM_TOKEN_FIELD}" value="${e(input.formToken)}">
 <div class="${fieldClass('email')}">
@@ -103,7 +105,7 @@ export function confirmedView(input: { names: string[]; preferencesUrl: string; 
     body: `<p class="notice" role="status">Thank you: your subscription is confirmed.</p>
 <p>You will receive${input.names.length ? ':' : ' our newsletters.'}</p>
 ${list}
-<p>Editions arrive on weekday mornings at 6am. Every email has a one-click unsubscribe link.</p>
+<p>Your first edition arrives with the next morning's send. Every email has a one-click unsubscribe link.</p>
 <p><a href="${e(input.preferencesUrl)}">Change your newsletters or your name</a></p>
 `,
   };

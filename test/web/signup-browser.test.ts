@@ -1,0 +1,149 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { FixedClock } from '../../src/core/clock';
+import { runEditionNow } from '../../src/delivery/run-now';
+import type { Runtime } from '../../src/delivery/runtime';
+import { buildWebServer } from '../../src/web/server';
+import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
+import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+
+const docs = path.join(__dirname, '..', '..', 'docs');
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * A reader's whole journey in real headless Chromium against the real server on loopback:
+ * sign up, confirmation email through SMTP, confirm, get an edition, one-click unsubscribe as a
+ * mail client does it, and the next edition skips them.
+ */
+describe('sign-up in a real browser', () => {
+  let sink: SmtpSink;
+  let runtime: Runtime;
+  let app: FastifyInstance;
+  let browser: Browser;
+  let base: string;
+  // Monday evening: the reader signs up before Tuesday's 06:00 edition.
+  const clock = new FixedClock('2026-11-23T20:00:00Z');
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    const feed = writeTestFeed(['2026-11-24', '2026-11-25']);
+    runtime = testRuntime(testConfig(uniquePrefix('browser'), { smtpUrl: sink.url, newsletters: newslettersWithFeed(feed) }), { clock });
+    app = await buildWebServer(runtime);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+    // Someone else already reads National: the control for "only the leaver is skipped".
+    await runtime.subscribers.add({ email: 'colleague@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await closeRuntime(runtime);
+    await sink.close();
+  });
+
+  /** Links in emails use PUBLIC_URL; the browser goes to the same path on the test server. */
+  const onServer = (link: string) => `${base}${new URL(link).pathname}`;
+
+  async function openForm(width: number): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.goto(`${base}/subscribe`);
+    return page;
+  }
+
+  test('the form at 375 px and 1280 px: screenshots for docs/, nothing overflows', async () => {
+    for (const width of [375, 1280]) {
+      const page = await openForm(width);
+      await page.screenshot({ path: path.join(docs, `signup-${width}.png`), fullPage: true });
+      // No horizontal scrolling on a phone or a desktop.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      // The honeypot is out of sight and out of the tab order.
+      const hp = page.locator('input[name="leave_blank"]');
+      expect(await hp.isVisible()).toBe(true); // present for bots…
+      const box = await hp.boundingBox();
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(0); // …but off-screen for people
+      await page.close();
+    }
+  });
+
+  test('keyboard order and errors: empty submit lands on the error summary, values kept', async () => {
+    const page = await openForm(375);
+    await page.getByLabel('Email address').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('name');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('nl-national');
+    await page.getByLabel('Email address').fill('not-an-address');
+    await page.getByLabel(/First name/).fill('Ada');
+    await page.getByRole('button', { name: 'Sign up for free' }).click();
+    await page.waitForLoadState();
+    expect(await page.title()).toMatch(/^Error: /);
+    const summary = page.getByRole('alert');
+    expect(await summary.textContent()).toContain('Enter an email address in the form name@example.com');
+    expect(await page.evaluate(() => document.activeElement?.classList.contains('error-summary'))).toBe(true);
+    expect(await page.getByLabel('Email address').inputValue()).toBe('not-an-address');
+    expect(await page.getByLabel(/First name/).inputValue()).toBe('Ada');
+    await page.screenshot({ path: path.join(require('node:os').tmpdir(), 'daybreak-signup-errors-375.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('sign up, confirm from the email, receive an edition, one-click unsubscribe, next edition skips them', async () => {
+    const page = await openForm(1280);
+    await page.getByLabel('Email address').fill('Reader.One@Example.com');
+    await page.getByLabel(/First name/).fill('Nia');
+    await page.getByRole('checkbox', { name: /North East/ }).check();
+    expect(await page.getByRole('checkbox', { name: /^National/ }).isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Sign up for free' }).click();
+    await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+    expect(await page.locator('main').textContent()).toContain('Reader.One@Example.com');
+
+    await sink.waitForCount(1);
+    const mail = await sink.parse(sink.messages[0]!);
+    expect(sink.messages[0]!.recipients).toEqual(['reader.one@example.com']);
+    expect(mail.subject).toBe('Confirm your subscription to Daybreak Business News');
+    const confirmLink = /https?:\/\/\S+\/confirm\/\S+/.exec(mail.text ?? '')?.[0] as string;
+    expect(mail.html).toContain(new URL(confirmLink).pathname);
+
+    clock.set('2026-11-23T20:05:00Z');
+    await page.goto(onServer(confirmLink));
+    await page.getByRole('heading', { name: "You're subscribed" }).waitFor();
+    const confirmedText = (await page.locator('main').textContent()) ?? '';
+    expect(confirmedText).toContain('National');
+    expect(confirmedText).toContain('North East');
+    await page.screenshot({ path: path.join(require('node:os').tmpdir(), 'daybreak-confirmed-1280.png'), fullPage: true });
+    const reader = await runtime.subscribers.findByEmail('reader.one@example.com');
+    expect(reader).toMatchObject({ status: 'confirmed', name: 'Nia', newsletters: ['national', 'north-east'] });
+
+    // Tuesday's edition reaches them, with a one-click header.
+    clock.set('2026-11-24T06:00:00Z');
+    const tuesday = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+    expect(tuesday.edition.sent).toBe(2);
+    const copy = sink.messages.find((m) => m.recipients.includes('reader.one@example.com') && m !== sink.messages[0]);
+    expect(copy).toBeDefined();
+    const raw = copy!.raw.toString('latin1').replace(/\r\n\s+/g, ' ');
+    expect(raw).toMatch(/List-Unsubscribe-Post: List-Unsubscribe=One-Click/i);
+    const unsubscribeLink = /List-Unsubscribe:\s*<([^>]+)>/i.exec(raw)?.[1] as string;
+
+    // 06:30: the reader's mail client posts the one-click body. No cookie, no browser, no form token.
+    clock.set('2026-11-24T06:30:00Z');
+    const response = await fetch(onServer(unsubscribeLink), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(response.status).toBe(200);
+    expect(await runtime.subscribers.get(reader!.id)).toMatchObject({ status: 'unsubscribed', newsletters: [] });
+
+    // Wednesday's edition skips them; the colleague still gets it.
+    clock.set('2026-11-25T06:00:00Z');
+    const before = sink.messages.length;
+    const wednesday = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-25' });
+    const sentTo = sink.messages.slice(before).flatMap((m) => m.recipients);
+    expect(sentTo).toEqual(['colleague@example.com']);
+    expect(wednesday.edition.sent).toBe(1);
+
+    // The unsubscribe page they might open later says so, and offers preferences.
+    await page.goto(onServer(unsubscribeLink));
+    expect(await page.locator('main').textContent()).toContain('is not subscribed to any of our newsletters');
+    await page.close();
+  });
+});
