@@ -5,9 +5,6 @@ import { fanOut } from '../src/delivery/fanout';
 import { editionQueueName, type BuildJobData } from '../src/delivery/queues';
 import type { Runtime } from '../src/delivery/runtime';
 
-/** Tries for a build (a feed that times out may answer a minute later). */
-export const buildAttempts = 3;
-
 /** The parts of a BullMQ job the edition processor reads (a sandboxed job has the same). */
 export interface EditionJob {
   data: BuildJobData;

@@ -125,7 +125,10 @@ export const configSchema = z.object({
     /** BullMQ lock: how soon a crashed worker's jobs are taken over. */
     lockDurationMs: z.number().int().min(1000).default(30_000),
     stalledIntervalMs: z.number().int().min(500).default(30_000),
-  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, bounceLocalPart: 'bounces' }),
+    /** Tries for an edition build (a feed that is down may answer a minute later), and the wait between. */
+    buildAttempts: z.number().int().min(1).max(10).default(3),
+    buildRetryDelayMs: z.number().int().min(10).default(5000),
+  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, buildAttempts: 3, buildRetryDelayMs: 5000, bounceLocalPart: 'bounces' }),
   /** Bounce and complaint policy, circuit breaker and DSN mailbox (bounces issue). */
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */

@@ -44,7 +44,13 @@ export async function enqueueEdition(runtime: Runtime, request: EnqueueRequest):
   edition = (await runtime.editions.get(id)) as Edition;
   const needsWork = edition.state === 'created' || edition.state === 'building' || ((edition.state === 'sending' || edition.state === 'paused') && !edition.fanoutDone);
   if (needsWork) {
-    await runtime.queues.editions.add('build', { editionId: id }, { jobId: `build-${id}`, attempts: 3, backoff: { type: 'fixed', delay: 5000 }, removeOnComplete: true, removeOnFail: true });
+    await runtime.queues.editions.add('build', { editionId: id }, {
+      jobId: `build-${id}`,
+      attempts: runtime.config.delivery.buildAttempts,
+      backoff: { type: 'fixed', delay: runtime.config.delivery.buildRetryDelayMs },
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
   }
   return { edition, created, queued: needsWork };
 }
