@@ -78,9 +78,3 @@ describe("a newsletter's send-rate limit", () => {
     }
   });
 });
-    const seconds = (Date.now() - started) / 1000;
-    expect(result.edition.sent).toBe(30);
-    // 30 messages at 10/s cannot finish in under two full windows.
-    expect(seconds).toBeGreaterThanOrEqual(2);
-  });
-});
