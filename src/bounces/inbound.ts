@@ -6,7 +6,7 @@ import { headerValue } from './message-parts';
 import { parseBounce, type BounceReport, type RecipientResult } from './parse-bounce';
 import { BouncePolicy } from './policy';
 import { senderFaultReasons, type BounceReason } from './reason';
-import { findVerpTargets, parseVerpAddress, type VerpSettings, type VerpTarget } from './verp';
+import { findVerpTargets, parseVerpAddress, verpSettings, type VerpTarget } from './verp';
 
 export interface InboundEnvelope {
   mailFrom: string;
@@ -37,10 +37,6 @@ export interface UnparsedMessage {
 
 const keepRawBytes = 256 * 1024;
 
-export function verpSettings(runtime: Runtime): VerpSettings | undefined {
-  const domain = runtime.config.delivery.bounceDomain;
-  return domain ? { secret: runtime.config.secret, localPart: runtime.config.delivery.bounceLocalPart, domain } : undefined;
-}
 
 /**
  * Events for one parsed report, attributed by the VERP token first (the RCPT address, or one
@@ -88,7 +84,7 @@ export async function processInbound(runtime: Runtime, raw: Buffer, envelope: In
   const now = runtime.clock.now();
   const parsed = await parseBounce(raw);
   const { parts, ...report } = parsed;
-  const settings = verpSettings(runtime);
+  const settings = verpSettings(runtime.config);
   const verp: VerpTarget[] = [];
   if (settings) {
     for (const rcpt of envelope.rcptTo) {

@@ -22,6 +22,12 @@ export interface VerpSettings {
   domain: string;
 }
 
+/** VERP settings of an install, when it has a bounce domain. */
+export function verpSettings(config: { secret: string; delivery: { bounceDomain?: string; bounceLocalPart: string } }): VerpSettings | undefined {
+  const domain = config.delivery.bounceDomain;
+  return domain ? { secret: config.secret, localPart: config.delivery.bounceLocalPart, domain } : undefined;
+}
+
 const keys = new Map<string, Buffer>();
 
 function keyFor(secret: string): Buffer {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load';
 import { CliError, type GlobalOptions } from './context';
+import { registerBounces } from './commands/bounces';
 import { registerControl } from './commands/control';
 import { registerDemo } from './commands/demo';
 import { registerEditions } from './commands/editions';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerResend(program, globals);
   registerControl(program, globals);
   registerTestSend(program, globals);
+  registerBounces(program, globals);
   return program;
 }
 

@@ -1,9 +1,8 @@
 import { parseMessageId } from '../../delivery/personalise';
 import type { Runtime } from '../../delivery/runtime';
 import type { BounceEvent, RecordOutcome } from '../events';
-import { verpSettings } from '../inbound';
 import { BouncePolicy } from '../policy';
-import { parseVerpAddress } from '../verp';
+import { parseVerpAddress, verpSettings } from '../verp';
 import type { ProviderEvent } from './provider-event';
 
 /**
@@ -12,7 +11,7 @@ import type { ProviderEvent } from './provider-event';
  */
 export function attributeProviderEvent(runtime: Runtime, event: ProviderEvent): BounceEvent {
   const { hints, ...rest } = event;
-  const settings = verpSettings(runtime);
+  const settings = verpSettings(runtime.config);
   if (settings && hints.envelopeFrom) {
     const check = parseVerpAddress(settings, hints.envelopeFrom);
     if (check.ok) return { ...rest, ...check.target, attribution: 'verp' };

@@ -1,0 +1,55 @@
+import type { Runtime } from '../delivery/runtime';
+import type { BounceEventKind } from './events';
+import { countUnparsed } from './inbound';
+import type { BounceLogEntry } from './policy';
+
+export interface BounceActivity {
+  since: Date;
+  editionId?: string;
+  counts: Record<BounceEventKind, number>;
+  /** Distinct addresses per kind. */
+  addresses: Record<BounceEventKind, number>;
+  /** Addresses suppressed by the events in the report. */
+  suppressed: number;
+  /** The edition's own counters (each reader once), when the report is for one edition. */
+  edition?: { sent: number; failed: number; bounced: number; bouncedHard: number; blocked: number; complaints: number; state: string; reason?: string };
+  entries: BounceLogEntry[];
+  unparsed: number;
+}
+
+const kinds: BounceEventKind[] = ['hard', 'soft', 'complaint', 'delayed', 'unsubscribe'];
+
+/** Reads the bounce log (newest first) for a period and, optionally, one edition. */
+export async function bounceReport(runtime: Runtime, options: { since: Date; editionId?: string }): Promise<BounceActivity> {
+  const { redis, keys } = runtime;
+  const raw = await redis.zrevrangebyscore(keys.bounceLog(), '+inf', options.since.getTime());
+  const entries = raw.map((l) => JSON.parse(l) as BounceLogEntry).filter((e) => !options.editionId || e.editionId === options.editionId);
+  const counts = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<BounceEventKind, number>;
+  const sets = Object.fromEntries(kinds.map((k) => [k, new Set<string>()])) as Record<BounceEventKind, Set<string>>;
+  let suppressed = 0;
+  for (const e of entries) {
+    counts[e.kind] += 1;
+    sets[e.kind].add(e.email);
+    if (/(?:^|, )suppressed(?:,|$)/.test(e.action)) suppressed += 1;
+  }
+  let edition: BounceActivity['edition'];
+  if (options.editionId) {
+    const h = await redis.hgetall(keys.edition(options.editionId));
+    if (h.state) {
+      edition = {
+        state: h.state, reason: h.reason || undefined, sent: Number(h.sent ?? 0), failed: Number(h.failed ?? 0), bounced: Number(h.bounced ?? 0),
+        bouncedHard: Number(h.bouncedHard ?? 0), blocked: Number(h.blocked ?? 0), complaints: Number(h.complaints ?? 0),
+      };
+    }
+  }
+  return {
+    since: options.since,
+    editionId: options.editionId,
+    counts,
+    addresses: Object.fromEntries(kinds.map((k) => [k, sets[k].size])) as Record<BounceEventKind, number>,
+    suppressed,
+    edition,
+    entries,
+    unparsed: await countUnparsed(runtime),
+  };
+}
