@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { z } from 'zod';
 import type { NewsletterConfig } from '../config/schema';
 import { senderDomain } from '../delivery/build-edition';
 import { preferencesUrl } from '../delivery/personalise';
@@ -14,9 +13,7 @@ import type { PendingSignup, SignupContext, Subscriber } from './store';
  * the confirmation email). The web routes are thin adapters over this.
  */
 
-/** Field names are a public interface: other sites embed the form. */
-export const SIGNUP_FIELDS = { email: 'email', name: 'name', newsletters: 'newsletters' } as const;
-
+/** Field names (`email`, `name`, `newsletters`) are a public interface: other sites embed the form. */
 export type SignupFieldErrors = Partial<Record<'email' | 'name' | 'newsletters' | 'form', string>>;
 
 export interface SignupInput {
@@ -88,13 +85,6 @@ export function parseSignup(body: unknown, allowed: readonly NewsletterConfig[])
   if (Object.keys(errors).length) return { ok: false, errors };
   return { ok: true, input: { email, ...(name ? { name } : {}), newsletters: allowed.filter((n) => newsletters.includes(n.id)).map((n) => n.id) } };
 }
-
-/** JSON API body: the same fields; the schema only bounds the shape, parseSignup says what is wrong. */
-export const apiSignupBodySchema = z.object({
-  email: z.unknown().optional(),
-  name: z.unknown().optional(),
-  newsletters: z.unknown().optional(),
-}).loose();
 
 export function confirmUrl(runtime: Runtime, subscriberId: string, nonce: string): string {
   return `${runtime.config.publicUrl.replace(/\/$/, '')}/confirm/${runtime.signer.signConfirm(subscriberId, nonce, runtime.clock.now())}`;

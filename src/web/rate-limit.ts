@@ -38,14 +38,6 @@ export class RateLimiter {
     const [count, ttl] = (await hitScript.run(this.redis, [this.keys.rateLimit(scope, subject)], [windowMs])) as [number, number];
     return { allowed: count <= rule.limit, count, limit: rule.limit, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
   }
-
-  /** Looks without counting (for a page that only warns). */
-  async peek(scope: string, subject: string, rule: RateRule): Promise<RateDecision> {
-    const key = this.keys.rateLimit(scope, subject);
-    const [count, ttl] = await Promise.all([this.redis.get(key), this.redis.pttl(key)]);
-    const n = Number(count ?? 0);
-    return { allowed: n < rule.limit, count: n, limit: rule.limit, retryAfterSeconds: Math.max(1, Math.ceil((ttl > 0 ? ttl : 0) / 1000)) };
-  }
 }
 
 /**

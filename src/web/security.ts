@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../delivery/runtime';
 import { newNonce } from '../subscribers/tokens';
-import { ipSubject, type RateRule } from './rate-limit';
 
 /**
  * Cross-site posting defence for the subscriber forms, without cookies: the browser's Origin (or
@@ -99,9 +98,4 @@ export function applyPageHeaders(reply: FastifyReply): FastifyReply {
     .header('referrer-policy', 'same-origin')
     .header('x-content-type-options', 'nosniff')
     .header('x-frame-options', 'DENY');
-}
-
-/** Per-IP counter on every subscriber page and form post. Returns a decision; the caller answers 429. */
-export async function limitIp(runtime: Runtime, limiter: { hit: (scope: string, subject: string, rule: RateRule) => Promise<{ allowed: boolean; retryAfterSeconds: number }> }, request: FastifyRequest, scope: string, rule: RateRule): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
-  return limiter.hit(scope, ipSubject(clientIp(request)), rule);
 }
