@@ -3,7 +3,11 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
+import { enqueueEdition } from '../../src/delivery/enqueue';
 import { runEditionNow } from '../../src/delivery/run-now';
+import { waitForEdition } from '../../src/delivery/watch';
+import { createEditionWorker } from '../../workers/edition.worker';
+import { createSendWorkers } from '../../workers/send.worker';
 import type { Runtime } from '../../src/delivery/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
@@ -29,7 +33,7 @@ describe('sign-up in a real browser', () => {
 
   beforeAll(async () => {
     sink = await startSmtpSink();
-    const feed = writeTestFeed(['2026-11-24', '2026-11-25']);
+    const feed = writeTestFeed(['2026-11-24', '2026-11-25', '2026-11-26']);
     runtime = testRuntime(testConfig(uniquePrefix('browser'), { smtpUrl: sink.url, newsletters: newslettersWithFeed(feed) }), { clock });
     app = await buildWebServer(runtime);
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -146,5 +150,33 @@ describe('sign-up in a real browser', () => {
     await page.goto(onServer(unsubscribeLink));
     expect(await page.locator('main').textContent()).toContain('is not subscribed to any of our newsletters');
     await page.close();
+  });
+
+  test('a one-click POST at 06:01 stops the copy queued at 06:00', async () => {
+    clock.set('2026-11-26T06:00:00Z');
+    const { edition } = await enqueueEdition(runtime, { newsletterId: 'national', localDate: '2026-11-26', trigger: 'manual' });
+    // Build and fan out with no send workers: the colleague's job waits in the queue.
+    const builder = createEditionWorker(runtime);
+    try {
+      for (let i = 0; i < 100 && !(await runtime.editions.get(edition.id))?.fanoutDone; i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await builder.close();
+    }
+    expect((await runtime.editions.get(edition.id))?.fanoutDone).toBe(true);
+    const colleague = await runtime.subscribers.findByEmail('colleague@example.com');
+    const token = runtime.signer.sign({ purpose: 'unsubscribe', subscriberId: colleague!.id, expiresAt: 0 });
+    clock.set('2026-11-26T06:01:00Z');
+    const response = await fetch(`${base}/unsubscribe/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(response.status).toBe(200);
+    const before = sink.messages.length;
+    const senders = createSendWorkers(runtime, { newsletters: ['national'] });
+    try {
+      const done = await waitForEdition(runtime, edition.id, { timeoutMs: 20_000 });
+      expect(done).toMatchObject({ state: 'done', sent: 0, skipped: 1 });
+      expect(sink.messages.length).toBe(before);
+      expect((await runtime.editions.ledgerEntry(edition.id, colleague!.id))?.detail).toContain('unsubscribed');
+    } finally {
+      await Promise.all(senders.map((w) => w.close()));
+    }
   });
 });
