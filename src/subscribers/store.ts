@@ -469,14 +469,15 @@ export class SubscriberStore {
   }
 
   /**
-   * Erasure: the record, its history, consent log, pending sign-up and index entry are deleted;
-   * the keyed hash goes on the suppression list (replacing any earlier entry, whose evidence may
+   * Erasure: the record, its history, consent log, pending sign-up, index entry and any bounce
+   * records naming the address are deleted; the keyed hash goes on the suppression list (replacing any earlier entry, whose evidence may
    * hold personal data) so the address is never imported again.
    */
   async forget(email: string, options: { now: Date; source: string; newsletters: string[] }): Promise<{ id?: string }> {
     const normalised = normaliseEmail(email);
     const previous = await this.suppression(normalised);
     await this.suppress(normalised, { reason: previous ? `erased (was suppressed: ${previous.reason})` : 'erased', source: options.source, at: options.now.toISOString() });
+    await this.eraseFromBounceRecords(normalised);
     const id = await this.findIdByEmail(normalised);
     if (!id) return {};
     const sub = await this.get(id);
@@ -490,6 +491,23 @@ export class SubscriberStore {
     tx.del(this.keys.subscriber(id), this.keys.subscriberHistory(id), this.keys.subscriberConsent(id), this.keys.pendingSignup(id));
     await tx.exec();
     return { id };
+  }
+
+  /**
+   * The bounces module's log and its list of unreadable messages name addresses too: an erased
+   * address's entries go. (Both are bounded: the log by retention, the list by its cap.)
+   */
+  private async eraseFromBounceRecords(normalised: string): Promise<void> {
+    const mentions = (text: string) => text.toLowerCase().includes(normalised);
+    let cursor = '0';
+    do {
+      const [next, items] = await this.redis.zscan(this.keys.bounceLog(), cursor, 'COUNT', 500);
+      cursor = next;
+      const members = items.filter((_, i) => i % 2 === 0).filter(mentions);
+      if (members.length) await this.redis.zrem(this.keys.bounceLog(), ...members);
+    } while (cursor !== '0');
+    const unparsed = await this.redis.lrange(this.keys.unparsedBounces(), 0, -1);
+    for (const entry of new Set(unparsed.filter(mentions))) await this.redis.lrem(this.keys.unparsedBounces(), 0, entry);
   }
 
   /** One CSV row of an import (see importRowScript). `confirmed` requires consent the list owner holds. */

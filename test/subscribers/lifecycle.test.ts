@@ -82,6 +82,10 @@ describe('subscriber lifecycle in Redis', () => {
     if (req.outcome !== 'pending') throw new Error('expected pending');
     await runtime.subscribers.confirmSignup(req.subscriber.id, req.signup.nonce, { now: at('2026-11-24T13:01:00Z') });
     await runtime.subscribers.requestSignup({ email, newsletters: ['london'], context, now: at('2026-11-24T13:02:00Z') });
+    // The bounces module's records name the address too.
+    await runtime.redis.zadd(runtime.keys.bounceLog(), Date.now(), JSON.stringify({ id: 'b1', kind: 'soft', email: 'erase.me@example.com', diagnostic: 'mailbox full' }));
+    await runtime.redis.zadd(runtime.keys.bounceLog(), Date.now(), JSON.stringify({ id: 'b2', kind: 'hard', email: 'someone.else@example.com' }));
+    await runtime.redis.lpush(runtime.keys.unparsedBounces(), JSON.stringify({ at: 'x', excerpt: 'Delivery to Erase.Me@example.com failed' }));
     const { id } = await runtime.subscribers.forget(email, { now: at('2026-11-24T14:00:00Z'), source: 'test', newsletters: runtime.config.newsletters.map((n) => n.id) });
     expect(id).toBe(req.subscriber.id);
 
@@ -99,6 +103,7 @@ describe('subscriber lifecycle in Redis', () => {
       if (type === 'zset' && !key.endsWith(':editions')) expect(await runtime.redis.zscore(key, id as string)).toBeNull();
     }
     expect(await runtime.redis.exists(runtime.keys.subscriber(id as string))).toBe(0);
+    expect(await runtime.redis.zcard(runtime.keys.bounceLog())).toBe(1); // someone else's entry stays
     expect(await runtime.subscribers.suppression(email)).toMatchObject({ reason: 'erased', source: 'test' });
     // Signing up again is answered but stores nothing.
     expect((await runtime.subscribers.requestSignup({ email: 'erase.me@example.com', newsletters: ['national'], context, now: at('2026-11-25T09:00:00Z') })).outcome).toBe('suppressed');
