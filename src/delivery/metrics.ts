@@ -10,7 +10,8 @@ import { recentRate, settledCount } from './status';
  * `/metrics` reports every worker's work:
  * - message counters and the send-latency histogram live in Redis hashes that every sending
  *   process adds to (see instrument.ts), so they are cluster-wide and survive restarts;
- * - bounces and complaints are the sums of the editions' counts (written by the bounce handling);
+ * - skips, bounces and complaints are the sums of the editions' counts (skips are settled inside
+ *   the fan-out's Lua; bounces and complaints are written by the bounce handling);
  * - queue depth and per-edition gauges are read from BullMQ and the edition hashes at scrape time.
  * Only the `daybreak_web_*` process metrics (CPU, memory, event loop) are about this process alone.
  */
@@ -33,7 +34,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
   const newsletters = () => runtime.config.newsletters.map((n) => n.id);
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'daybreak_web_' });
 
-  const messageCounter = (outcome: 'sent' | 'failed' | 'skipped', help: string) =>
+  const messageCounter = (outcome: 'sent' | 'failed', help: string) =>
     new Counter({
       name: `daybreak_messages_${outcome}_total`,
       help,
@@ -47,9 +48,10 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     });
   messageCounter('sent', 'Messages accepted by the SMTP server (or written to the outbox), by newsletter; all worker processes.');
   messageCounter('failed', 'Messages that failed for good (permanent SMTP refusal or retries used up), by newsletter; all worker processes.');
-  messageCounter('skipped', 'Messages not sent because the reader was suppressed or unsubscribed by send time, by newsletter.');
 
-  const editionSum = (field: 'bounced' | 'complaints', name: string, help: string) =>
+  // Skips happen at fan-out (inside a Lua script, no event) as well as at send time, so they are
+  // summed from the editions' own counts, like bounces and complaints.
+  const editionSum = (field: 'bounced' | 'complaints' | 'skipped', name: string, help: string) =>
     new Counter({
       name,
       help,
@@ -68,6 +70,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
         }
       },
     });
+  editionSum('skipped', 'daybreak_messages_skipped_total', 'Messages not sent because the reader was suppressed, unsubscribed or unconfirmed (at fan-out or at send time), by newsletter.');
   editionSum('bounced', 'daybreak_messages_bounced_total', 'Bounces attributed to editions (SMTP 5xx at send, DSNs, ESP webhooks), by newsletter.');
   editionSum('complaints', 'daybreak_complaints_total', 'Spam complaints attributed to editions, by newsletter.');
 

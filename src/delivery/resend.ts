@@ -168,7 +168,9 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
     if (c.reason === 'failed' && target.skipBecause) plan.notEligible.push(target);
     else plan.targets.push(target);
   }
-  plan.targets.sort((a, b) => Number(a.subscriberId) - Number(b.subscriberId));
+  const byId = (a: ResendTarget, b: ResendTarget) => Number(a.subscriberId) - Number(b.subscriberId);
+  plan.targets.sort(byId);
+  plan.notEligible.sort(byId);
   return plan;
 }
 
