@@ -136,6 +136,11 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
       }
       const check = verifyMailgun(parsed.data.signature, signingKey, runtime.clock.now(), config.maxAgeSeconds);
       if (!check.ok) return refuse(reply, 'mailgun', check.status, check.reason);
+      // Mailgun signs the timestamp and token, not the body: a token may come back only with its own event.
+      const eventId = parsed.data['event-data'].id;
+      const tokenKey = runtime.keys.bounceSeen(`mailgun-token:${parsed.data.signature.token}`);
+      await runtime.redis.set(tokenKey, eventId, 'EX', config.maxAgeSeconds * 2, 'NX');
+      if ((await runtime.redis.get(tokenKey)) !== eventId) return refuse(reply, 'mailgun', 401, 'signature token replayed with another event');
       return accept(reply, 'mailgun', mailgunEvents(parsed.data, runtime.clock.now()));
     });
   }
