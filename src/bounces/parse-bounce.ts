@@ -2,6 +2,7 @@ import { headerValue, parseHeaderBlock, readMessageParts, type MessageParts } fr
 import { findPlainFailures } from './plain-bounce';
 import { classifyReason, isHardReason, smtpCommandOf, transcriptCommand, type BounceReason, type SmtpCommand } from './reason';
 import { findReplyCode, findStatus } from './status-codes';
+import { sesBodySchema, sesEvents } from './webhooks/ses';
 
 /**
  * What a returned message means, read as a pure function of its parts: a bounce (hard or soft,
@@ -179,6 +180,45 @@ function microsoftComplaint(parts: MessageParts): BounceReport | undefined {
   return undefined;
 }
 
+/**
+ * Amazon SES notifications mailed by SNS (an email subscription to the bounce topic): the JSON
+ * body is read with the same code as the SES webhook.
+ */
+function sesNotificationEmail(parts: MessageParts): BounceReport | undefined {
+  const start = parts.text.search(/\{\s*"(?:notificationType|eventType)"\s*:/);
+  if (start < 0) return undefined;
+  const end = parts.text.lastIndexOf('}', parts.text.search(/\n--\s*\n/) > start ? parts.text.search(/\n--\s*\n/) : undefined);
+  let json: unknown;
+  try {
+    // SNS folds long lines of the JSON with a newline and a space.
+    json = JSON.parse(parts.text.slice(start, end + 1).replace(/\r?\n /g, '').replace(/\r?\n/g, ''));
+  } catch {
+    return undefined;
+  }
+  const parsed = sesBodySchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const body = parsed.data;
+  const type = (body.notificationType ?? body.eventType ?? '').toLowerCase();
+  const base = { format: 'ses-notification', originalMessageIds: [], originalMailFrom: [body.mail?.source ?? ''].filter(Boolean).map(cleanAddress) };
+  if (type === 'delivery') {
+    const delivered = ((json as { delivery?: { recipients?: string[] } }).delivery?.recipients ?? body.mail?.destination ?? []).map(cleanAddress).filter(Boolean);
+    return { ...base, isBounce: false, kind: 'delivered', recipients: delivered.map((recipient) => ({ recipient, action: 'delivered', kind: 'delivered', reason: 'delivered', diagnostic: 'delivered (SES)' })) };
+  }
+  const events = sesEvents(body, new Date(0)).filter((e) => e.kind === 'hard' || e.kind === 'soft' || e.kind === 'complaint' || e.kind === 'delayed');
+  if (!events.length) return { ...base, isBounce: false, kind: 'unrecognised', recipients: [], note: `SES ${type} notification with nothing to count` };
+  const recipients: RecipientResult[] = events.map((e) => ({
+    recipient: e.email,
+    action: e.kind === 'complaint' ? 'complaint' : e.kind === 'delayed' ? 'delayed' : 'failed',
+    kind: e.kind === 'complaint' ? 'complaint' : e.kind === 'hard' ? 'hard' : 'soft',
+    reason: e.kind === 'complaint' ? 'feedback' : ((e.reason ?? 'undefined') as BounceReason),
+    status: e.status,
+    replyCode: e.replyCode ?? findReplyCode(e.diagnostic),
+    diagnostic: e.diagnostic ?? '',
+  }));
+  const kind = summarise(recipients);
+  return { ...base, isBounce: true, kind, recipients, feedbackType: events.find((e) => e.feedbackType)?.feedbackType };
+}
+
 function recipientFromFields(fields: Array<[string, string]>): string {
   return cleanAddress(headerValue(fields, 'final-recipient')) || cleanAddress(headerValue(fields, 'original-recipient')) || cleanAddress(headerValue(fields, 'x-actual-recipient'));
 }
@@ -251,6 +291,8 @@ export function classifyMessage(parts: MessageParts): BounceReport {
 
   const jmrp = microsoftComplaint(parts);
   if (jmrp) return jmrp;
+  const ses = sesNotificationEmail(parts);
+  if (ses) return ses;
 
   const plain = findPlainFailures(parts);
   const dsnBodies = parts.deliveryStatus.length ? parts.deliveryStatus : plain.embeddedDsn;
