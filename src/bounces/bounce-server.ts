@@ -47,8 +47,13 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
         const envelope = { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
         processInbound(runtime, raw, envelope).then(
           (result) => {
-            log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate).length, kept: result.kept }, 'bounce mailbox: message handled');
-            callback(null, `2.0.0 ${result.kept ? 'kept for review' : result.report.isBounce ? 'bounce recorded' : 'noted'}`);
+            log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate && !o.ignored).length, kept: result.kept }, 'bounce mailbox: message handled');
+            const applied = result.outcomes.filter((o) => !o.duplicate && !o.ignored).length;
+            const said = result.kept ? 'kept for review'
+              : !result.report.isBounce ? `noted: ${result.report.kind}, not a bounce`
+                : applied ? `${result.report.kind === 'complaint' ? 'complaint' : 'bounce'} recorded`
+                  : result.outcomes.some((o) => o.duplicate) ? 'already recorded' : 'noted: not tied to any copy we sent';
+            callback(null, `2.0.0 ${said}`);
           },
           (error: unknown) => {
             log.error({ err: error, rcptTo: envelope.rcptTo }, 'bounce mailbox: could not handle a message; the sender will retry');

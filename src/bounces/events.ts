@@ -54,6 +54,8 @@ export interface RecordOutcome {
   unsubscribed: boolean;
   /** Soft bounces of the address within the window, this one included. */
   softCount?: number;
+  /** Why the event changed nothing (a DSN tied to no copy we sent). */
+  ignored?: string;
   /** This event tripped the circuit breaker and paused the edition. */
   paused?: string;
 }

@@ -85,9 +85,10 @@ export class BouncePolicy {
     // A DSN is unauthenticated mail: tied to nothing we sent (no VERP token, no Message-ID of ours,
     // no recent copy to that address) it could be anyone's forgery or another sender's bounce.
     if (event.source === 'dsn' && !who.editionId) {
-      await this.log(event, who, 'ignored: no copy of ours was sent to this address recently');
+      const ignored = 'no copy of ours was sent to this address recently';
+      await this.log(event, who, `ignored: ${ignored}`);
       runtime.logger.info({ event: event.id, email }, 'bounce ignored: not attributable to a copy we sent');
-      return { eventId: event.id, duplicate: false, kind: event.kind, email, subscriberId: who.subscriberId, attribution: who.attribution, suppressed: false, unsubscribed: false };
+      return { eventId: event.id, duplicate: false, kind: event.kind, email, subscriberId: who.subscriberId, attribution: who.attribution, suppressed: false, unsubscribed: false, ignored };
     }
     const outcome: RecordOutcome = { eventId: event.id, duplicate: false, kind: event.kind, email, subscriberId: who.subscriberId, editionId: who.editionId, attribution: who.attribution, suppressed: false, unsubscribed: false };
     const evidence = {

@@ -112,7 +112,7 @@ describe('the bounce server end to end: an edition goes out with VERP senders, D
     expect(edition).toMatchObject({ bounced: 1, complaints: 0 });
 
     // The remote MTA sends the same report again (it never saw our 250, say): nothing more is counted.
-    await deliver(copy.envelopeFrom, raw);
+    expect((await deliver(copy.envelopeFrom, raw)).response).toMatch(/^250 .*already recorded/);
     edition = await runtime.editions.get(editionId);
     expect(edition?.bounced).toBe(1);
     const log = await bounceReport(runtime, { since: new Date(0), editionId });
