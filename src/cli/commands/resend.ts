@@ -22,9 +22,9 @@ const outcomeLabel: Record<string, string> = {
   cancelled: 'not sent (edition cancelled)',
 };
 
-function describeTarget(t: ResendTarget): string {
+function describeTarget(t: ResendTarget, eligible = true): string {
   const who = `${t.subscriberId.padStart(7)}  ${t.email ?? '(address gone)'}`;
-  const what = t.skipBecause ? `will be skipped: ${t.skipBecause}` : reasonLabel[t.reason];
+  const what = t.skipBecause ? `${eligible ? 'will be skipped' : 'left failed'}: ${t.skipBecause}` : reasonLabel[t.reason];
   return `  ${who}  ${what}${t.detail ? ` — ${t.detail}` : ''}`;
 }
 
@@ -39,7 +39,7 @@ export function renderPlan(plan: ResendPlan, dryRun: boolean): string {
   if (plan.targets.length > shown.length) lines.push(`  … and ${n(plan.targets.length - shown.length)} more (--dry-run lists them all)`);
   if (plan.notEligible.length) {
     lines.push(`Not resent (no longer deliverable, left as failed): ${n(plan.notEligible.length)}`);
-    for (const t of plan.notEligible.slice(0, dryRun ? Infinity : 20)) lines.push(describeTarget(t));
+    for (const t of plan.notEligible.slice(0, dryRun ? Infinity : 20)) lines.push(describeTarget(t, false));
   }
   if (plan.completesFanout) lines.push("The edition's fan-out never finished; this resend also covers every member it did not reach.");
   return lines.join('\n');

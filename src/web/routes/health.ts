@@ -33,7 +33,8 @@ async function timed(check: () => Promise<unknown>, timeoutMs: number, what: str
  */
 export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number } = {}): void {
   const redisTimeoutMs = options.redisTimeoutMs ?? 1500;
-  const smtpTimeoutMs = options.smtpTimeoutMs ?? 5000;
+  // Under the image's 5 s HEALTHCHECK timeout, so a silent SMTP server still gets a JSON answer.
+  const smtpTimeoutMs = options.smtpTimeoutMs ?? 3000;
   const smtpCacheMs = options.smtpCacheMs ?? 10_000;
   let smtpCache: { at: number; result: Promise<CheckResult> } | undefined;
   const smtpCheck = (): Promise<CheckResult> => {
