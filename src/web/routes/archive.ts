@@ -24,7 +24,7 @@ export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): v
   const base = runtime.config.publicUrl.replace(/\/$/, '');
   const help = personalLinksHelpUrl(base);
   const notFound = (reply: FastifyReply, message: string) =>
-    reply.code(404).type('text/html').send(page('Edition not found', `<p>${escapeHtml(message)}</p><p><a href="/archive">All past editions</a></p>`, org.name, { postalAddress: org.postalAddress }));
+    reply.code(404).type('text/html; charset=utf-8').send(page('Edition not found', `<p>${escapeHtml(message)}</p><p><a href="/archive">All past editions</a></p>`, org.name, { postalAddress: org.postalAddress }));
 
   const listPage = async (reply: FastifyReply, newsletterId: string | undefined) => {
     const newsletters = runtime.config.newsletters.filter((n) => (newsletterId ? n.id === newsletterId : n.public));
@@ -36,7 +36,7 @@ export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): v
       sections.push(`<h2>${escapeHtml(n.name)}</h2>${items.length ? `<ul>${items.join('')}</ul>` : '<p class="muted">No editions yet.</p>'}`);
     }
     return reply
-      .type('text/html')
+      .type('text/html; charset=utf-8')
       .header('cache-control', 'public, max-age=300')
       .send(page(newsletterId ? `${newsletters[0]?.name} archive` : 'Past editions', `<p class="lead">Every morning's newsletter, as it was sent.</p>${sections.join('\n')}`, org.name, { postalAddress: org.postalAddress }));
   };
@@ -47,7 +47,7 @@ export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): v
   });
 
   app.get('/archive/personal-links', async (_request, reply) =>
-    reply.type('text/html').header('cache-control', 'public, max-age=86400').send(page('Use the link in your email', `<p>This web copy of the newsletter is the same for every reader, so its links cannot unsubscribe you or change your settings.</p>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'public, max-age=86400').send(page('Use the link in your email', `<p>This web copy of the newsletter is the same for every reader, so its links cannot unsubscribe you or change your settings.</p>
 <p>To unsubscribe or manage which newsletters you get, use the <strong>Unsubscribe</strong> or <strong>Manage your preferences</strong> link at the foot of the email you received: each one is personal to you. Or simply reply to that email and we will do it for you.</p>
 <p><a href="/archive">All past editions</a></p>`, org.name, { postalAddress: org.postalAddress })));
 
