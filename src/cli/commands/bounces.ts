@@ -5,13 +5,13 @@ import type { BounceActivity } from '../../bounces/report';
 import { findVerpTargets, verpSettings } from '../../bounces/verp';
 import { ConfigError, loadConfig } from '../../config/load';
 import type { Runtime } from '../../delivery/runtime';
-import { emailSchema } from '../../subscribers/email';
+import { emailSchema, normaliseEmail } from '../../subscribers/email';
 import { CliError, loadCliConfig, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
 
 function parseEmail(raw: string): string {
   const email = emailSchema.safeParse(raw);
   if (!email.success) throw new CliError(`"${raw}" ${email.error.issues[0]?.message ?? 'is not a valid address'}`, 2);
-  return email.data;
+  return normaliseEmail(email.data);
 }
 
 /** A date (YYYY-MM-DD, local midnight), an ISO timestamp, or a span back from now: 7d, 24h. */
