@@ -82,7 +82,15 @@ export function eventsFromReport(report: BounceReport, input: { verp: VerpTarget
  */
 export async function processInbound(runtime: Runtime, raw: Buffer, envelope: InboundEnvelope): Promise<InboundResult> {
   const now = runtime.clock.now();
-  const parsed = await parseBounce(raw);
+  let parsed: Awaited<ReturnType<typeof parseBounce>>;
+  try {
+    parsed = await parseBounce(raw);
+  } catch (error) {
+    // A message that breaks the parser is kept, not refused: a 4xx would have the sender retry it for days.
+    await keepUnparsed(runtime, raw, envelope, '', '', `parser error: ${(error as Error).message}`);
+    runtime.logger.warn({ err: error, rcptTo: envelope.rcptTo }, 'kept a message the bounce parser could not read');
+    return { report: { isBounce: false, kind: 'unrecognised', format: 'unknown', recipients: [], originalMessageIds: [], originalMailFrom: [], note: 'parser error' }, attribution: 'none', outcomes: [], kept: true };
+  }
   const { parts, ...report } = parsed;
   const settings = verpSettings(runtime.config);
   const verp: VerpTarget[] = [];
