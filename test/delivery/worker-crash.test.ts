@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { FixedClock } from '../../src/core/clock';
+import { buildEdition } from '../../src/delivery/build-edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import type { Runtime } from '../../src/delivery/runtime';
 import { waitForEdition } from '../../src/delivery/watch';
@@ -47,6 +48,9 @@ describe('a worker killed mid-edition', () => {
 
   test('leaves nobody with two copies and nobody missed once another worker takes over', async () => {
     const { edition } = await enqueueEdition(runtime, { newsletterId: 'national', localDate: '2026-11-24', trigger: 'manual' });
+    // Built here, on the test's fixed clock (the child runs on the real one): the child's build job
+    // then finds the edition built and goes straight to fan-out and sending.
+    expect(await buildEdition(runtime, edition.id)).toBe('sending');
     const first = startWorker(configFile);
     children.push(first);
     await sink.waitForCount(80, 40_000);
