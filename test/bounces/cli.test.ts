@@ -1,23 +1,13 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BouncePolicy } from '../../src/bounces/policy';
 import type { Runtime } from '../../src/delivery/runtime';
+import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 
-const bin = path.join(__dirname, '..', '..', 'bin', 'daybreak.js');
 const sisimai = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'bounces', 'sisimai');
 
-function daybreak(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
 describe('daybreak suppress, unsuppress and bounces', () => {
   let runtime: Runtime;

@@ -1,24 +1,14 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Runtime } from '../../src/delivery/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
+import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 
-const bin = path.join(__dirname, '..', '..', 'bin', 'daybreak.js');
 
-function daybreak(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
 describe('the daybreak command', () => {
   let sink: SmtpSink;

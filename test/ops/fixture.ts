@@ -10,7 +10,7 @@ import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink';
 
-export const bin = path.join(__dirname, '..', '..', 'bin', 'daybreak.js');
+export { bin } from '../helpers/cli';
 /** Tuesday 24 November 2026, 06:00 in London: the national edition's slot. */
 export const morning = '2026-11-24T06:00:00Z';
 export const editionId = 'national-2026-11-24';
@@ -68,27 +68,4 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs =
   }
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real binary, as ops would. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`daybreak ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+export { runCli, type CliRun } from '../helpers/cli';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,9 +5,9 @@ import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import type { Runtime } from '../../src/delivery/runtime';
 import { exportCsv, importCsv, safeCell, unescapeCell, type ImportIssue } from '../../src/subscribers/csv';
+import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 
-const bin = path.join(__dirname, '..', '..', 'bin', 'daybreak.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-csv-'));
 
 function writeCsv(name: string, text: string): string {
@@ -17,16 +16,7 @@ function writeCsv(name: string, text: string): string {
   return file;
 }
 
-function daybreak(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
 async function exportToString(runtime: Runtime, newsletterId?: string): Promise<string> {
   const out = new PassThrough();
