@@ -2,7 +2,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import { sendQueueName, type SendJobData } from '../src/delivery/queues';
 import type { Runtime } from '../src/delivery/runtime';
 import { SendProcessor } from '../src/delivery/send-processor';
-import { instrumentDelivery } from '../src/delivery/instrument';
+import { flushDeliveryMetrics, instrumentDelivery } from '../src/delivery/instrument';
 
 /**
  * One BullMQ worker per newsletter's send queue, all sharing one processor (one edition cache)
@@ -28,6 +28,7 @@ export function createSendWorkers(runtime: Runtime, options: { concurrency?: num
     });
     worker.on('error', (err) => runtime.logger.error({ err, newsletter: id }, 'send worker error'));
     worker.on('failed', (job, err) => runtime.logger.debug({ editionId: job?.data.e, jobId: job?.id, err: err.message }, 'send attempt failed'));
+    worker.on('closed', () => void flushDeliveryMetrics(runtime));
     return worker;
   });
 }

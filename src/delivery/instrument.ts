@@ -16,6 +16,14 @@ const sampleEveryMs = 2000;
 const keepSamplesMs = 10 * 60_000;
 
 const instrumented = new WeakSet<Runtime>();
+const flushers = new WeakMap<Runtime, () => Promise<void>>();
+/** How long counts may wait in memory before they reach Redis. */
+const flushEveryMs = 500;
+
+/** Writes counts still held in memory (workers call it as they close, so none are lost). */
+export function flushDeliveryMetrics(runtime: Runtime): Promise<void> {
+  return flushers.get(runtime)?.() ?? Promise.resolve();
+}
 
 export function latencyBucketIndex(seconds: number): number {
   const i = latencyBuckets.findIndex((le) => seconds <= le);
@@ -49,13 +57,35 @@ export function instrumentDelivery(runtime: Runtime): void {
     if (lastSample.size > 64) lastSample.delete(lastSample.keys().next().value as string);
     recordProgressSample(runtime, editionId).catch(onError);
   };
-  const count = (newsletterId: string, outcome: 'sent' | 'failed' | 'skipped', latencySeconds?: number) => {
-    const p = runtime.redis.pipeline().hincrby(runtime.keys.metricsMessages(), `${newsletterId}|${outcome}`, 1);
-    if (latencySeconds !== undefined) {
-      const key = runtime.keys.metricsLatency();
-      p.hincrby(key, `${newsletterId}|b${latencyBucketIndex(latencySeconds)}`, 1).hincrbyfloat(key, `${newsletterId}|sum`, latencySeconds.toFixed(6)).hincrby(key, `${newsletterId}|count`, 1);
+  // Counters are summed in memory and written in one pipeline at most every flushEveryMs: a Redis
+  // round trip per message would cost the send loop more than the send itself (measured).
+  const messages = new Map<string, number>();
+  const latency = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (messages.size === 0 && latency.size === 0) return Promise.resolve();
+    const p = runtime.redis.pipeline();
+    for (const [field, n] of messages) p.hincrby(runtime.keys.metricsMessages(), field, n);
+    for (const [field, n] of latency) {
+      if (field.endsWith('|sum')) p.hincrbyfloat(runtime.keys.metricsLatency(), field, n.toFixed(6));
+      else p.hincrby(runtime.keys.metricsLatency(), field, n);
     }
-    p.exec().catch(onError);
+    messages.clear();
+    latency.clear();
+    return p.exec().then(() => undefined, onError);
+  };
+  flushers.set(runtime, flush);
+  const add = (map: Map<string, number>, field: string, n: number) => map.set(field, (map.get(field) ?? 0) + n);
+  const count = (newsletterId: string, outcome: 'sent' | 'failed' | 'skipped', latencySeconds?: number) => {
+    add(messages, `${newsletterId}|${outcome}`, 1);
+    if (latencySeconds !== undefined) {
+      add(latency, `${newsletterId}|b${latencyBucketIndex(latencySeconds)}`, 1);
+      add(latency, `${newsletterId}|sum`, latencySeconds);
+      add(latency, `${newsletterId}|count`, 1);
+    }
+    if (!timer) timer = setTimeout(() => void flush(), flushEveryMs).unref();
   };
   runtime.events.on('sent', (e) => {
     count(e.newsletterId, 'sent', e.ms / 1000);

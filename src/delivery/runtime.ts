@@ -72,6 +72,7 @@ export class Runtime {
   async close(): Promise<void> {
     await this.queues.close();
     await this.transportInstance?.close();
-    if (!this.options.redis) this.redis.disconnect();
+    // QUIT, not a hard disconnect: writes already queued (ledger records, metric counts) still land.
+    if (!this.options.redis) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
