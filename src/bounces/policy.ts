@@ -1,4 +1,5 @@
 import { LuaScript } from '../core/lua-script';
+import { EditionControlError, pauseEdition } from '../delivery/control';
 import type { Runtime } from '../delivery/runtime';
 import type { SubscriberEvent } from '../subscribers/store';
 import type { Attribution, BounceEvent, RecordOutcome } from './events';
@@ -260,10 +261,16 @@ export class BouncePolicy {
     }
     if (!reason) return undefined;
     if ((await redis.hsetnx(keys.edition(editionId), 'breakerTrippedAt', clock.now().getTime())) === 0) return undefined;
-    const moved = await editions.transition(editionId, 'paused', ['sending']);
-    if (!moved.ok) return undefined;
+    // The same pause ops use: the edition's state and its newsletter's queue, so workers go quiet
+    // instead of re-delaying every queued job while it waits.
+    try {
+      const evidence = { attempted, hardBounces: Number(hard ?? 0), blocked: Number(blocked ?? 0), complaints: Number(complaints ?? 0) };
+      if ((await pauseEdition(this.runtime, editionId, { by: 'circuit-breaker', reason, evidence })).unchanged) return undefined;
+    } catch (error) {
+      if (error instanceof EditionControlError) return undefined; // no longer sending: nothing to stop
+      throw error;
+    }
     await editions.update(editionId, { reason });
-    await editions.log(editionId, clock.now(), 'paused', { by: 'circuit-breaker', reason, attempted, hardBounces: Number(hard ?? 0), blocked: Number(blocked ?? 0), complaints: Number(complaints ?? 0) });
     logger.warn({ editionId, reason }, 'edition paused by the bounce circuit breaker');
     return reason;
   }

@@ -48,7 +48,7 @@ async function resumeQueueUnlessHeld(runtime: Runtime, newsletterId: string, edi
  * BullMQ send queue, so workers stop taking jobs instead of re-delaying every queued one every
  * two seconds. Messages already handed to SMTP finish; everything else stays queued.
  */
-export async function pauseEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string } = {}): Promise<ControlResult> {
+export async function pauseEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
   const result = await runtime.editions.transition(id, 'paused', ['sending']);
   if (!result.ok) {
@@ -58,7 +58,7 @@ export async function pauseEdition(runtime: Runtime, id: string, options: { by?:
   }
   await runtime.queues.send(edition.newsletterId).pause();
   await runtime.editions.update(id, { pausedAt: runtime.clock.now().getTime() });
-  await runtime.editions.log(id, runtime.clock.now(), 'paused', { by: options.by ?? currentOperator(), ...(options.reason ? { reason: options.reason } : {}) });
+  await runtime.editions.log(id, runtime.clock.now(), 'paused', { by: options.by ?? currentOperator(), ...(options.reason ? { reason: options.reason } : {}), ...options.evidence });
   runtime.logger.child({ editionId: id }).info({ by: options.by ?? currentOperator() }, 'edition paused');
   return { editionId: id, previous: 'sending', state: 'paused', unchanged: false };
 }
