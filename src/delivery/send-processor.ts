@@ -144,7 +144,9 @@ export class SendProcessor {
         runtime.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
         throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
       }
-      const detail = [failure.replyCode, failure.status, failure.diagnostic].filter(Boolean).join(' ');
+      // The server's reply usually starts with its code and status already: keep them once.
+      const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
+      const detail = failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
       await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
       await this.recordBounce({ editionId, subscriberId, email: claim.email, failure, at: runtime.clock.now() });
       runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, replyCode: failure.replyCode, status: failure.status, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent' });
