@@ -5,7 +5,8 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
     // BullMQ's blocking connections need this; our own commands are fine with it too.
     maxRetriesPerRequest: null,
-    enableAutoPipelining: true,
+    // Off: measured 15% slower sends with it on, since BullMQ already batches what it can (docs/performance.md).
+    enableAutoPipelining: false,
     lazyConnect: false,
     ...options,
   });

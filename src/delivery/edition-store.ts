@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
 import { LuaScript } from '../core/lua-script';
+import { TickBatcher } from '../core/tick-batcher';
 import type { RenderedEdition } from '../render/contract';
 import { type Edition, type EditionArticle, type EditionState } from './edition';
 import { claimScript, fanoutDoneScript, fanoutPageScript, releaseScript, settleScript } from './ledger-scripts';
@@ -12,6 +13,14 @@ const scripts = {
   release: new LuaScript(releaseScript),
   fanoutDone: new LuaScript(fanoutDoneScript),
 };
+
+/**
+ * How long a claim, or a record, may wait to share one script call with others (see TickBatcher).
+ * Claims can wait longer: that only delays a send. A record waiting widens the window in which a
+ * crash after SMTP accepted a message could mail that reader twice (docs/architecture.md).
+ */
+const claimBatchWindowMs = Number(process.env.DAYBREAK_CLAIM_BATCH_MS ?? 20);
+const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 2);
 
 const createScript = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -42,6 +51,32 @@ export type ClaimResult =
   | { kind: 'capped'; used: number }
   | { kind: 'paused' | 'cancelled' }
   | { kind: 'not-sending'; state: string };
+
+export interface ClaimInput {
+  editionId: string;
+  newsletterId: string;
+  subscriberId: string;
+  /** The job that claims: a retry or a stalled job taken over by the same id may claim again. */
+  owner: string;
+  leaseMs: number;
+  now: Date;
+  dailyCap?: number;
+  localDate: string;
+  /** An explicit resend: ignore an earlier sent/failed/skipped record. */
+  force?: boolean;
+}
+
+function parseClaimReply(reply: string[]): ClaimResult {
+  switch (reply[0]) {
+    case 'claimed': return { kind: 'claimed', email: reply[1] as string, name: reply[2] || undefined, previous: reply[3] as string };
+    case 'sent': case 'settled': return { kind: reply[0], previous: reply[1] as string };
+    case 'skipped': return { kind: 'skipped', reason: reply[1] as string };
+    case 'busy': return { kind: 'busy', holder: reply[1] as string };
+    case 'capped': return { kind: 'capped', used: Number(reply[1]) };
+    case 'paused': case 'cancelled': return { kind: reply[0] };
+    default: return { kind: 'not-sending', state: reply[1] as string };
+  }
+}
 
 export interface LedgerEntry {
   subscriberId: string;
@@ -174,29 +209,35 @@ export class EditionStore {
     return (await scripts.fanoutDone.run(this.redis, [this.keys.edition(id)], [now.getTime()])) === 1;
   }
 
-  async claim(input: { editionId: string; newsletterId: string; subscriberId: string; owner: string; leaseMs: number; now: Date; dailyCap?: number; localDate: string; force?: boolean }): Promise<ClaimResult> {
-    const { editionId, subscriberId } = input;
-    const reply = (await scripts.claim.run(
-      this.redis,
-      [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.subscriber(subscriberId), this.keys.suppressions(), this.keys.dailySendCount(input.newsletterId, input.localDate)],
-      [subscriberId, input.owner, input.now.getTime() + input.leaseMs, input.now.getTime(), input.newsletterId, input.dailyCap ?? '', input.force ? '1' : '0'],
-    )) as string[];
-    switch (reply[0]) {
-      case 'claimed': return { kind: 'claimed', email: reply[1] as string, name: reply[2] || undefined, previous: reply[3] as string };
-      case 'sent': case 'settled': return { kind: reply[0], previous: reply[1] as string };
-      case 'skipped': return { kind: 'skipped', reason: reply[1] as string };
-      case 'busy': return { kind: 'busy', holder: reply[1] as string };
-      case 'capped': return { kind: 'capped', used: Number(reply[1]) };
-      case 'paused': case 'cancelled': return { kind: reply[0] };
-      default: return { kind: 'not-sending', state: reply[1] as string };
-    }
+  async claim(input: ClaimInput): Promise<ClaimResult> {
+    const key = `${input.editionId}|${input.newsletterId}|${input.localDate}|${input.dailyCap ?? ''}`;
+    return this.claims.add(key, input);
   }
 
   /** Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. */
   async settle(editionId: string, subscriberId: string, kind: 's' | 'f' | 'k', detail: string, now: Date): Promise<boolean> {
     const clean = detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
-    return (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId)], [subscriberId, kind, now.getTime(), clean])) === 1;
+    return this.settles.add(editionId, { subscriberId, kind, detail: clean, now });
   }
+
+  // Concurrent jobs' claims and records go to Redis together: one script call per event-loop turn.
+  private readonly claims = new TickBatcher<ClaimInput, ClaimResult>(async (_key, inputs) => {
+    const first = inputs[0] as ClaimInput;
+    const now = Math.max(...inputs.map((i) => i.now.getTime()));
+    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), ...inputs.map((i) => this.keys.subscriber(i.subscriberId))];
+    const args: (string | number)[] = [now, first.newsletterId, first.dailyCap ?? ''];
+    for (const i of inputs) args.push(i.subscriberId, i.owner, i.now.getTime() + i.leaseMs, i.force ? '1' : '0');
+    const replies = (await scripts.claim.run(this.redis, keys, args)) as string[][];
+    return replies.map(parseClaimReply);
+  }, 200, claimBatchWindowMs);
+
+  private readonly settles = new TickBatcher<{ subscriberId: string; kind: 's' | 'f' | 'k'; detail: string; now: Date }, boolean>(async (editionId, entries) => {
+    const now = Math.max(...entries.map((e) => e.now.getTime()));
+    const args: (string | number)[] = [now];
+    for (const e of entries) args.push(e.subscriberId, e.kind, e.detail);
+    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId)], args)) === 1;
+    return entries.map(() => finished);
+  }, 200, settleBatchWindowMs);
 
   async release(editionId: string, subscriberId: string, owner: string, now: Date): Promise<void> {
     await scripts.release.run(this.redis, [this.keys.ledger(editionId)], [subscriberId, owner, now.getTime()]);

@@ -26,7 +26,7 @@ local function maybeFinish(ed, now)
 end
 
 -- Writes a settled state (s, f or k) for one subscriber and keeps the counts true.
-local function settle(ed, ledger, subId, kind, value, now)
+local function settleEntry(ed, ledger, subId, kind, value)
   local prev = redis.call('HGET', ledger, subId)
   if not prev then
     redis.call('HINCRBY', ed, 'total', 1)
@@ -36,6 +36,10 @@ local function settle(ed, ledger, subId, kind, value, now)
   end
   redis.call('HSET', ledger, subId, value)
   redis.call('HINCRBY', ed, countField(kind), 1)
+end
+
+local function settle(ed, ledger, subId, kind, value, now)
+  settleEntry(ed, ledger, subId, kind, value)
   return maybeFinish(ed, now)
 end
 `;
@@ -75,71 +79,90 @@ return out
 `;
 
 /**
- * Claim one subscriber before SMTP. The edition's state, the reader's status and the suppression
- * list are read here, right before the send, so a 06:01 unsubscribe stops a 06:00 job.
- * KEYS: edition, ledger, subscriber, suppressions, dailyCounter
- * ARGV: subId, owner, leaseUntil, now, newsletterId, dailyCap ('' for none), force ('1' resends a settled one)
+ * Claim subscribers before SMTP, many per call (the claims a worker's concurrent jobs make in one
+ * event-loop turn). The edition's state, each reader's status and the suppression list are read
+ * here, right before the send, so a 06:01 unsubscribe stops a 06:00 job. Entries are handled in
+ * order, exactly as separate calls would be.
+ * KEYS: edition, ledger, suppressions, dailyCounter, then one subscriber hash per entry
+ * ARGV: now, newsletterId, dailyCap ('' for none), then per entry: subId, owner, leaseUntil, force ('1' resends a settled one)
+ * Returns one reply per entry: {kind, a, b, c}.
  */
 export const claimScript = `${settleHelpers}
-local ed, ledger, subKey, suppressions, daily = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local subId, owner, leaseUntil, now, nl, cap, force = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local ed, ledger, suppressions, daily = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, nl, cap = ARGV[1], ARGV[2], ARGV[3]
 local state = redis.call('HGET', ed, 'state')
-if state == 'cancelled' then return {'cancelled'} end
-if state == 'paused' then return {'paused'} end
-if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
-local prev = redis.call('HGET', ledger, subId)
-if prev then
-  local kind = string.sub(prev, 1, 1)
-  if force ~= '1' then
-    if kind == 's' then return {'sent', prev} end
-    if kind == 'f' or kind == 'k' then return {'settled', prev} end
+
+local function claimOne(subId, subKey, owner, leaseUntil, force)
+  if state == 'cancelled' then return {'cancelled'} end
+  if state == 'paused' then return {'paused'} end
+  if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
+  local prev = redis.call('HGET', ledger, subId)
+  if prev then
+    local kind = string.sub(prev, 1, 1)
+    if force ~= '1' then
+      if kind == 's' then return {'sent', prev} end
+      if kind == 'f' or kind == 'k' then return {'settled', prev} end
+    end
+    if kind == 'c' then
+      local sep = string.find(prev, '|', 3, true)
+      local holder = string.sub(prev, 3, sep - 1)
+      local lease = tonumber(string.sub(prev, sep + 1))
+      if holder ~= owner and lease > tonumber(now) then return {'busy', holder} end
+    end
   end
-  if kind == 'c' then
-    local sep = string.find(prev, '|', 3, true)
-    local holder = string.sub(prev, 3, sep - 1)
-    local lease = tonumber(string.sub(prev, sep + 1))
-    if holder ~= owner and lease > tonumber(now) then return {'busy', holder} end
+  local sub = redis.call('HMGET', subKey, 'email', 'name', 'status', 'emailHash', 'newsletters')
+  local skip = nil
+  if not sub[1] then skip = 'subscriber no longer exists'
+  elseif redis.call('HEXISTS', suppressions, sub[4]) == 1 then skip = 'suppressed'
+  elseif sub[3] ~= 'confirmed' then skip = 'unsubscribed'
+  elseif not string.find(',' .. (sub[5] or '') .. ',', ',' .. nl .. ',', 1, true) then skip = 'unsubscribed from ' .. nl
   end
+  if skip then
+    if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
+    settle(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip, now)
+    return {'skipped', skip}
+  end
+  if cap ~= '' then
+    local used = tonumber(redis.call('GET', daily) or '0')
+    if used >= tonumber(cap) then return {'capped', tostring(used)} end
+    redis.call('INCR', daily)
+    redis.call('EXPIRE', daily, 172800)
+  end
+  if not prev then
+    redis.call('HINCRBY', ed, 'total', 1)
+    prev = 'q|' .. now
+  else
+    -- A forced resend replaces a settled entry: take it out of its count, or the settle that
+    -- follows (which sees only the claim) would count this reader twice.
+    local prevField = countField(string.sub(prev, 1, 1))
+    if prevField then redis.call('HINCRBY', ed, prevField, -1) end
+  end
+  redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
+  return {'claimed', sub[1], sub[2] or '', prev}
 end
-local sub = redis.call('HMGET', subKey, 'email', 'name', 'status', 'emailHash', 'newsletters')
-local skip = nil
-if not sub[1] then skip = 'subscriber no longer exists'
-elseif redis.call('HEXISTS', suppressions, sub[4]) == 1 then skip = 'suppressed'
-elseif sub[3] ~= 'confirmed' then skip = 'unsubscribed'
-elseif not string.find(',' .. (sub[5] or '') .. ',', ',' .. nl .. ',', 1, true) then skip = 'unsubscribed from ' .. nl
+
+local out = {}
+local entry = 0
+for i = 4, #ARGV, 4 do
+  entry = entry + 1
+  out[entry] = claimOne(ARGV[i], KEYS[4 + entry], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
-if skip then
-  if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
-  settle(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip, now)
-  return {'skipped', skip}
-end
-if cap ~= '' then
-  local used = tonumber(redis.call('GET', daily) or '0')
-  if used >= tonumber(cap) then return {'capped', tostring(used)} end
-  redis.call('INCR', daily)
-  redis.call('EXPIRE', daily, 172800)
-end
-if not prev then
-  redis.call('HINCRBY', ed, 'total', 1)
-  prev = 'q|' .. now
-else
-  -- A forced resend replaces a settled entry: take it out of its count, or the settle that
-  -- follows (which sees only the claim) would count this reader twice.
-  local prevField = countField(string.sub(prev, 1, 1))
-  if prevField then redis.call('HINCRBY', ed, prevField, -1) end
-end
-redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
-return {'claimed', sub[1], sub[2] or '', prev}
+return out
 `;
 
 /**
- * Record the outcome after SMTP answered.
- * KEYS: edition, ledger. ARGV: subId, kind (s|f|k), now, detail.
+ * Record outcomes after SMTP answered, many per call, in order; finishes the edition when the
+ * last reader is settled.
+ * KEYS: edition, ledger. ARGV: now, then per entry: subId, kind (s|f|k), detail.
+ * Returns 1 when this call finished the edition.
  */
 export const settleScript = `${settleHelpers}
-local ed, ledger = KEYS[1], KEYS[2]
-local subId, kind, now, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-return settle(ed, ledger, subId, kind, kind .. '|' .. now .. '|' .. detail, now)
+local ed, ledger, now = KEYS[1], KEYS[2], ARGV[1]
+for i = 2, #ARGV, 3 do
+  local kind = ARGV[i + 1]
+  settleEntry(ed, ledger, ARGV[i], kind, kind .. '|' .. now .. '|' .. ARGV[i + 2])
+end
+return maybeFinish(ed, now)
 `;
 
 /**
