@@ -1,15 +1,6 @@
-import { FeedError } from '../../src/articles/errors';
 import { parseFeed, parseFeedDate } from '../../src/articles/feed-parser';
+import { feedError } from './feed-error';
 
-async function feedError(promise: Promise<unknown>): Promise<FeedError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FeedError);
-    return error as FeedError;
-  }
-  throw new Error('expected a FeedError, got a result');
-}
 
 const rss2 = `<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:media="http://search.yahoo.com/mrss/">

@@ -8,6 +8,7 @@ import { FeedError } from '../../src/articles/errors';
 import { describeSource, filterBySection, loadArticles, sampleFileSchema } from '../../src/articles/load';
 import { pickArticles } from '../../src/articles/pick';
 import { FixedClock } from '../../src/core/clock';
+import { feedError } from './feed-error';
 
 const projectRoot = path.resolve(__dirname, '../..');
 const now = '2026-11-24T06:00:00.000Z';
@@ -19,15 +20,6 @@ const item = (slug: string, category: string, date = 'Tue, 24 Nov 2026 05:00:00 
   `<item><title>Story ${slug}</title><link>/news/${slug}</link><guid>${slug}</guid><category>${category}</category><pubDate>${date}</pubDate></item>`;
 const feedXml = rss(item('a', 'Finance') + item('b', 'Property') + item('c', 'finance'));
 
-async function feedError(promise: Promise<unknown>): Promise<FeedError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FeedError);
-    return error as FeedError;
-  }
-  throw new Error('expected a FeedError, got a result');
-}
 
 function options(extra: Partial<Parameters<typeof loadArticles>[1]> = {}) {
   return { clock: new FixedClock(now), baseDir: path.join(projectRoot, 'config'), publicUrl: 'http://localhost:3000/', ...extra };
