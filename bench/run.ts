@@ -182,6 +182,8 @@ async function main(): Promise<void> {
     const done = (await rt.editions.get(edition.id))!;
     const delivered = (await sink.count()) - before;
     const fanoutMs = Number(await rt.redis.hget(rt.keys.edition(edition.id), 'fanoutMs'));
+    // From queueing to the first send being possible: sandboxed child start, feed, pick, MJML, store.
+    const buildMs = (done.startedAt?.getTime() ?? 0) - done.createdAt.getTime();
     await Promise.all(workers.map((w) => { const exited = new Promise((r) => w.once('exit', r)); w.kill('SIGTERM'); return exited; }));
     const rate = done.sent / seconds;
     const k = `${size / 1000}k`;
@@ -191,6 +193,8 @@ async function main(): Promise<void> {
     results[`workerPeakRssMb_${k}`] = Math.round(rssAtEnd);
     results[`ratio_${k}`] = Number((rate / ceiling.rate).toFixed(2));
     print(`Edition to ${size.toLocaleString('en-GB')} subscribers`, `${done.state}: ${done.sent} sent, ${done.failed} failed, ${delivered} at the sink`);
+    results[`buildSeconds_${k}`] = Number((buildMs / 1000).toFixed(2));
+    print('  build (queued -> rendered and stored)', `${results[`buildSeconds_${k}`]} s`);
     print('  fan-out', `${results[`fanoutSeconds_${k}`]} s`);
     print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
     print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
