@@ -1,6 +1,15 @@
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import type { Runtime } from '../delivery/runtime';
 import { processInbound } from './inbound';
+import { parseUnsubscribeAddress, verpSettings } from './verp';
+
+/** Unsubscribes a reader who mailed their List-Unsubscribe address: from everything, at once. */
+async function unsubscribeByMail(runtime: Runtime, subscriberId: string): Promise<void> {
+  const subscriber = await runtime.subscribers.get(subscriberId);
+  if (!subscriber || subscriber.status === 'unsubscribed') return;
+  await runtime.subscribers.unsubscribe(subscriberId, { reason: 'mailto unsubscribe (List-Unsubscribe)', now: runtime.clock.now() });
+  runtime.logger.info({ subscriberId }, 'unsubscribed by mail');
+}
 
 export interface BounceServer {
   port: number;
@@ -25,6 +34,7 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
   if (!domain) throw new Error('delivery.bounceDomain is not set: the bounce server takes mail for that domain only (see docs/bounces.md)');
   const settings = runtime.config.bounces.server;
   const log = runtime.logger.child({ part: 'bounce-server' });
+  const verp = verpSettings(runtime.config);
   const server = new SMTPServer({
     name: domain,
     banner: 'Daybreak bounce processor',
@@ -36,6 +46,10 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
     onRcptTo(address, _session, callback) {
       const rcpt = address.address.toLowerCase();
       if (!rcpt.endsWith(`@${domain}`)) return callback(new SmtpReplyError(`5.7.1 <${address.address}>: relay access denied; this server only takes mail for ${domain}`, 550));
+      if (verp) {
+        const unsubscribe = parseUnsubscribeAddress(verp, rcpt);
+        if (!unsubscribe.ok && unsubscribe.reason !== 'not-unsubscribe') return callback(new SmtpReplyError(`5.1.1 <${address.address}>: no such unsubscribe address`, 550));
+      }
       callback();
     },
     onData(stream: SMTPServerDataStream, session, callback) {
@@ -45,6 +59,18 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
         if (stream.sizeExceeded) return callback(new SmtpReplyError(`5.3.4 message too big for the bounce processor (limit ${settings.maxMessageBytes} bytes)`, 552));
         const raw = Buffer.concat(chunks);
         const envelope = { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
+        // Mail to a reader's List-Unsubscribe mailto (RFC 2369): the address itself is the request.
+        const unsubscribes = verp ? envelope.rcptTo.map((r) => parseUnsubscribeAddress(verp, r)).filter((c) => c.ok) : [];
+        if (unsubscribes.length > 0) {
+          Promise.all(unsubscribes.map((c) => unsubscribeByMail(runtime, (c as { subscriberId: string }).subscriberId))).then(
+            () => callback(null, '2.0.0 unsubscribed'),
+            (error: unknown) => {
+              log.error({ err: error }, 'unsubscribe mailbox: could not apply; the sender will retry');
+              callback(new SmtpReplyError('4.3.0 temporary failure, try again later', 451));
+            },
+          );
+          return;
+        }
         processInbound(runtime, raw, envelope).then(
           (result) => {
             log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate && !o.ignored).length, kept: result.kept }, 'bounce mailbox: message handled');

@@ -91,3 +91,35 @@ export function findVerpTargets(settings: VerpSettings, text: string): VerpTarge
   }
   return [...found.values()];
 }
+
+/**
+ * The per-reader `mailto:` for List-Unsubscribe, read by the bounce server:
+ * `unsubscribe+<subscriber>.<mac>@<bounce domain>`. Its own MAC key, so neither a VERP address
+ * nor any other token can be turned into an unsubscribe address.
+ */
+export const unsubscribeLocalPart = 'unsubscribe';
+
+function unsubscribeMac(secret: string, subscriberId: string): string {
+  return crypto.createHmac('sha256', keyFor(secret)).update(`unsubscribe-mailto:${subscriberId}`).digest('hex').slice(0, 16);
+}
+
+export function unsubscribeMailtoAddress(settings: VerpSettings, subscriberId: string): string {
+  return `${unsubscribeLocalPart}+${subscriberId}.${unsubscribeMac(settings.secret, subscriberId)}@${settings.domain.toLowerCase()}`;
+}
+
+export type UnsubscribeAddressCheck = { ok: true; subscriberId: string } | { ok: false; reason: 'not-unsubscribe' | 'malformed' | 'bad-signature' };
+
+/** Reads and verifies an unsubscribe address (any case). */
+export function parseUnsubscribeAddress(settings: VerpSettings, address: string): UnsubscribeAddressCheck {
+  const a = address.trim().replace(/^<|>$/g, '').toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at < 0 || a.slice(at + 1) !== settings.domain.toLowerCase()) return { ok: false, reason: 'not-unsubscribe' };
+  const local = a.slice(0, at);
+  if (!local.startsWith(`${unsubscribeLocalPart}+`)) return { ok: false, reason: 'not-unsubscribe' };
+  const m = /^(\d{1,15})\.([0-9a-f]{16})$/.exec(local.slice(unsubscribeLocalPart.length + 1));
+  if (!m) return { ok: false, reason: 'malformed' };
+  const subscriberId = m[1] as string;
+  const expected = Buffer.from(unsubscribeMac(settings.secret, subscriberId));
+  if (!crypto.timingSafeEqual(expected, Buffer.from(m[2] as string))) return { ok: false, reason: 'bad-signature' };
+  return { ok: true, subscriberId };
+}

@@ -116,7 +116,7 @@ export const configSchema = z.object({
     /** Envelope sender domain for VERP bounce addresses (bounces issue); empty: the From address. */
     bounceDomain: z.string().regex(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name like bounces.daybreak.example').optional(),
     /** Local part of VERP envelope senders: <local>+<token>@<bounceDomain>. */
-    bounceLocalPart: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,19}$/, 'lowercase letters, digits, dot, dash or underscore, at most 20').default('bounces'),
+    bounceLocalPart: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,19}$/, 'lowercase letters, digits, dot, dash or underscore, at most 20').refine((v) => v !== 'unsubscribe', 'is reserved for List-Unsubscribe mailto addresses').default('bounces'),
     dkim: z.object({
       domainName: z.string().min(1),
       keySelector: z.string().min(1),

@@ -4,6 +4,7 @@ import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
 import { senderDomain } from './addresses';
+import { unsubscribeMailbox } from './personalise';
 import type { Edition } from './edition';
 import type { Runtime } from './runtime';
 import { dateLabel, editionCutoff, isStale } from './schedule';
@@ -26,7 +27,7 @@ export interface EditionPlan {
 
 export { senderDomain } from './addresses';
 
-export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string): EditionHeaders {
+export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
   const domain = senderDomain(newsletter.from);
   return {
     from: newsletter.from,
@@ -34,6 +35,7 @@ export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, s
     subject,
     listId: `${newsletter.name} <${newsletter.id}.${domain}>`,
     messageIdDomain: domain,
+    unsubscribeMailtoPerReader: options.perReaderMailto ?? unsubscribeMailbox(runtime.config) !== undefined,
   };
 }
 

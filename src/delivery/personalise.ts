@@ -1,4 +1,5 @@
 import type { MessageValues } from '../render/contract';
+import { unsubscribeMailtoAddress, verpSettings, type VerpSettings } from '../bounces/verp';
 import type { TokenSigner } from '../subscribers/tokens';
 
 /** "Good morning, Jane." from "Jane Smith"; plain "Good morning." with no name. */
@@ -26,6 +27,14 @@ export function parseMessageId(messageId: string): { editionId: string; subscrib
   return m ? { editionId: m[1] as string, subscriberId: m[2] as string } : undefined;
 }
 
+/**
+ * The mailbox that reads List-Unsubscribe mailto requests: the bounce server, when it runs and
+ * has a domain. Without one, emails list only the https link (a mailto nobody reads would lie).
+ */
+export function unsubscribeMailbox(config: { secret: string; delivery: { bounceDomain?: string; bounceLocalPart: string }; bounces: { server: { enabled: boolean } } }): VerpSettings | undefined {
+  return config.bounces.server.enabled ? verpSettings(config) : undefined;
+}
+
 /** Everything that differs between two readers' copies of an edition. */
 export function messageValues(input: {
   publicUrl: string;
@@ -35,8 +44,11 @@ export function messageValues(input: {
   name?: string;
   messageId: string;
   date: Date;
+  /** Where a per-reader mailto unsubscribe goes, when the edition lists one. */
+  mailbox?: VerpSettings;
 }): MessageValues {
   return {
+    ...(input.mailbox ? { unsubscribeMailto: `mailto:${unsubscribeMailtoAddress(input.mailbox, input.subscriberId)}?subject=unsubscribe` } : {}),
     to: { email: input.email, name: input.name },
     messageId: input.messageId,
     date: input.date,

@@ -5,6 +5,7 @@ import { BouncePolicy } from '../bounces/policy';
 import { classifySmtpError } from '../bounces/smtp-reply';
 import type { NewsletterConfig } from '../config/schema';
 import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
+import { verpSettings, type VerpSettings } from '../bounces/verp';
 import { senderDomain } from './addresses';
 import { envelopeSender } from './envelope';
 import { messageIdFor, messageValues } from './personalise';
@@ -20,6 +21,8 @@ interface EditionContext {
   newsletter: NewsletterConfig;
   template: PreparedMimeTemplate;
   domain: string;
+  /** Set when the edition's emails list a per-reader mailto unsubscribe. */
+  mailbox?: VerpSettings;
 }
 
 /** How long a paused edition's job waits before looking again. */
@@ -69,7 +72,11 @@ export class SendProcessor {
     const json = await this.runtime.editions.mimeTemplateJson(editionId);
     if (!edition || !json) throw new Error(`Edition ${editionId} has no stored message; was it built?`);
     const newsletter = this.runtime.newsletter(edition.newsletterId);
-    return { editionId, newsletter, template: prepareMimeTemplate(JSON.parse(json) as MimeTemplate), domain: senderDomain(newsletter.from) };
+    const template = prepareMimeTemplate(JSON.parse(json) as MimeTemplate);
+    const listsMailto = template.parts.some((p) => !Buffer.isBuffer(p) && p.slot === 'unsubscribeMailto');
+    const mailbox = listsMailto ? verpSettings(this.runtime.config) : undefined;
+    if (listsMailto && !mailbox) throw new Error(`Edition ${editionId} lists a mailto unsubscribe but delivery.bounceDomain is no longer set`);
+    return { editionId, newsletter, template, domain: senderDomain(newsletter.from), mailbox };
   }
 
   private localDate(now: Date, timeZone: string): string {
@@ -133,7 +140,7 @@ export class SendProcessor {
     }
 
     const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
-    const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now });
+    const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
     const raw = personaliseMessage(ctx.template, values);
     try {
       await runtime.transport.send({ envelopeFrom: envelopeSender(runtime.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });

@@ -64,7 +64,8 @@ export async function testSend(runtime: Runtime, input: { newsletterId: string; 
     articles = plan.articles.length;
   }
   const subject = TEST_SUBJECT_PREFIX + rendered.subject;
-  const template = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, subject));
+  // A test copy is nobody's: it lists the https link only, no per-reader mailto.
+  const template = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, subject, { perReaderMailto: false }));
   const subscriber = await runtime.subscribers.findByEmail(to);
   const publicUrl = runtime.config.publicUrl;
   const help = personalLinksHelpUrl(publicUrl);

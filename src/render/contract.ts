@@ -48,6 +48,8 @@ export interface EditionHeaders {
   listId: string;
   /** Optional mailto: for List-Unsubscribe; only set when something reads that mailbox. */
   unsubscribeMailto?: string;
+  /** List a per-reader mailto (MessageValues.unsubscribeMailto) after the https link. */
+  unsubscribeMailtoPerReader?: boolean;
   /** Domain part for Message-IDs. */
   messageIdDomain: string;
 }
@@ -57,4 +59,6 @@ export interface MessageValues extends SlotValues {
   to: { email: string; name?: string };
   messageId: string;
   date: Date;
+  /** `mailto:` that unsubscribes this reader; needed when EditionHeaders.unsubscribeMailtoPerReader. */
+  unsubscribeMailto?: string;
 }

@@ -30,6 +30,7 @@ export const MIME_TEMPLATE_FORMAT = 'daybreak-mime/1';
 /** A per-message place in the MIME template, and how its value is encoded there. */
 export type MimeSlot =
   | { slot: SlotName; enc: 'qp-html' | 'qp-text' | 'header-url' }
+  | { slot: 'unsubscribeMailto'; enc: 'header-url' }
   | { slot: 'to'; enc: 'to-line' }
   | { slot: 'date'; enc: 'date' }
   | { slot: 'messageId'; enc: 'message-id' };
@@ -308,7 +309,11 @@ export function buildMimeTemplate(rendered: RenderedEdition, headers: EditionHea
   list.text('List-Unsubscribe: <');
   list.slot({ slot: 'unsubscribeUrl', enc: 'header-url' });
   list.text('>');
-  if (headers.unsubscribeMailto) {
+  if (headers.unsubscribeMailtoPerReader) {
+    list.text(',\r\n <');
+    list.slot({ slot: 'unsubscribeMailto', enc: 'header-url' });
+    list.text('>');
+  } else if (headers.unsubscribeMailto) {
     const mailto = headers.unsubscribeMailto.startsWith('mailto:') ? headers.unsubscribeMailto : `mailto:${headers.unsubscribeMailto}`;
     list.text(`,\r\n <${headerUrl(mailto, 'unsubscribeMailto')}>`);
   }
@@ -344,7 +349,7 @@ function isMimeSlot(s: unknown): s is MimeSlot {
     case 'qp-html':
     case 'qp-text':
     case 'header-url':
-      return isSlotName(slot);
+      return isSlotName(slot) || slot === 'unsubscribeMailto';
     case 'to-line':
       return slot === 'to';
     case 'date':
@@ -392,7 +397,7 @@ function toPrepared(template: MimeTemplate | PreparedMimeTemplate): PreparedMime
   return prepared;
 }
 
-function slotString(values: MessageValues, name: SlotName): string {
+function slotString(values: MessageValues, name: SlotName | 'unsubscribeMailto'): string {
   const value = values[name];
   if (typeof value !== 'string') throw new Error(`no value for slot "${name}"`);
   return value;
