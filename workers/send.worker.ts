@@ -29,6 +29,16 @@ export function createSendWorkers(runtime: Runtime, options: { concurrency?: num
     worker.on('error', (err) => runtime.logger.error({ err, newsletter: id }, 'send worker error'));
     worker.on('failed', (job, err) => runtime.logger.debug({ editionId: job?.data.e, jobId: job?.id, err: err.message }, 'send attempt failed'));
     worker.on('closed', () => void flushDeliveryMetrics(runtime));
+    // A job that failed for the last time on an unexpected error (not an SMTP reply, which the
+    // processor records itself) still settles its reader as failed, so the edition can finish.
+    worker.on('failed', (job, err) => {
+      if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      runtime.editions.ledgerEntry(job.data.e, job.data.s).then(async (entry) => {
+        if (entry && (entry.kind === 'queued' || entry.kind === 'claimed')) {
+          await runtime.editions.settle(job.data.e, job.data.s, 'f', `gave up after ${job.attemptsMade} attempts: ${err.message}`, runtime.clock.now());
+        }
+      }).catch((error: unknown) => runtime.logger.error({ err: error, editionId: job.data.e }, 'could not record a failed send'));
+    });
     return worker;
   });
 }

@@ -141,7 +141,18 @@ export class SendProcessor {
 
     const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
     const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
-    const raw = personaliseMessage(ctx.template, values);
+    let raw: Buffer;
+    try {
+      raw = personaliseMessage(ctx.template, values);
+    } catch (error) {
+      // A value no message can carry (an address or name that slipped past validation): retrying
+      // cannot help, and a claim left open would keep the edition from ever finishing.
+      const detail = `message could not be built: ${(error as Error).message}`;
+      await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
+      runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: true });
+      runtime.logger.error({ editionId, subscriberId, err: error }, 'message could not be built');
+      return 'failed';
+    }
     try {
       await runtime.transport.send({ envelopeFrom: envelopeSender(runtime.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
     } catch (error) {

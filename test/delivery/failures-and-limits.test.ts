@@ -78,3 +78,29 @@ describe("a newsletter's send-rate limit", () => {
     }
   });
 });
+
+describe('a message that cannot be built for one reader', () => {
+  let sink: SmtpSink;
+  let runtime: Runtime;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    runtime = testRuntime(testConfig(uniquePrefix('badvalue'), { smtpUrl: sink.url, newsletters: newslettersWithFeed(writeTestFeed(['2026-11-24'])), delivery }), { clock: new FixedClock('2026-11-24T06:00:00Z') });
+    await runtime.subscribers.add({ email: 'good@example.com', newsletters: ['national'], confirmed: true });
+    // An address that slipped into the store without validation (an old import, a hand edit).
+    await runtime.subscribers.add({ email: 'broken address@@example.com', newsletters: ['national'], confirmed: true });
+  });
+
+  afterAll(async () => {
+    await closeRuntime(runtime);
+    await sink.close();
+  });
+
+  test('is recorded as failed with the reason, and the edition still finishes', async () => {
+    const result = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+    expect(result.edition).toMatchObject({ state: 'done', sent: 1, failed: 1 });
+    const id = (await runtime.subscribers.findIdByEmail('broken address@@example.com')) as string;
+    expect((await runtime.editions.ledgerEntry(result.edition.id, id))?.detail).toContain('message could not be built');
+    expect(sink.messages.flatMap((m) => m.recipients)).toEqual(['good@example.com']);
+  });
+});
