@@ -203,6 +203,19 @@ async function main(): Promise<void> {
     await rt.close();
   }
 
+  // The issue's targets for the largest edition run, checked against what was just measured.
+  const largest = Math.max(...args.sizes);
+  const lk = `${largest / 1000}k`;
+  if (largest >= 100_000) {
+    const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    const rssOk = args.sizes.every((size) => Number(results[`workerPeakRssMb_${size / 1000}k`]) < 300);
+    console.log('');
+    print(`Targets at ${largest.toLocaleString('en-GB')}`, '');
+    print('  under 2 minutes end to end', `${verdict(Number(results[`e2eSeconds_${lk}`]) < 120)} (${results[`e2eSeconds_${lk}`]} s)`);
+    print('  at least 70% of the ceiling', `${verdict(Number(results[`ratio_${lk}`]) >= 0.7)} (${Math.round(Number(results[`ratio_${lk}`]) * 100)}%)`);
+    print('  worker peak RSS under 300 MB at every size', `${verdict(rssOk)} (${args.sizes.map((size) => `${results[`workerPeakRssMb_${size / 1000}k`]} MB`).join(', ')})`);
+  }
+
   // The in-doubt window: from the SMTP server's acceptance reaching us to the ledger's "sent" write.
   // A crash inside it is the one case that can mail a reader twice; measured here, in process.
   {
