@@ -43,11 +43,6 @@ function writeCsv(file: string, rows: number): number {
   return bad;
 }
 
-async function deletePrefix(runtime: Runtime): Promise<void> {
-  const stream = runtime.redis.scanStream({ match: `${runtime.config.redisPrefix}:*`, count: 1000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
-}
-
 /** Peak RSS while `fn` runs, sampled every 50 ms (the process's lifetime peak says nothing when called from a bigger bench). */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakRssMb: number }> {
   let peak = process.memoryUsage().rss;
@@ -114,7 +109,7 @@ export async function runImportBench(rows = 100_000): Promise<Record<string, num
     line('  RSS before / peak during import', `${figures.rssBeforeMb} MB / ${figures.peakRssMb} MB`);
     return figures;
   } finally {
-    await deletePrefix(runtime);
+    await runtime.deleteAllKeys();
     await runtime.close();
     fs.rmSync(dir, { recursive: true, force: true });
     await privateRedis?.stop();

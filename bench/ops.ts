@@ -52,8 +52,7 @@ async function main(): Promise<void> {
     const registry = createMetricsRegistry(runtime, { processMetrics: false });
     await time('metrics scrape', () => registry.metrics(), (text) => `${text.length.toLocaleString('en-GB')} bytes`);
   } finally {
-    const stream = runtime.redis.scanStream({ match: `${prefix}:*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
+    await runtime.deleteAllKeys();
     await runtime.close();
   }
 }

@@ -86,11 +86,6 @@ async function seedSubscribers(runtime: Runtime, newsletterId: string, count: nu
   await runtime.redis.set(keys.subscriberSeq(), count);
 }
 
-async function deletePrefix(runtime: Runtime): Promise<void> {
-  const stream = runtime.redis.scanStream({ match: `${runtime.config.redisPrefix}:*`, count: 5000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
-}
-
 function writeConfig(config: LoadedConfig): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-'));
   const raw = JSON.parse(fs.readFileSync(path.join(projectRoot, 'config', 'daybreak.json'), 'utf8')) as Record<string, unknown> & { newsletters: Array<Record<string, unknown>> };
@@ -160,7 +155,7 @@ async function main(): Promise<void> {
     const prefix = `${base.redisPrefix}-${size}`;
     const config: LoadedConfig = { ...base, redisPrefix: prefix };
     const rt = new Runtime(config, { logger: silentLogger });
-    await deletePrefix(rt);
+    await rt.deleteAllKeys();
     await seedSubscribers(rt, newsletter.id, size);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
@@ -199,7 +194,7 @@ async function main(): Promise<void> {
     print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
     print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
     print(`  worker peak RSS${args.workers > 1 ? ` (largest of ${args.workers})` : ''}`, `${results[`workerPeakRssMb_${k}`]} MB`);
-    await deletePrefix(rt);
+    await rt.deleteAllKeys();
     await rt.close();
   }
 
@@ -232,7 +227,7 @@ async function main(): Promise<void> {
     };
     const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
     rt.events.on('sent', (e) => { const t = accepted.get(e.subscriberId); if (t !== undefined) windows.push(performance.now() - t); });
-    await deletePrefix(rt);
+    await rt.deleteAllKeys();
     await seedSubscribers(rt, newsletter.id, n);
     const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
     windows.sort((a, b) => a - b);
@@ -246,7 +241,7 @@ async function main(): Promise<void> {
     console.log('');
     print(`In-doubt window over ${n} sends (accepted -> recorded)`, `p50 ${results.inDoubtWindowP50Ms} ms, p99 ${results.inDoubtWindowP99Ms} ms, max ${results.inDoubtWindowMaxMs} ms`);
     print('  copies in doubt per crash at that rate', `${results.inDoubtExpectedPerCrash} (at ${Math.round(rate)} messages/s)`);
-    await deletePrefix(rt);
+    await rt.deleteAllKeys();
     await rt.close();
   }
 
@@ -265,6 +260,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
   fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nFigures written to bench/results/latest.json`);
+  await runtime.deleteAllKeys();
   await runtime.close();
   sink.child.send({ cmd: 'stop' });
   await privateRedis?.stop();

@@ -60,17 +60,23 @@ export function verpAddress(settings: VerpSettings, target: VerpTarget): string 
   return `${settings.localPart}+${verpToken(settings.secret, target)}@${settings.domain.toLowerCase()}`;
 }
 
+/** The `<tag>` of `<localPart>+<tag>@<bounce domain>` (any case, lower-cased), or undefined. */
+function addressTag(settings: VerpSettings, localPart: string, address: string): string | undefined {
+  const a = address.trim().replace(/^<|>$/g, '').toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at < 0 || a.slice(at + 1) !== settings.domain.toLowerCase()) return undefined;
+  const prefix = `${localPart.toLowerCase()}+`;
+  const local = a.slice(0, at);
+  return local.startsWith(prefix) ? local.slice(prefix.length) : undefined;
+}
+
 export type VerpCheck = { ok: true; target: VerpTarget } | { ok: false; reason: 'not-verp' | 'malformed' | 'bad-signature' };
 
 /** Reads and verifies a VERP address (any case). */
 export function parseVerpAddress(settings: VerpSettings, address: string): VerpCheck {
-  const a = address.trim().replace(/^<|>$/g, '').toLowerCase();
-  const at = a.lastIndexOf('@');
-  if (at < 0 || a.slice(at + 1) !== settings.domain.toLowerCase()) return { ok: false, reason: 'not-verp' };
-  const local = a.slice(0, at);
-  const prefix = `${settings.localPart.toLowerCase()}+`;
-  if (!local.startsWith(prefix)) return { ok: false, reason: 'not-verp' };
-  const m = /^([a-z0-9][a-z0-9-]*-\d{8})\.(\d{1,15})\.([0-9a-f]{12})$/.exec(local.slice(prefix.length));
+  const tag = addressTag(settings, settings.localPart, address);
+  if (tag === undefined) return { ok: false, reason: 'not-verp' };
+  const m = /^([a-z0-9][a-z0-9-]*-\d{8})\.(\d{1,15})\.([0-9a-f]{12})$/.exec(tag);
   if (!m) return { ok: false, reason: 'malformed' };
   const editionId = expandEdition(m[1] as string);
   const subscriberId = m[2] as string;
@@ -111,12 +117,9 @@ export type UnsubscribeAddressCheck = { ok: true; subscriberId: string } | { ok:
 
 /** Reads and verifies an unsubscribe address (any case). */
 export function parseUnsubscribeAddress(settings: VerpSettings, address: string): UnsubscribeAddressCheck {
-  const a = address.trim().replace(/^<|>$/g, '').toLowerCase();
-  const at = a.lastIndexOf('@');
-  if (at < 0 || a.slice(at + 1) !== settings.domain.toLowerCase()) return { ok: false, reason: 'not-unsubscribe' };
-  const local = a.slice(0, at);
-  if (!local.startsWith(`${unsubscribeLocalPart}+`)) return { ok: false, reason: 'not-unsubscribe' };
-  const m = /^(\d{1,15})\.([0-9a-f]{16})$/.exec(local.slice(unsubscribeLocalPart.length + 1));
+  const tag = addressTag(settings, unsubscribeLocalPart, address);
+  if (tag === undefined) return { ok: false, reason: 'not-unsubscribe' };
+  const m = /^(\d{1,15})\.([0-9a-f]{16})$/.exec(tag);
   if (!m) return { ok: false, reason: 'malformed' };
   const subscriberId = m[1] as string;
   const expected = Buffer.from(unsubscribeMac(settings.secret, subscriberId));

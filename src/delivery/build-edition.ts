@@ -25,7 +25,6 @@ export interface EditionPlan {
   content: EditionContent;
 }
 
-export { senderDomain } from './addresses';
 
 export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
   const domain = senderDomain(newsletter.from);

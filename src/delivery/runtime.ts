@@ -69,6 +69,12 @@ export class Runtime {
     return found;
   }
 
+  /** Deletes every key under this install's prefix, BullMQ's included (the demo's reset, tests, benches). */
+  async deleteAllKeys(): Promise<void> {
+    const stream = this.redis.scanStream({ match: `${this.config.redisPrefix}:*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await this.redis.unlink(...keys);
+  }
+
   async close(): Promise<void> {
     await this.queues.close();
     await this.transportInstance?.close();

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NewsletterConfig } from '../config/schema';
-import { senderDomain } from '../delivery/build-edition';
+import { senderDomain } from '../delivery/addresses';
 import { preferencesUrl } from '../delivery/personalise';
 import type { Runtime } from '../delivery/runtime';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';

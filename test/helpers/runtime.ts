@@ -40,8 +40,7 @@ export function testRuntime(config: LoadedConfig, options: { clock?: Clock; tran
 
 /** Deletes every key under the prefix (the test's own data, BullMQ's included). */
 export async function flushPrefix(runtime: Runtime): Promise<void> {
-  const stream = runtime.redis.scanStream({ match: `${runtime.config.redisPrefix}:*`, count: 1000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
+  await runtime.deleteAllKeys();
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {

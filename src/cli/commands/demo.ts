@@ -21,11 +21,6 @@ export const demoReaders: Array<{ email: string; name?: string; suppressed?: boo
   { email: 'gone.away@example.com', name: 'Former Reader', suppressed: true },
 ];
 
-async function deleteByPrefix(runtime: Runtime): Promise<void> {
-  const stream = runtime.redis.scanStream({ match: `${runtime.config.redisPrefix}:*`, count: 1000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await runtime.redis.unlink(...keys);
-}
-
 export function registerDemo(program: Command, globals: () => GlobalOptions): void {
   program
     .command('demo')
@@ -48,7 +43,7 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
       const config = loadConfig({ file: globals().config, overrides: { redisUrl, redisPrefix: `${base.redisPrefix}-demo` } });
       const runtime = new Runtime(config, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
       try {
-        await deleteByPrefix(runtime);
+        await runtime.deleteAllKeys();
         const newsletter = config.newsletters[0];
         for (const reader of demoReaders) {
           await runtime.subscribers.add({ email: reader.email, name: reader.name, newsletters: [newsletter.id], confirmed: true, source: 'demo' });

@@ -7,6 +7,7 @@ import { scheduledSlot } from '../../delivery/schedule';
 import type { RenderedEdition } from '../../render/contract';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { outboxDir } from '../../delivery/transports';
+import { articleList } from '../article-list';
 import { withRuntime, type GlobalOptions } from '../context';
 import { resolveLocalDate } from './run-edition';
 
@@ -27,18 +28,18 @@ export function registerPreview(program: Command, globals: () => GlobalOptions):
         const existing = await runtime.editions.get(id);
         const stored = existing ? await runtime.editions.content(id) : undefined;
         let rendered: RenderedEdition;
-        let articleLines: string[];
+        let articles: ReadonlyArray<{ title: string; section?: string }>;
         let window: string;
         if (existing && stored) {
           rendered = stored;
-          articleLines = existing.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`);
+          articles = existing.articles;
           window = `already built, ${existing.state}; showing what readers got`;
         } else {
           const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? runtime.clock.now();
           const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
           const { renderEdition } = require('../../render/render-edition') as typeof import('../../render/render-edition');
           rendered = await renderEdition(plan.content);
-          articleLines = plan.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`);
+          articles = plan.articles;
           window = `published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}`;
         }
         const base = runtime.config.publicUrl.replace(/\/$/, '');
@@ -48,8 +49,8 @@ export function registerPreview(program: Command, globals: () => GlobalOptions):
         await fs.writeFile(out, fillSlots(rendered.html, values, escapeHtml));
         console.log(`Preview of ${id}`);
         console.log(`Subject: ${rendered.subject}`);
-        console.log(`Articles: ${articleLines.length} (${window})`);
-        articleLines.forEach((line, i) => console.log(`  ${String(i + 1).padStart(2)}. ${line}`));
+        console.log(`Articles: ${articles.length} (${window})`);
+        for (const line of articleList(articles)) console.log(line);
         console.log(`HTML: ${Buffer.byteLength(rendered.html)} bytes, MJML compiled in ${rendered.timings.mjmlMs.toFixed(1)} ms`);
         for (const w of rendered.warnings) console.log(`Warning: ${w}`);
         console.log(`Written to ${out}`);

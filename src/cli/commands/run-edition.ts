@@ -8,6 +8,7 @@ import { runEditionNow } from '../../delivery/run-now';
 import type { Runtime } from '../../delivery/runtime';
 import { isLocalDate, localDateOf, scheduledSlot } from '../../delivery/schedule';
 import { outboxDir } from '../../delivery/transports';
+import { articleList } from '../article-list';
 import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
 
 export function resolveLocalDate(runtime: Runtime, newsletterId: string, date: string | undefined): string {
@@ -15,11 +16,6 @@ export function resolveLocalDate(runtime: Runtime, newsletterId: string, date: s
   if (date === undefined) return localDateOf(runtime.clock.now(), newsletter.timezone);
   if (!isLocalDate(date)) throw new CliError(`--date must be a calendar date like 2026-11-24 (got "${date}")`, 2);
   return date;
-}
-
-function describeArticles(edition: Pick<Edition, 'articleIds'>, titles?: string[]): string {
-  const list = titles ?? edition.articleIds;
-  return list.map((t, i) => `  ${String(i + 1).padStart(2)}. ${t}`).join('\n');
 }
 
 /** Runs an edition with a progress bar and prints what happened; shared by run-edition and demo. */
@@ -56,7 +52,7 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   if (e.subject) out(`Subject: ${e.subject}`);
   if (e.articleIds.length) {
     out(`Articles picked (${e.articleIds.length}):`);
-    out(describeArticles(e, e.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`)));
+    out(articleList(e.articles).join('\n'));
   }
   out(`Messages: ${e.sent} sent, ${e.failed} failed, ${e.skipped} skipped, ${pendingCount(e)} pending, of ${e.total}`);
   out(`Time: ${(result.ms / 1000).toFixed(2)} s`);
@@ -92,7 +88,7 @@ export function registerRunEdition(program: Command, globals: () => GlobalOption
           const readers = await runtime.subscribers.countMembers(newsletterId);
           console.log(`Dry run of ${id}: nothing stored, nothing sent.`);
           console.log(`Articles published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}: ${plan.articles.length} picked of ${plan.considered} in the feed`);
-          console.log(describeArticles({ articleIds: [] }, plan.articles.map((a) => `${a.title}${a.section ? ` [${a.section}]` : ''}`)));
+          console.log(articleList(plan.articles).join('\n'));
           console.log(`Would go to up to ${readers} confirmed subscriber(s) (suppressed ones are skipped at send time).`);
           return;
         }

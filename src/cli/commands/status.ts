@@ -7,6 +7,7 @@ import type { Runtime } from '../../delivery/runtime';
 import { EditionNotFoundError, editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../delivery/status';
 import { TestSendError } from '../../delivery/test-send';
 import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
+import { articleList } from '../article-list';
 
 /** Domain errors meant for the person at the terminal become CliErrors (exit 1: refused or not found). */
 export async function asCliErrors<T>(fn: () => Promise<T>): Promise<T> {
@@ -46,7 +47,7 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
   if (s.subject) lines.push(`Subject:   ${s.subject}`);
   if (s.articles.length) {
     lines.push(`Articles:  ${s.articles.length}`);
-    s.articles.forEach((a, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${a.title}${a.section ? ` [${a.section}]` : ''}`));
+    lines.push(...articleList(s.articles));
   }
   const w = Math.max(6, n(c.total).length);
   const row = (label: string, value: number, note = '') => `  ${label.padEnd(10)} ${n(value).padStart(w)}${note}`;
