@@ -77,7 +77,7 @@ describe('the daybreak command', () => {
     expect(badDate.code).toBe(2);
     expect(badDate.stderr).toContain('--date must be a calendar date like 2026-11-24');
     const unknown = await daybreak(['run-edition', 'weekly'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('Unknown newsletter "weekly"; configured: national');
     const noRedis = await daybreak(['run-edition', 'national'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
     expect(noRedis.code).toBe(3);
