@@ -53,13 +53,32 @@ describe('web for ops and readers', () => {
     expect(html).not.toContain('Number');
     expect(html).not.toContain('/unsubscribe/');
     expect(html).not.toContain('/preferences/');
-    // The personal links lead to a page explaining the web copy is not personal.
-    expect(html).toContain('href="http://daybreak.test/archive/personal-links"');
+    // The help page older stored editions' footer links point to still answers.
     const help = await app.inject({ url: '/archive/personal-links' });
     expect(help.statusCode).toBe(200);
     expect(help.body).toContain('the same for every reader');
-    // The email's own "view in browser" link is this page.
-    expect(html).toContain('href="http://daybreak.test/archive/national/2026-11-24"');
+  });
+
+  test('the web copy drops the email-only chrome: no "view in browser" link to itself, no subscriber footer', async () => {
+    const html = (await app.inject({ url: '/archive/national/2026-11-24' })).body;
+    expect(html).not.toContain('Trouble reading this email?');
+    expect(html).not.toContain('View it in your browser');
+    expect(html).not.toContain('href="http://daybreak.test/archive/national/2026-11-24"');
+    expect(html).not.toContain('You are receiving this');
+    expect(html).not.toContain('Unsubscribe');
+    expect(html).not.toContain('Manage your preferences');
+    expect(html).not.toContain('personal-links');
+    expect(html).not.toContain('email-only');
+    // The stories, the sign-up block, past editions and the postal address stay.
+    expect(html).toContain('Sign up for free');
+    expect(html).toMatch(/>Past editions<\/a>/);
+    expect(html).toContain(f.config.organisation.postalAddress);
+    // The emails readers got keep all of it.
+    const sent = f.sink.messages.find((m) => m.recipients.includes('reader-1@example.com'));
+    if (!sent) throw new Error('reader-1 got no copy');
+    const email = (await f.sink.parse(sent)).html || '';
+    expect(email).toContain('View it in your browser');
+    expect(email).toContain('/unsubscribe/');
   });
 
   test('/archive lists published editions; unknown, malformed and cancelled ones are 404', async () => {
