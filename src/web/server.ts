@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../delivery/runtime';
 import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
@@ -31,7 +31,8 @@ export async function buildWebServer(runtime: Runtime, options: WebServerOptions
   const app = Fastify({
     // Typed as Fastify's base logger so the instance keeps the FastifyInstance type every route module takes.
     loggerInstance: runtime.logger.child({ component: 'web' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Fastify's own per-request lines are info; ours (onResponse below) are debug and name the route, not the URL.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomBytes(6).toString('hex'),
     bodyLimit: 64 * 1024,
     trustProxy: runtime.config.web.trustProxy,

@@ -208,7 +208,7 @@ describe('the web copy of an edition', () => {
     expect(web).toContain('Sign up for free');
     expect(web).toMatch(/<a href="https:\/\/daybreak\.example\/newsletters\/national"[^>]*>Past editions<\/a>/);
     expect(web).toContain('Daybreak Media Ltd, 1 Quayside');
-    // Outlook's conditional tables stay balanced: the marks sit between whole sections.
+    // Cutting at the marks leaves Outlook's conditional tables balanced.
     const opens = (s: string) => (s.match(/<!--\[if mso \| IE\]><table/g) ?? []).length;
     const closes = (s: string) => (s.match(/<!--\[if mso \| IE\]><\/td><\/tr><\/table>/g) ?? []).length;
     expect(opens(web) - closes(web)).toBe(opens(html) - closes(html));
