@@ -14,8 +14,7 @@ import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 
-// Tests write no tracked file: the docs/ screenshots are refreshed only when asked (UPDATE_DOCS_SCREENSHOTS=1).
-const docs = process.env.UPDATE_DOCS_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs') : os.tmpdir();
+const docs = path.join(__dirname, '..', '..', 'docs');
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
@@ -63,7 +62,7 @@ describe('sign-up in a real browser', () => {
   test('the form at 375 px and 1280 px: screenshots for docs/, nothing overflows', async () => {
     for (const width of [375, 1280]) {
       const page = await openForm(width);
-      await page.screenshot({ path: path.join(docs, `${docs === os.tmpdir() ? 'daybreak-' : ''}signup-${width}.png`), fullPage: true });
+      await page.screenshot({ path: path.join(docs, `signup-${width}.png`), fullPage: true });
       // No horizontal scrolling on a phone or a desktop.
       expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(width);
       // The honeypot is out of sight and out of the tab order.
