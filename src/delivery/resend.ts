@@ -1,7 +1,6 @@
 import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import { createSendWorkers } from '../../workers/send.worker';
-import { LuaScript } from '../core/lua-script';
 import { normaliseEmail } from '../subscribers/email';
 import { currentOperator } from './control';
 import type { Edition } from './edition';
@@ -58,19 +57,6 @@ export interface ResendPlan {
 
 const sendableStates = new Set(['sending', 'done']);
 
-/** Turns still-failed ledger entries back into queued ones. KEYS: edition, ledger. ARGV: now, ids... */
-const requeueFailedScript = new LuaScript(`
-local out = {}
-for i = 2, #ARGV do
-  local prev = redis.call('HGET', KEYS[2], ARGV[i])
-  if prev and string.sub(prev, 1, 1) == 'f' then
-    redis.call('HSET', KEYS[2], ARGV[i], 'q|' .. ARGV[1])
-    redis.call('HINCRBY', KEYS[1], 'failed', -1)
-    out[#out + 1] = ARGV[i]
-  end
-end
-return out
-`);
 
 /** Why a send to this reader would be skipped now, or undefined when it would go. One round trip per batch. */
 async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
@@ -153,9 +139,9 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
       const ids = await runtime.subscribers.pageMembers(nl, cursor, 1000);
       if (ids.length === 0) break;
       cursor = Number(ids[ids.length - 1]);
-      const present = await runtime.redis.hmget(runtime.keys.ledger(editionId), ...ids);
+      const present = await runtime.editions.ledgerEntries(editionId, ids);
       ids.forEach((id, i) => {
-        if (present[i] === null) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
+        if (present[i] === undefined) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
       });
     }
     plan.completesFanout = true;
@@ -215,12 +201,7 @@ export async function executeResend(
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set<string>();
-    for (let i = 0; i < failedIds.length; i += 500) {
-      const batch = failedIds.slice(i, i + 500);
-      const ids = (await requeueFailedScript.run(runtime.redis, [runtime.keys.edition(editionId), runtime.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[];
-      for (const id of ids) requeued.add(id);
-    }
+    const requeued = new Set(await runtime.editions.requeueFailed(editionId, failedIds, now));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
@@ -265,8 +246,7 @@ export async function executeResend(
     }
     if (plan.completesFanout && !edition.fanoutDone) {
       // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
-      await runtime.editions.fanoutDone(editionId, runtime.clock.now());
-      await runtime.editions.log(editionId, runtime.clock.now(), 'fanned-out', { by: `resend (${by})`, queued: jobIds.size });
+      await runtime.editions.fanoutDone(editionId, runtime.clock.now(), { detail: { by: `resend (${by})`, queued: jobIds.size } });
     }
     await runtime.editions.log(editionId, now, 'resend', {
       by, mode: plan.mode, queued: jobIds.size, ...(alreadyHandled ? { alreadyHandled } : {}),
