@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Runtime } from '../../delivery/runtime';
 import { emailSchema } from '../../subscribers/email';
 import { exportCsv, formatIssue, ImportFileError, importCsv } from '../../subscribers/csv';
+import type { CsvEncoding } from '../../subscribers/csv-lines';
 import type { Subscriber } from '../../subscribers/store';
 import { CliError, withRuntime, type GlobalOptions } from '../context';
 
@@ -11,6 +12,14 @@ function parseEmailArg(raw: string): string {
   const email = emailSchema.safeParse(raw);
   if (!email.success) throw new CliError(`"${raw}" ${email.error.issues[0]?.message ?? 'is not a valid address'}`, 2);
   return email.data;
+}
+
+/** --encoding: the two ways a subscriber file is read. */
+function parseEncoding(value: string): CsvEncoding {
+  const name = value.trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (name === 'utf8') return 'utf8';
+  if (name === 'latin1' || name === 'iso88591') return 'latin1';
+  throw new CliError(`Unknown --encoding "${value}": use utf8 (the default) or latin1`, 2);
 }
 
 function checkNewsletters(runtime: Runtime, ids: string[] | undefined): void {
@@ -46,11 +55,13 @@ export function registerSubscriberDataCommands(group: Command, globals: () => Gl
   group
     .command('import')
     .description('import subscribers from a CSV file (header row with an email column; optional name and newsletters columns)')
-    .argument('<file>', 'CSV file, UTF-8')
+    .argument('<file>', 'CSV file, UTF-8 (or Latin-1 with --encoding latin1); CR, LF or CRLF line ends')
     .option('--newsletter <id...>', 'put every row on these newsletters (default: the file\'s newsletters column, else the default-ticked ones)')
     .option('--confirmed', 'import as confirmed: only for a list whose consent you hold (otherwise rows are pending and get no email until they sign up)')
     .option('--quiet', 'do not print each bad row')
-    .action(async (file: string, opts: { newsletter?: string[]; confirmed?: boolean; quiet?: boolean }) => {
+    .option('--encoding <name>', 'utf8 (default: a file that is not UTF-8 is refused) or latin1 (ISO-8859-1, for a file saved that way)', 'utf8')
+    .action(async (file: string, opts: { newsletter?: string[]; confirmed?: boolean; quiet?: boolean; encoding: string }) => {
+      const encoding = parseEncoding(opts.encoding);
       await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
         checkNewsletters(runtime, opts.newsletter);
         const full = path.resolve(file);
@@ -63,6 +74,7 @@ export function registerSubscriberDataCommands(group: Command, globals: () => Gl
             newsletters: opts.newsletter,
             defaultNewsletters: defaultNewsletters(runtime),
             confirmed: Boolean(opts.confirmed),
+            encoding,
             now: () => runtime.clock.now(),
             onIssue: (issue) => {
               if (opts.quiet) return;
@@ -72,6 +84,7 @@ export function registerSubscriberDataCommands(group: Command, globals: () => Gl
           });
           const secs = report.ms / 1000;
           console.log(`Imported ${path.basename(full)} in ${secs.toFixed(1)} s (${Math.round(report.rows / Math.max(secs, 0.001)).toLocaleString('en-GB')} rows/s), as ${opts.confirmed ? 'confirmed' : 'pending'}:`);
+          if (encoding === 'latin1') console.log('  read as Latin-1 (ISO-8859-1), as --encoding latin1 asked: check a few names with `subscribers show`');
           console.log(`  ${report.rows} rows: ${report.created} new, ${report.updated} updated, ${report.unchanged} unchanged`);
           console.log(`  skipped: ${report.suppressed} suppressed, ${report.unsubscribed} unsubscribed (never re-subscribed by import)`);
           console.log(`  invalid: ${report.invalid}${report.invalid && !opts.quiet ? ' (listed above, by line)' : ''}`);
