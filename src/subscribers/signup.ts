@@ -5,6 +5,7 @@ import { senderDomain } from '../delivery/addresses';
 import { preferencesUrl } from '../delivery/personalise';
 import type { Runtime } from '../delivery/runtime';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
+import { foldHeader, mailboxTokens } from '../render/mime-template';
 import { emailSchema, subscriberNameSchema } from './email';
 import type { PendingSignup, SignupContext, Subscriber } from './store';
 
@@ -133,7 +134,6 @@ export async function buildConfirmationMessage(runtime: Runtime, subscriber: Sub
   const composer = new MailComposer({
     from,
     ...(replyTo ? { replyTo } : {}),
-    to: name ? { name, address: subscriber.email } : subscriber.email,
     subject: rendered.subject,
     text: rendered.text,
     html: rendered.html,
@@ -142,8 +142,19 @@ export async function buildConfirmationMessage(runtime: Runtime, subscriber: Sub
     headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
     textEncoding: 'quoted-printable',
   });
-  const raw = await composer.compile().build();
+  // The To: line is ours, not nodemailer's, which passes an ASCII name through as typed: then
+  // "=?utf-8?q?...?=" would be decoded by the reader's mail program into whatever it spells.
+  const raw = Buffer.concat([Buffer.from(toHeaderLine(subscriber.email, name), 'ascii'), await composer.compile().build()]);
   return { raw, messageId, subject: rendered.subject };
+}
+
+/**
+ * The `To:` header line (CRLF-terminated) for a reader. The display name is text, encoded by the
+ * same rules as an edition's per-reader To: (atoms, a quoted-string, or RFC 2047 encoded-words
+ * whenever the name is not plain ASCII or contains "=?"), folded within 78 characters a line.
+ */
+export function toHeaderLine(email: string, name?: string): string {
+  return foldHeader('To', mailboxTokens({ email, name: name?.trim() || undefined }, 'to'));
 }
 
 export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {

@@ -175,6 +175,27 @@ describe('subscriber pages and endpoints', () => {
     expect(await runtime.subscribers.findByEmail('inject@example.com')).toBeUndefined();
   });
 
+  test('a name is text, never a pre-encoded header: an RFC 2047 encoded-word in it reaches the To: as those characters', async () => {
+    const name = '=?utf-8?q?Bob=0D=0ABcc:everyone@example.com?=';
+    const before = sink.messages.length;
+    const res = await signUp({ email: 'encoded-name@example.com', name, newsletters: 'national' });
+    expect(res.statusCode).toBe(200);
+    await sink.waitForCount(before + 1);
+    const message = [...sink.messages].reverse().find((m) => m.recipients.includes('encoded-name@example.com'));
+    expect(message?.recipients).toEqual(['encoded-name@example.com']);
+    const mail = await lastMailTo('encoded-name@example.com');
+    const to = Array.isArray(mail.to) ? mail.to : [mail.to];
+    expect(to.flatMap((a) => a?.value ?? [])).toEqual([{ address: 'encoded-name@example.com', name }]);
+    expect(mail.bcc).toBeUndefined();
+    expect(mail.cc).toBeUndefined();
+    // And a name with non-ASCII letters and quotes survives the same way.
+    const other = 'Zoë "Z" O\'Brien, Jr.';
+    await signUp({ email: 'quoted-name@example.com', name: other, newsletters: 'national' });
+    await sink.waitForCount(before + 2);
+    const second = await lastMailTo('quoted-name@example.com');
+    expect((Array.isArray(second.to) ? second.to : [second.to]).flatMap((a) => a?.value ?? [])).toEqual([{ address: 'quoted-name@example.com', name: other }]);
+  });
+
   test('the answer never reveals whether an address was already subscribed', async () => {
     await runtime.subscribers.add({ email: 'known@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
     const before = sink.messages.length;
