@@ -171,6 +171,43 @@ export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber,
 
 export type SignupOutcome = 'sent' | 'already-subscribed' | 'suppressed';
 
+/** Per process: past this many sign-ups still finishing, the form answers "busy" to everyone alike. */
+const MAX_BACKGROUND_SIGNUPS = 200;
+const backgroundSignups = new WeakMap<Runtime, Set<Promise<void>>>();
+
+/**
+ * Double opt-in, step one, answered first: the caller replies straight away, in the same words
+ * for every address, and the store and the email happen after this returns (on a later turn of
+ * the event loop). So the reply cannot say, nor take longer to say, whether the address is new,
+ * pending, confirmed, suppressed or erased: one path, the same work before the answer. Failures
+ * are logged. Returns false, starting nothing, only when too many are still in flight (a matter
+ * of load, never of the address).
+ */
+export function startSignup(runtime: Runtime, input: SignupInput, context: SignupContext): boolean {
+  let running = backgroundSignups.get(runtime);
+  if (!running) {
+    running = new Set();
+    backgroundSignups.set(runtime, running);
+  }
+  if (running.size >= MAX_BACKGROUND_SIGNUPS) return false;
+  const inFlight = running;
+  const work: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => requestSignup(runtime, input, context))
+    .then(
+      () => undefined,
+      (error: unknown) => runtime.logger.error({ err: error, form: context.form }, 'sign-up failed after its answer was sent (the visitor can sign up again)'),
+    )
+    .finally(() => inFlight.delete(work));
+  inFlight.add(work);
+  return true;
+}
+
+/** Waits for every sign-up still finishing in the background (server shutdown, tests). */
+export async function settleSignups(runtime: Runtime): Promise<void> {
+  const running = backgroundSignups.get(runtime);
+  while (running && running.size > 0) await Promise.all([...running]);
+}
+
 /**
  * Double opt-in, step one, end to end: store the request and email the link. The caller answers
  * every outcome with the same "check your inbox", so the page never says whether the address was
