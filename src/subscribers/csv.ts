@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
+import { DaybreakError } from '../core/errors';
 import type { SubscriberStore } from './store';
 import { findInvalidUtf8, readCsvLines, type CsvEncoding, type Utf8Problem } from './csv-lines';
 import { emailSchema, subscriberNameSchema } from './email';
@@ -62,10 +63,10 @@ export interface ImportOptions {
   maxLineBytes?: number;
 }
 
-/** A file-level problem: no header, no email column, not UTF-8. Nothing was imported. */
-export class ImportFileError extends Error {
+/** A file-level problem: unreadable, no header, no email column, not UTF-8. Nothing was imported. */
+export class ImportFileError extends DaybreakError {
   constructor(message: string) {
-    super(message);
+    super('bad-input', message);
     this.name = 'ImportFileError';
   }
 }
