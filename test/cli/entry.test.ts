@@ -127,9 +127,13 @@ describe('missing real-world data', () => {
       expect(() => corpus('no-such-corpus-here')).toThrow(/corpus the tests need is missing and CI=true/);
       process.env.CI = 'false';
       process.env.DAYBREAK_TEST_SKIPS = own;
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
       const skipped = corpus('no-such-corpus-here');
       expect(skipped.present).toBe(false);
-      // Recorded for the run's closing summary, with the suite and the reason.
+      // Said at once, in the suite's output…
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('SKIPPED: /'));
+      warn.mockRestore();
+      // …and recorded for the run's closing summary, with the suite and the reason.
       const record = JSON.parse(fs.readFileSync(own, 'utf8').trim()) as { suite: string; reason: string };
       expect(record.suite).toBe(path.join('test', 'cli', 'entry.test.ts'));
       expect(record.reason).toContain('no-such-corpus-here');

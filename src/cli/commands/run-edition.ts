@@ -78,8 +78,9 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   if (e.state === 'sending' || e.state === 'paused') out(`Next: \`daybreak status ${e.id} --watch\` follows it.`);
   if (e.state === 'done' && !runtime.config.smtpUrl && e.total > 0) {
     const dir = outboxDir(runtime.config);
-    const index = await writeOutboxIndex(dir, e.id);
+    const index = await writeOutboxIndex(dir, e.id, { publicUrl: runtime.config.publicUrl });
     out(`Outbox: ${path.relative(process.cwd(), index) || index} (one .eml and one .html per message; set SMTP_URL to send for real)`);
+    out(`Links and images in the emails point at PUBLIC_URL (${runtime.config.publicUrl}): \`${runtime.config.redisPrefix === 'daybreak' ? '' : `DAYBREAK_REDIS_PREFIX=${runtime.config.redisPrefix} `}npx daybreak serve\` on the same Redis makes them live.`);
   } else if (runtime.config.smtpUrl) {
     out(`Delivered through ${runtime.transport.description}`);
   }
