@@ -58,34 +58,10 @@ export interface ResendPlan {
 const sendableStates = new Set(['sending', 'done']);
 
 
-/** Why a send to this reader would be skipped now, or undefined when it would go. One round trip per batch. */
+/** Why a send to this reader would be skipped now (the claim's own rule), or undefined when it would go. */
 async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
-  const out = new Map<string, { email?: string; skipBecause?: string }>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const batch = ids.slice(i, i + 500);
-    const p = runtime.redis.pipeline();
-    for (const id of batch) p.hmget(runtime.keys.subscriber(id), 'email', 'status', 'newsletters', 'emailHash');
-    const rows = ((await p.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v as Array<string | null>;
-    });
-    const s = runtime.redis.pipeline();
-    for (const row of rows) s.hexists(runtime.keys.suppressions(), row[3] ?? '');
-    const suppressed = ((await s.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v === 1;
-    });
-    batch.forEach((id, k) => {
-      const [email, status, newsletters] = rows[k] as Array<string | null>;
-      let skipBecause: string | undefined;
-      if (!email) skipBecause = 'subscriber no longer exists';
-      else if (suppressed[k]) skipBecause = 'suppressed';
-      else if (status !== 'confirmed') skipBecause = status === 'unsubscribed' ? 'unsubscribed' : `not confirmed (${status})`;
-      else if (!(newsletters ?? '').split(',').includes(newsletterId)) skipBecause = `unsubscribed from ${newsletterId}`;
-      out.set(id, { email: email ?? undefined, skipBecause });
-    });
-  }
-  return out;
+  const checked = await runtime.subscribers.deliverability(newsletterId, ids);
+  return new Map([...checked].map(([id, { email, reason }]) => [id, { email, skipBecause: reason }]));
 }
 
 function describeMode(request: ResendRequest): string {
