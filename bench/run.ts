@@ -15,7 +15,7 @@ import { editionIdFor } from '../src/delivery/edition';
 import { planEdition, editionHeaders } from '../src/delivery/build-edition';
 import { enqueueEdition } from '../src/delivery/enqueue';
 import { messageIdFor, messageValues } from '../src/delivery/personalise';
-import { runEditionNow, workersRunning } from '../src/delivery/run-now';
+import { runEditionNow, workersRunning } from '../src/ops/run-now';
 import { createTransport, type MailTransport } from '../src/delivery/transports';
 import { Runtime } from '../src/delivery/runtime';
 import { localDateOf } from '../src/delivery/schedule';

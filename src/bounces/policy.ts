@@ -1,4 +1,4 @@
-import { EditionControlError, pauseEdition } from '../delivery/control';
+import { EditionControlError, pauseEdition } from '../ops/control';
 import type { Runtime } from '../delivery/runtime';
 import type { SubscriberEvent } from '../subscribers/store';
 import type { Attribution, BounceEvent, RecordOutcome } from './events';

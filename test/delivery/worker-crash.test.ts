@@ -5,7 +5,7 @@ import { FixedClock } from '../../src/core/clock';
 import { buildEdition } from '../../src/delivery/build-edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import type { Runtime } from '../../src/delivery/runtime';
-import { waitForEdition } from '../../src/delivery/watch';
+import { waitForEdition } from '../../src/ops/watch';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

@@ -1,8 +1,8 @@
-import { cancelEdition, EditionControlError, pauseEdition, resumeEdition } from '../../src/delivery/control';
+import { cancelEdition, EditionControlError, pauseEdition, resumeEdition } from '../../src/ops/control';
 import { pendingCount, type Edition } from '../../src/delivery/edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { waitForEdition } from '../../src/delivery/watch';
+import { runEditionNow } from '../../src/ops/run-now';
+import { waitForEdition } from '../../src/ops/watch';
 import { closeRuntime, writeConfigFile } from '../helpers/runtime';
 import { closeWorkers, copiesByRecipient, opsFixture, runCli, startWorkers, until, type OpsFixture } from './fixture';
 

@@ -1,8 +1,8 @@
 import { recordProgressSample } from '../../src/delivery/instrument';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { editionStatus, resolveEditionRef, type EditionStatus } from '../../src/delivery/status';
-import { waitForEdition } from '../../src/delivery/watch';
+import { runEditionNow } from '../../src/ops/run-now';
+import { editionStatus, resolveEditionRef, type EditionStatus } from '../../src/ops/status';
+import { waitForEdition } from '../../src/ops/watch';
 import { createSendWorkers } from '../../workers/send.worker';
 import { closeRuntime, setEditionFields, writeConfigFile } from '../helpers/runtime';
 import { spawn } from 'node:child_process';

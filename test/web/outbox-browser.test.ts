@@ -5,8 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { chromium, type Browser } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
-import { localiseSampleImages, writeOutboxIndex } from '../../src/delivery/outbox-index';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { localiseSampleImages, writeOutboxIndex } from '../../src/ops/outbox-index';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 

@@ -1,10 +1,10 @@
 /** `daybreak pause|resume|cancel`: ops control of a running edition. */
 import readline from 'node:readline/promises';
 import { DaybreakError } from '../../core/errors';
-import { cancelEdition, pauseEdition, resumeEdition } from '../../delivery/control';
+import { cancelEdition, pauseEdition, resumeEdition } from '../../ops/control';
 import { pendingCount } from '../../delivery/edition';
 import type { Runtime } from '../../delivery/runtime';
-import { getEditionOrThrow } from '../../delivery/status';
+import { getEditionOrThrow } from '../../ops/status';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 async function confirm(question: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 /** `daybreak editions`: recent editions as a table or JSON. */
 import { finalStates, pendingCount, type Edition } from '../../delivery/edition';
 import type { Runtime } from '../../delivery/runtime';
-import { formatDuration } from '../../delivery/status';
+import { formatDuration } from '../../ops/status';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 import { localTime } from './status';
 

@@ -1,7 +1,7 @@
 /** `daybreak resend`: plan (and with --dry-run only show) a resend, then carry it out. */
 import { SingleBar } from 'cli-progress';
 import { DaybreakError } from '../../core/errors';
-import { executeResend, planResend, type ResendPlan, type ResendTarget } from '../../delivery/resend';
+import { executeResend, planResend, type ResendPlan, type ResendTarget } from '../../ops/resend';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 const reasonLabel: Record<ResendTarget['reason'], string> = {

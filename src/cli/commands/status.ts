@@ -2,7 +2,7 @@
 import { SingleBar } from 'cli-progress';
 import { DateTime } from 'luxon';
 import type { Runtime } from '../../delivery/runtime';
-import { editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../delivery/status';
+import { editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../ops/status';
 import { articleList } from '../article-list';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 

@@ -1,5 +1,5 @@
 /** `daybreak test-send`: one marked copy of a day's edition to any address, recording nothing. */
-import { testSend as sendTestCopy } from '../../delivery/test-send';
+import { testSend as sendTestCopy } from '../../ops/test-send';
 import { parseEmailArgument, quietLogs, withRuntime, type GlobalOptions } from '../context';
 import { resolveLocalDate } from './run-edition';
 

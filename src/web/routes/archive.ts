@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { editionIdFor, type Edition, type EditionState } from '../../delivery/edition';
 import type { Runtime } from '../../delivery/runtime';
-import { personalLinksHelpUrl } from '../../delivery/test-send';
+import { personalLinksHelpUrl } from '../../ops/test-send';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { webCopyHtml } from '../../render/web-copy';
 import { page } from '../page';

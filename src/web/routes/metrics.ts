@@ -1,7 +1,7 @@
-/** `/metrics`: Prometheus text, computed at scrape time for the whole install (see delivery/metrics.ts); and the ops token that guards it. */
+/** `/metrics`: Prometheus text, computed at scrape time for the whole install (see ops/metrics.ts); and the ops token that guards it. */
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createMetricsRegistry } from '../../delivery/metrics';
+import { createMetricsRegistry } from '../../ops/metrics';
 import type { Runtime } from '../../delivery/runtime';
 
 /** The environment variable that, when set, puts `/metrics` and `/healthz`'s details behind a bearer token. */

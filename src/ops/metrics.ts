@@ -1,9 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
-import { finalStates, pendingCount, type Edition } from './edition';
-import { latencyBuckets } from './instrument';
-import { editionQueueName, sendQueueName } from './queues';
-import type { Runtime } from './runtime';
-import { recentRate, settledCount } from './status';
+import { finalStates, pendingCount, type Edition } from '../delivery/edition';
+import { latencyBuckets } from '../delivery/instrument';
+import { editionQueueName, sendQueueName } from '../delivery/queues';
+import type { Runtime } from '../delivery/runtime';
+import { recentRate, settledCount } from '../ops/status';
 
 /**
  * Prometheus metrics for the whole install, computed when scraped, so any one process serving

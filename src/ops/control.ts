@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { DaybreakError } from '../core/errors';
-import type { EditionState } from './edition';
-import { enqueueEdition } from './enqueue';
-import type { Runtime } from './runtime';
-import { getEditionOrThrow } from './status';
+import type { EditionState } from '../delivery/edition';
+import { enqueueEdition } from '../delivery/enqueue';
+import type { Runtime } from '../delivery/runtime';
+import { getEditionOrThrow } from '../ops/status';
 
 /** Who is at the terminal, for the edition's history. */
 export function currentOperator(): string {

@@ -4,13 +4,13 @@ import type { RenderedEdition } from '../render/contract';
 import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';
 import { renderEdition } from '../render/render-edition';
 import { normaliseEmail } from '../subscribers/email';
-import { senderDomain } from './addresses';
-import { editionHeaders, planEdition } from './build-edition';
-import { editionIdFor } from './edition';
-import { addressOf } from './envelope';
-import { greetingFor, preferencesUrl, unsubscribeUrl } from './personalise';
-import type { Runtime } from './runtime';
-import { editionSlot } from './schedule';
+import { senderDomain } from '../delivery/addresses';
+import { editionHeaders, planEdition } from '../delivery/build-edition';
+import { editionIdFor } from '../delivery/edition';
+import { addressOf } from '../delivery/envelope';
+import { greetingFor, preferencesUrl, unsubscribeUrl } from '../delivery/personalise';
+import type { Runtime } from '../delivery/runtime';
+import { editionSlot } from '../delivery/schedule';
 
 export const TEST_SUBJECT_PREFIX = '[TEST] ';
 

@@ -2,12 +2,12 @@ import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import { createSendWorkers } from '../../workers/send.worker';
 import { normaliseEmail } from '../subscribers/email';
-import { currentOperator } from './control';
-import type { Edition } from './edition';
-import { type SendJobData } from './queues';
-import type { Runtime } from './runtime';
-import type { SendOutcome } from './send-processor';
-import { getEditionOrThrow } from './status';
+import { currentOperator } from '../ops/control';
+import type { Edition } from '../delivery/edition';
+import { type SendJobData } from '../delivery/queues';
+import type { Runtime } from '../delivery/runtime';
+import type { SendOutcome } from '../delivery/send-processor';
+import { getEditionOrThrow } from '../ops/status';
 
 /**
  * Ops resends. The ledger stays the only guard against double sends:
