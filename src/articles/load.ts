@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock';
 import type { Article, FeedSource } from './article';
 import { FeedError, causeMessage } from './errors';
 import { parseFeedDetailed, type SkippedItem } from './feed-parser';
+import { matchesSection } from './pick';
 import { sanitizeSummaryHtml } from './sanitize';
 
 /*
@@ -81,8 +82,7 @@ export async function loadFeed(source: FeedSource, options: LoadOptions): Promis
 
 /** A regional or topical newsletter over a broad feed: match the section or the region, ignoring case. */
 export function filterBySection(articles: Article[], wanted: string): Article[] {
-  const key = wanted.trim().toLowerCase();
-  return articles.filter((a) => a.section?.trim().toLowerCase() === key || a.region?.trim().toLowerCase() === key);
+  return articles.filter((a) => matchesSection(a, wanted));
 }
 
 /** A file's bytes, refused (without reading it) when fstat says it is over the limit, and never read past it. */

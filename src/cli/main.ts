@@ -5,6 +5,7 @@ import { registerBounces } from './commands/bounces';
 import { registerControl } from './commands/control';
 import { registerDemo } from './commands/demo';
 import { registerEditions } from './commands/editions';
+import { registerFeed } from './commands/feed';
 import { registerPreview } from './commands/preview';
 import { registerProcesses } from './commands/processes';
 import { registerResend } from './commands/resend';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerControl(program, globals);
   registerTestSend(program, globals);
   registerBounces(program, globals);
+  registerFeed(program, globals);
   return program;
 }
 
