@@ -101,7 +101,7 @@ async function readSourceFile(file: string, baseDir: string, name: string, maxBy
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) throw new FeedError(name, `${full} is a folder, not a feed file`);
-    if (stat.size > maxBytes) throw tooLarge(name, `${full} is ${formatBytes(stat.size)}`, maxBytes);
+    if (stat.size > maxBytes) throw tooLarge(name, full, stat.size, maxBytes);
     // One byte more than the limit: a file that grew since fstat is still caught.
     const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
@@ -110,7 +110,7 @@ async function readSourceFile(file: string, baseDir: string, name: string, maxBy
       if (bytesRead === 0) break;
       length += bytesRead;
       if (length === buffer.length) {
-        if (length > maxBytes) throw tooLarge(name, `${full} is larger than ${formatBytes(maxBytes)}`, maxBytes);
+        if (length > maxBytes) throw tooLarge(name, full, undefined, maxBytes);
         break;
       }
     }
@@ -124,11 +124,10 @@ async function readSourceFile(file: string, baseDir: string, name: string, maxBy
 }
 
 /** The refusal for an over-size feed: what, how big, the limit, and which setting raises it. */
-function tooLarge(name: string, what: string, maxBytes: number): FeedError {
-  return new FeedError(
-    name,
-    `${what}, over the limit of ${formatBytes(maxBytes)} for a feed. If the feed is genuine, raise "maxBytes" on this source or "feedMaxBytes" in the config`,
-  );
+function tooLarge(name: string, what: string, size: number | undefined, maxBytes: number): FeedError {
+  const limit = `the limit of ${formatBytes(maxBytes)} for a feed`;
+  const problem = size === undefined ? `${what} is over ${limit} (reading stopped there)` : `${what} is ${formatBytes(size)}, over ${limit}`;
+  return new FeedError(name, `${problem}. If the feed is genuine, raise "maxBytes" on this source or "feedMaxBytes" in the config`);
 }
 
 /** 1000 bytes, 48.8 KB, 5 MB, 28.1 MB. */
@@ -182,7 +181,7 @@ async function readBody(response: Response, maxBytes: number, name: string, show
   const declared = Number(response.headers.get('content-length'));
   if (declared > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
-    throw tooLarge(name, `the response from ${shown} is ${formatBytes(declared)} (Content-Length)`, maxBytes);
+    throw tooLarge(name, `the response from ${shown} (Content-Length)`, declared, maxBytes);
   }
   if (!response.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
@@ -194,7 +193,7 @@ async function readBody(response: Response, maxBytes: number, name: string, show
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(name, `the response from ${shown} is larger than ${formatBytes(maxBytes)} (stopped reading there)`, maxBytes);
+      throw tooLarge(name, `the response from ${shown}`, undefined, maxBytes);
     }
     chunks.push(value);
   }
