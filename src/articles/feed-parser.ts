@@ -490,10 +490,14 @@ const MAX_TAG_LENGTH = 4096;
  */
 function firstContentImage(candidates: Candidate[], url: string): string | undefined {
   for (const { html, base } of candidates) {
+    const nextLower = nextIndexOf(html, '<img');
+    const nextUpper = nextIndexOf(html, '<IMG');
     let from = 0;
     let close = -1;
     for (;;) {
-      const open = indexOfIgnoreCase(html, '<img', from);
+      const lower = nextLower(from);
+      const upper = nextUpper(from);
+      const open = lower === -1 ? upper : upper === -1 ? lower : Math.min(lower, upper);
       if (open === -1) break;
       if (close < open) close = html.indexOf('>', open);
       if (close === -1) break;
@@ -508,10 +512,17 @@ function firstContentImage(candidates: Candidate[], url: string): string | undef
   return undefined;
 }
 
-function indexOfIgnoreCase(text: string, needle: string, from: number): number {
-  const lower = text.indexOf(needle, from);
-  const upper = text.indexOf(needle.toUpperCase(), from);
-  return lower === -1 ? upper : upper === -1 ? lower : Math.min(lower, upper);
+/**
+ * indexOf(needle, from) for increasing `from`, remembering the last hit: a needle that is absent
+ * (or far ahead) is searched for once, not once per call.
+ */
+function nextIndexOf(text: string, needle: string): (from: number) => number {
+  let last = -2;
+  return (from) => {
+    if (last === -1 || last >= from) return last;
+    last = text.indexOf(needle, from);
+    return last;
+  };
 }
 
 /** The attributes of one (bounded) tag body, names lower-cased: a single left-to-right pass. */
