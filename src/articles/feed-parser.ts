@@ -152,9 +152,10 @@ function xmlRootName(text: string): string | undefined {
     if (rest.startsWith('<?')) end = rest.indexOf('?>') + 2;
     else if (rest.startsWith('<!--')) end = rest.indexOf('-->') + 3;
     else if (/^<!DOCTYPE/i.test(rest)) {
-      const subset = rest.indexOf('[');
       const close = rest.indexOf('>');
-      end = subset !== -1 && subset < close ? rest.indexOf(']>', subset) + 2 : close + 1;
+      // Look for "[" only before the first ">": a search to the end of the text per DOCTYPE would be quadratic.
+      const subset = close === -1 ? -1 : rest.slice(0, close).indexOf('[');
+      end = subset !== -1 ? rest.indexOf(']>', subset) + 2 : close + 1;
     } else break;
     if (end <= 1) return undefined;
     rest = rest.slice(end);

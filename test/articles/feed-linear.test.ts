@@ -30,6 +30,12 @@ describe('linear-time parsing of hostile feeds', () => {
     expect(seconds).toBeLessThan(10);
   });
 
+  it('a prolog of many DOCTYPEs without a "[" is skipped in one pass, then refused', async () => {
+    const started = process.hrtime.bigint();
+    await expect(parseFeedDetailed(`${repeatTo('<!DOCTYPE x>')}${rss('x')}`, 'hostile')).rejects.toThrow(/^feed hostile: malformed XML/);
+    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
+  });
+
   it('a date field of 2 MB is refused as unreadable without being scanned', async () => {
     const doc = rss('x').replace('Mon, 02 Jun 2008 11:11:11 GMT', repeatTo('Mon, '));
     const result = await parseFeedDetailed(doc, 'hostile');
