@@ -163,3 +163,20 @@ describe('links escaped twice', () => {
     ]);
   });
 });
+
+describe('items left out are reported, not silently dropped', () => {
+  it('loadArticles tells onSkipped about each item it leaves out, naming the source, and keeps the rest', async () => {
+    const { loadArticles } = await import('../../src/articles/load');
+    const { FixedClock } = await import('../../src/core/clock');
+    const reported: string[] = [];
+    const articles = await loadArticles(
+      { kind: 'file', path: 'loose-dates.rss' },
+      { clock: new FixedClock('2008-06-03T00:00:00Z'), baseDir: fixtures, publicUrl: 'http://localhost:3000', onSkipped: (item, source) => reported.push(`${source}: ${item.message}`) },
+    );
+    expect(articles).toHaveLength(13);
+    expect(reported).toEqual([
+      'file loose-dates.rss: item 14 "Unreadable date" left out: unreadable date "the day before yesterday"',
+      'file loose-dates.rss: item 15 "No date at all" left out: no date',
+    ]);
+  });
+});
