@@ -216,7 +216,8 @@ function redactUrl(url: string): string {
 // ---------------------------------------------------------------------------------------------
 // Shipped sample data
 
-const imageFile = z.string().regex(/^[a-z0-9][a-z0-9-]*\.(svg|png|jpe?g|webp|gif)$/, 'a file name in samples/images/');
+// Raster only: Gmail's webmail and Outlook for Windows show no SVG, Outlook no WebP.
+const imageFile = z.string().regex(/^[a-z0-9][a-z0-9-]*\.(png|jpe?g|gif)$/, 'a PNG, JPEG or GIF file name in samples/images/ (email clients do not all show SVG or WebP)');
 
 const sampleArticleSchema = z
   .object({

@@ -102,6 +102,11 @@ export const configSchema = z.object({
   smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   outboxDir: z.string().min(1).default('outbox'),
   secret: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * With NODE_ENV=production, newsletters reading the shipped sample stories (`source.sample`) are
+   * refused unless this says so: a production install must never mail demo content to readers.
+   */
+  allowSampleSources: z.boolean().default(false),
   /** Key prefix for everything Daybreak keeps in Redis (queues included). */
   redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('daybreak'),
   organisation: z.object({
@@ -149,7 +154,7 @@ export const configSchema = z.object({
 }).strict().transform((config) => ({
   ...config,
   // Each source carries its limit, so every reader of a source (edition builds, the feed command) applies it.
-  newsletters: config.newsletters.map((n) => ({ ...n, source: { ...n.source, maxBytes: n.source.maxBytes ?? config.feedMaxBytes } })),
+  newsletters: config.newsletters.map((n): z.infer<typeof newsletterSchema> => ({ ...n, source: { ...n.source, maxBytes: n.source.maxBytes ?? config.feedMaxBytes } })),
 }));
 
 export type DaybreakConfig = z.infer<typeof configSchema>;

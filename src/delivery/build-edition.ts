@@ -1,17 +1,20 @@
+import { DaybreakError } from '../core/errors';
 import type { Article } from '../articles/article';
 import { pickArticles } from '../articles/pick';
+import { sampleSourceRefusal } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
+import { readingOrder } from '../render/reading-order';
 import { senderDomain } from './addresses';
 import { unsubscribeMailbox } from './personalise';
 import type { Edition } from './edition';
 import type { Runtime } from './runtime';
 import { dateLabel, editionCutoff, isStale } from './schedule';
 
-export class EditionBuildError extends Error {
+export class EditionBuildError extends DaybreakError {
   constructor(readonly editionId: string, message: string, options?: { cause?: unknown }) {
-    super(`Edition ${editionId}: ${message}`, options);
+    super('edition-failed', `Edition ${editionId}: ${message}`, { context: { edition: editionId }, cause: options?.cause });
     this.name = 'EditionBuildError';
   }
 }
@@ -42,6 +45,8 @@ export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, s
 export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
   const newsletter = runtime.newsletter(edition.newsletterId);
   const now = runtime.clock.now();
+  const refusal = sampleSourceRefusal({ ...runtime.config, newsletters: [newsletter] });
+  if (refusal) throw new DaybreakError('config-invalid', refusal, { context: { edition: edition.id } });
   // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
   // feed parsing and MJML are heavy, and a send-only worker never needs them.
   const { loadArticles } = require('../articles/load') as typeof import('../articles/load');
@@ -57,9 +62,11 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
   const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
   const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
+  // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
+  const inReadingOrder = readingOrder(picked.articles);
   const publicUrl = runtime.config.publicUrl.replace(/\/$/, '');
   return {
-    articles: picked.articles,
+    articles: inReadingOrder,
     since: picked.since,
     cutoff: picked.cutoff,
     considered: picked.considered,
@@ -69,7 +76,7 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
       organisation: runtime.config.organisation,
       dateLabel: dateLabel(edition.localDate, newsletter.timezone),
       localDate: edition.localDate,
-      articles: picked.articles,
+      articles: inReadingOrder,
       subjectTemplate: newsletter.subject,
       links: {
         viewInBrowser: `${publicUrl}/archive/${newsletter.id}/${edition.localDate}`,

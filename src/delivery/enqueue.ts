@@ -1,7 +1,7 @@
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
 import type { Runtime } from './runtime';
-import { scheduledSlot } from './schedule';
+import { editionSlot } from './schedule';
 
 export interface EnqueueRequest {
   newsletterId: string;
@@ -28,7 +28,7 @@ export async function enqueueEdition(runtime: Runtime, request: EnqueueRequest):
   const newsletter = runtime.newsletter(request.newsletterId);
   const now = runtime.clock.now();
   const id = editionIdFor(newsletter.id, request.localDate);
-  const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, request.localDate) ?? now;
+  const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, request.localDate);
   const created = await runtime.editions.createIfAbsent({ id, newsletterId: newsletter.id, localDate: request.localDate, trigger: request.trigger, scheduledFor, now });
   let edition = (await runtime.editions.get(id)) as Edition;
 

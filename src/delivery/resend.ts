@@ -1,3 +1,4 @@
+import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import { createSendWorkers } from '../../workers/send.worker';
 import { LuaScript } from '../core/lua-script';
@@ -18,9 +19,9 @@ import { getEditionOrThrow } from './status';
  * - `--to` is the one explicit override: a forced job sends even to someone already sent.
  */
 
-export class ResendError extends Error {
-  constructor(readonly editionId: string, message: string) {
-    super(message);
+export class ResendError extends DaybreakError {
+  constructor(code: ErrorCode, readonly editionId: string, message: string) {
+    super(code, message, { context: { edition: editionId } });
     this.name = 'ResendError';
   }
 }
@@ -107,18 +108,18 @@ function describeMode(request: ResendRequest): string {
 }
 
 function assertSendable(edition: Edition): void {
-  if (edition.state === 'paused') throw new ResendError(edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
-  if (edition.state === 'cancelled') throw new ResendError(edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
+  if (edition.state === 'paused') throw new ResendError('conflict', edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
+  if (edition.state === 'cancelled') throw new ResendError('refused', edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
   if (!sendableStates.has(edition.state)) {
-    throw new ResendError(edition.id, `Edition ${edition.id} is ${edition.state}; only an edition that has been sending (sending or done) can be resent.${edition.state === 'held' || edition.state === 'failed' || edition.state === 'created' || edition.state === 'building' ? ` \`daybreak run-edition ${edition.newsletterId} --date ${edition.localDate}\` builds and sends it.` : ''}`);
+    throw new ResendError('conflict', edition.id, `Edition ${edition.id} is ${edition.state}; only an edition that has been sending (sending or done) can be resent.${edition.state === 'held' || edition.state === 'failed' || edition.state === 'created' || edition.state === 'building' ? ` \`daybreak run-edition ${edition.newsletterId} --date ${edition.localDate}\` builds and sends it.` : ''}`);
   }
 }
 
 /** Who a resend would reach, and why; reads only. */
 export async function planResend(runtime: Runtime, editionId: string, request: ResendRequest): Promise<ResendPlan> {
   const modes = [request.to !== undefined, Boolean(request.failed), Boolean(request.unsent)].filter(Boolean).length;
-  if (modes === 0) throw new ResendError(editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
-  if (request.to !== undefined && modes > 1) throw new ResendError(editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
+  if (modes === 0) throw new ResendError('bad-input', editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
+  if (request.to !== undefined && modes > 1) throw new ResendError('bad-input', editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
   const edition = await getEditionOrThrow(runtime, editionId);
   assertSendable(edition);
   const nl = edition.newsletterId;
@@ -126,11 +127,11 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
 
   if (request.to !== undefined) {
     const subscriber = await runtime.subscribers.findByEmail(normaliseEmail(request.to));
-    if (!subscriber) throw new ResendError(editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
+    if (!subscriber) throw new ResendError('not-found', editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
     const check = (await deliverability(runtime, nl, [subscriber.id])).get(subscriber.id);
     if (check?.skipBecause) {
       const fix = check.skipBecause === 'suppressed' ? ' Suppression protects the sender: remove the suppression first if the address really works again.' : '';
-      throw new ResendError(editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
+      throw new ResendError('refused', editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
     }
     const entry = await runtime.editions.ledgerEntry(editionId, subscriber.id);
     plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
@@ -206,7 +207,7 @@ export async function executeResend(
   const edition = await getEditionOrThrow(runtime, editionId);
   assertSendable(edition);
   const queue = runtime.queues.send(newsletterId);
-  if (await queue.isPaused()) throw new ResendError(editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
+  if (await queue.isPaused()) throw new ResendError('conflict', editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
   const log = runtime.logger.child({ editionId });
   const now = runtime.clock.now();
 
@@ -300,7 +301,7 @@ export async function executeResend(
           if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
         }
       }
-      if (Date.now() > deadline) throw new ResendError(editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
+      if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
     }
     await runtime.editions.log(editionId, runtime.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');

@@ -1,10 +1,11 @@
+import { DaybreakError } from '../core/errors';
 import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from './edition';
 import type { Runtime } from './runtime';
 
 /** Asked for an edition that is not there: says which ones are. */
-export class EditionNotFoundError extends Error {
+export class EditionNotFoundError extends DaybreakError {
   constructor(readonly editionId: string, readonly suggestions: string[]) {
-    super(`No edition "${editionId}".${suggestions.length ? ` Recent editions: ${suggestions.join(', ')}` : ' There are no editions yet.'} (\`daybreak editions\` lists them)`);
+    super('not-found', `No edition "${editionId}".${suggestions.length ? ` Recent editions: ${suggestions.join(', ')}` : ' There are no editions yet.'} (\`daybreak editions\` lists them)`, { context: { edition: editionId } });
     this.name = 'EditionNotFoundError';
   }
 }

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
+import { DaybreakError } from '../core/errors';
 import { LuaScript } from '../core/lua-script';
 import { normaliseEmail } from './email';
 import { emailHash, newNonce } from './tokens';
@@ -95,9 +96,10 @@ export interface NewsletterCounts {
   unsubscribed: number;
 }
 
-export class SubscriberError extends Error {
-  constructor(message: string, readonly code: 'suppressed' | 'unsubscribed' | 'not-found' | 'unknown-newsletter') {
-    super(message);
+/** Why the store refused: the reason is finer than the error code (both suppressed and unsubscribed are `refused`). */
+export class SubscriberError extends DaybreakError {
+  constructor(message: string, readonly reason: 'suppressed' | 'unsubscribed' | 'not-found') {
+    super(reason === 'not-found' ? 'not-found' : 'refused', message);
     this.name = 'SubscriberError';
   }
 }

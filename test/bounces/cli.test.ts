@@ -4,8 +4,9 @@ import { BouncePolicy } from '../../src/bounces/policy';
 import type { Runtime } from '../../src/delivery/runtime';
 import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
+import { corpus } from '../helpers/corpus';
 
-const sisimai = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'bounces', 'sisimai');
+const { dir: sisimai, test: testWithCorpus } = corpus('bounces/sisimai', 'expected.jsonl');
 
 const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
@@ -51,7 +52,7 @@ describe('daybreak suppress, unsuppress and bounces', () => {
     expect((await daybreak(['bounces', '--since', 'last tuesday'], env)).code).toBe(2);
   });
 
-  (fs.existsSync(sisimai) ? test : test.skip)('bounces parse prints one JSON line per message', async () => {
+  testWithCorpus('bounces parse prints one JSON line per message', async () => {
     const files = ['lhost-postfix-04.eml', 'rfc3834-01.eml', 'arf-01.eml'].map((f) => path.join(sisimai, f));
     const r = await daybreak(['bounces', 'parse', ...files], env);
     expect(r.code).toBe(0);

@@ -11,12 +11,10 @@ import type { Runtime } from '../../src/delivery/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { webhookRoutes } from '../../src/web/routes/webhooks';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { corpus } from '../helpers/corpus';
 
-const corpus = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'webhooks');
-const present = fs.existsSync(corpus);
-if (!present) console.log(`Skipping the webhook tests: ${corpus} is absent`);
-const maybe = present ? describe : describe.skip;
-const read = (p: string) => fs.readFileSync(path.join(corpus, p), 'utf8');
+const { dir: webhookCorpus, present, describe: maybe } = corpus('webhooks');
+const read = (p: string) => fs.readFileSync(path.join(webhookCorpus, p), 'utf8');
 const mailgunKey = 'key-0p6mqbf74lb20gzq9f4dhpn9rg3zyk26';
 
 interface SignedSendgrid {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Article } from '../../src/articles/article';
 import { FeedError } from '../../src/articles/errors';
 import { parseFeedDetailed } from '../../src/articles/feed-parser';
+import { corpus } from '../helpers/corpus';
 
 /**
  * Seeded fuzzing of the feed parser: a few hundred feeds mutated from real ones (the rss-parser
@@ -17,13 +18,10 @@ const CASES = 300;
 /** Corpus documents are cut to this before mutating, so the run stays at a few seconds. */
 const MAX_BASE_BYTES = 128 * 1024;
 
-const corpusDir = path.resolve(__dirname, '../../../shared/corpora/feeds/rss-parser/input');
+// A missing corpus fails under CI=true and is reported as a skip otherwise; the fixtures are fuzzed either way.
+const { dir: corpusRoot, present: corpusPresent } = corpus('feeds/rss-parser', 'input');
+const corpusDir = path.join(corpusRoot, 'input');
 const fixturesDir = path.resolve(__dirname, '../fixtures/feeds');
-const corpusPresent = fs.existsSync(corpusDir);
-if (!corpusPresent) {
-  if (process.env.CI === 'true') throw new Error(`[feeds.fuzz] the corpus ${corpusDir} is missing (see ../shared/corpora/README.md)`);
-  console.log(`[feeds.fuzz] ${corpusDir} is absent: fuzzing from test/fixtures/feeds only`);
-}
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; enough for choosing mutations. */
 function prng(seed: number): () => number {

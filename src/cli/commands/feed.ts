@@ -2,16 +2,22 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Article, FeedSource } from '../../articles/article';
-import { FeedError } from '../../articles/errors';
-import { loadFeed, type LoadedFeed } from '../../articles/load';
-import { explainPick, inFeedOrder, skipDetail, type ExplainReason } from '../../articles/pick';
+import type { LoadedFeed } from '../../articles/load';
+import type { ExplainReason } from '../../articles/pick';
 import type { LoadedConfig } from '../../config/load';
 import { systemClock } from '../../core/clock';
-import { editionIdFor } from '../../delivery/edition';
+import { DaybreakError, codeOf, isDaybreakError } from '../../core/errors';
 import type { Runtime } from '../../delivery/runtime';
-import { editionCutoff, scheduledSlot } from '../../delivery/schedule';
-import { CliError, loadCliConfig, withRuntime, type GlobalOptions } from '../context';
-import { resolveLocalDate } from './run-edition';
+import { loadCliConfig, quietLogs, withRuntime, type GlobalOptions } from '../context';
+
+// Feed parsing, picking and scheduling are loaded when the command runs, so `daybreak --help` stays light.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const load = () => require('../../articles/load') as typeof import('../../articles/load');
+const pick = () => require('../../articles/pick') as typeof import('../../articles/pick');
+const schedule = () => require('../../delivery/schedule') as typeof import('../../delivery/schedule');
+const editions = () => require('../../delivery/edition') as typeof import('../../delivery/edition');
+const runEdition = () => require('./run-edition') as typeof import('./run-edition');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** One row of output: an article or an item the parser left out, with its verdict. */
 interface FeedRow {
@@ -33,6 +39,7 @@ interface FeedOptions {
   date?: string;
 }
 
+/** Adds `daybreak feed` to the program: one call in program.ts. */
 export function registerFeed(program: Command, globals: () => GlobalOptions): void {
   program
     .command('feed')
@@ -40,38 +47,43 @@ export function registerFeed(program: Command, globals: () => GlobalOptions): vo
     .argument('<inputs...>', 'newsletter id (from the config), feed URL, or feed file')
     .option('--json', 'one JSON object per item (JSON Lines), with picked and reason')
     .option('--date <YYYY-MM-DD>', "for a newsletter: the edition's date in its time zone (default: today)")
-    .action(async (inputs: string[], opts: FeedOptions) => {
-      const config = loadCliConfig(globals());
-      const newsletterIds = new Set(config.newsletters.map((n) => n.id));
-      const out = (line: string) => process.stdout.write(`${line}\n`);
-      let failed = 0;
-      const show = async (input: string, runtime?: Runtime) => {
-        try {
-          await showInput(input, config, newsletterIds, opts, out, runtime);
-        } catch (error) {
-          // One line per bad input, never a stack: the next input still runs.
-          if (!(error instanceof FeedError || error instanceof CliError)) throw error;
-          failed++;
-          process.stderr.write(`daybreak: ${error.message}\n`);
-        }
-      };
-      if (inputs.some((i) => newsletterIds.has(i))) {
-        // Only a newsletter needs Redis (its last cut-off and the articles it already sent).
-        await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
-          for (const input of inputs) await show(input, runtime);
-        });
-      } else {
-        for (const input of inputs) await show(input);
-      }
-      if (failed > 0) process.exitCode = 2;
+    .action((inputs: string[], opts: FeedOptions) => feed(inputs, opts, globals()));
+}
+
+/** Shows each input in turn; a bad one prints one line on stderr and sets exit status 2, the rest still run. */
+export async function feed(inputs: string[], opts: FeedOptions, globals: GlobalOptions): Promise<void> {
+  const config = loadCliConfig(globals);
+  const newsletterIds = new Set(config.newsletters.map((n) => n.id));
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  let failed = 0;
+  const show = async (input: string, runtime?: Runtime) => {
+    try {
+      await showInput(input, config, newsletterIds, opts, out, runtime);
+    } catch (error) {
+      // A feed that cannot be read or an input that is not one: one line, never a stack.
+      const code = codeOf(error);
+      if (!isDaybreakError(error) || (code !== 'feed-unreadable' && code !== 'bad-input')) throw error;
+      failed++;
+      process.stderr.write(`daybreak: ${error.message}\n`);
+    }
+  };
+  if (inputs.some((i) => newsletterIds.has(i))) {
+    // Only a newsletter needs Redis (its last cut-off and the articles it already sent).
+    await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+      for (const input of inputs) await show(input, runtime);
     });
+  } else {
+    for (const input of inputs) await show(input);
+  }
+  if (failed > 0) process.exitCode = 2;
 }
 
 async function showInput(input: string, config: LoadedConfig, newsletterIds: Set<string>, opts: FeedOptions, out: (line: string) => void, runtime?: Runtime): Promise<void> {
   if (runtime && newsletterIds.has(input)) return showNewsletter(runtime, input, opts, out);
-  if (opts.date) throw new CliError(`--date applies to a newsletter, and "${input}" is not one`, 2);
+  if (opts.date) throw new DaybreakError('bad-input', `--date applies to a newsletter, and "${input}" is not one`);
   const source = adHocSource(input, config, newsletterIds);
-  const feed = await loadFeed(source, { clock: systemClock, baseDir: process.cwd(), publicUrl: config.publicUrl });
+  const feed = await load().loadFeed(source, { clock: systemClock, baseDir: process.cwd(), publicUrl: config.publicUrl });
+  const { inFeedOrder, skipDetail } = pick();
   const rows = inFeedOrder(feed.articles, feed.skipped).map((e) =>
     'skipped' in e ? skippedRow(e.feedIndex, e.skipped, e.skipped.reason, skipDetail(e.skipped)) : articleRow(e.feedIndex, e.article, false, 'parsed', 'read'),
   );
@@ -81,18 +93,21 @@ async function showInput(input: string, config: LoadedConfig, newsletterIds: Set
 }
 
 async function showNewsletter(runtime: Runtime, newsletterId: string, opts: FeedOptions, out: (line: string) => void): Promise<void> {
+  const { editionCutoff, scheduledSlot } = schedule();
+  const { resolveLocalDate } = runEdition();
+  const { editionIdFor } = editions();
   const newsletter = runtime.newsletter(newsletterId);
   const now = runtime.clock.now();
   const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
   // The same inputs planEdition gathers: the feed, the cut-off, the previous cut-off, what was sent.
   const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? now;
-  const feed = await loadFeed(newsletter.source, { clock: runtime.clock, baseDir: runtime.config.configDir, publicUrl: runtime.config.publicUrl });
+  const feed = await load().loadFeed(newsletter.source, { clock: runtime.clock, baseDir: runtime.config.configDir, publicUrl: runtime.config.publicUrl });
   const cutoff = editionCutoff(scheduledFor, localDate, newsletter.timezone, now);
   const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, scheduledFor);
   const ids = feed.articles.map((a) => a.id);
   const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
   const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
-  const { result, items } = explainPick({
+  const { result, items } = pick().explainPick({
     articles: feed.articles,
     skipped: feed.skipped,
     section: newsletter.source.section,
@@ -118,12 +133,12 @@ function adHocSource(input: string, config: LoadedConfig, newsletterIds: Set<str
     try {
       new URL(input);
     } catch {
-      throw new CliError(`"${input}" is not a valid URL`, 2);
+      throw new DaybreakError('bad-input', `"${input}" is not a valid URL`);
     }
     return { kind: 'url', url: input, ...limits };
   }
   if (!fs.existsSync(input)) {
-    throw new CliError(`"${input}" is not a newsletter id (configured: ${[...newsletterIds].join(', ')}), an http(s) URL, or a file that exists`, 2);
+    throw new DaybreakError('bad-input', `"${input}" is not a newsletter id (configured: ${[...newsletterIds].join(', ')}), an http(s) URL, or a file that exists`);
   }
   return { kind: 'file', path: input, ...limits };
 }
