@@ -7,13 +7,14 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/prepare.js ./scripts/prepare.js
+COPY scripts/prepare.js scripts/build.js ./scripts/
 # `prepare` finds no sources yet at this point and skips; the build runs below, once they are copied.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
-RUN npx tsc -p tsconfig.build.json
+# TypeScript to dist/, plus the Lua scripts the compiled code reads beside itself.
+RUN node scripts/build.js
 
 # ---- runtime: production dependencies and compiled code only, as a non-root user -------------
 FROM node:20-bookworm-slim AS runtime
@@ -21,7 +22,7 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY scripts/prepare.js ./scripts/prepare.js
+COPY scripts/prepare.js scripts/build.js ./scripts/
 # No TypeScript here, so `prepare` skips; the compiled code comes from the build stage.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   await runtime.editions.createIfAbsent({ id: 'national-2026-11-30', newsletterId: 'national', localDate: '2026-11-30', trigger: 'manual', scheduledFor: new Date('2026-11-30T06:00:00Z'), now: new Date() });
   const env = { ...process.env, DAYBREAK_REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' };
   const compiled = fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'));
-  if (!compiled) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  if (!compiled) execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js')], { stdio: 'inherit' });
   try {
     const floor = time(['-e', '0'], env);
     const rows: Array<[string, number, number | undefined]> = [];

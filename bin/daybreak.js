@@ -10,6 +10,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const compiled = path.join(root, 'dist', 'src', 'cli', 'main.js');
+// Written by scripts/build.js after everything else: a build that stopped half-way has none.
+const stamp = path.join(root, 'dist', '.built');
 
 /** Newest modification time of the files under a folder (0 when it does not exist). */
 function newestMtime(dir) {
@@ -23,7 +25,7 @@ function newestMtime(dir) {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
-    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.js')) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+    else if (/\.(ts|js|lua)$/.test(entry.name)) newest = Math.max(newest, fs.statSync(full).mtimeMs);
   }
   return newest;
 }
@@ -31,7 +33,7 @@ function newestMtime(dir) {
 function compiledIsCurrent() {
   let built;
   try {
-    built = fs.statSync(compiled).mtimeMs;
+    built = fs.statSync(stamp).mtimeMs;
   } catch {
     return false;
   }

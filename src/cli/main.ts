@@ -46,6 +46,13 @@ function drained(stream: NodeJS.WriteStream): Promise<void> {
  * hold the event loop open.
  */
 export async function run(argv: string[] = process.argv): Promise<never> {
+  // The reader went away (`daybreak … | head`): stop quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   const code = await main(argv);
   await Promise.all([drained(process.stdout), drained(process.stderr)]);
   process.exit(code);

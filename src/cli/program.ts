@@ -181,10 +181,11 @@ counter or sent-article list is touched, and bounces of a test copy count agains
   subscribers
     .command('import')
     .description('import subscribers from a CSV file (header row with an email column; optional name and newsletters columns)')
-    .argument('<file>', 'CSV file, UTF-8')
+    .argument('<file>', 'CSV file, UTF-8 (or Latin-1 with --encoding latin1); CR, LF or CRLF line ends')
     .option('--newsletter <id...>', "put every row on these newsletters (default: the file's newsletters column, else the default-ticked ones)")
     .option('--confirmed', 'import as confirmed: only for a list whose consent you hold (otherwise rows are pending and get no email until they sign up)')
     .option('--quiet', 'do not print each bad row')
+    .option('--encoding <name>', 'utf8 (default: a file that is not UTF-8 is refused) or latin1 (ISO-8859-1, for a file saved that way)')
     .action((file: string, opts) => commands.subscribers().importFile(file, opts, globals()));
   subscribers
     .command('export')

@@ -64,7 +64,7 @@ const rateLimitSchema = z.object({
 
 const webDefaults = {
   allowedOrigins: [] as string[],
-  trustProxy: 'loopback' as boolean | string | string[],
+  trustProxy: false as boolean | string | string[],
   consentText: 'By signing up you agree to receive the newsletters you chose by email. You can unsubscribe at any time with one click, and we never share your details.',
   rateLimits: {
     signupPerIp: { limit: 20, windowSeconds: 3600 },
@@ -78,8 +78,13 @@ const webDefaults = {
 export const webSchema = z.object({
   /** Other sites allowed to embed the sign-up form or call POST /api/subscribers (exact origins, e.g. https://partner.example). */
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)).max(100).default([]),
-  /** Which proxies may set X-Forwarded-For (per-IP rate limits read the client address): fastify trustProxy value. */
-  trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).max(100)]).default('loopback'),
+  /**
+   * Which proxies may set X-Forwarded-For (per-IP rate limits read the client address): fastify
+   * trustProxy value. Default false, no proxy: otherwise anything that reaches the port from a
+   * trusted address (loopback: any local process, a sidecar, a port forward) picks its own IP.
+   * Behind a reverse proxy, name it: its address or range, e.g. "10.0.0.5" or ["10.0.0.0/8"].
+   */
+  trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).max(100)]).default(false),
   /** Shown beside the button and stored with each consent record. */
   consentText: z.string().min(10).max(500).default(webDefaults.consentText),
   /** From address of the confirmation email; default: the first newsletter's. */

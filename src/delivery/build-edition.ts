@@ -58,9 +58,7 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
   });
   const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
   const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, edition.scheduledFor);
-  const ids = articles.map((a) => a.id);
-  const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
-  const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
+  const alreadySent = await runtime.editions.alreadySentArticles(newsletter.id, articles.map((a) => a.id));
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
   // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
   const inReadingOrder = readingOrder(picked.articles);
@@ -103,20 +101,16 @@ export async function buildEdition(runtime: Runtime, editionId: string): Promise
 
   if (edition.trigger === 'schedule' && !edition.forced && isStale(edition.scheduledFor, now, newsletter.sendWindowHours)) {
     const reason = `not started within ${newsletter.sendWindowHours} h of its ${edition.scheduledFor.toISOString()} slot; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
-    await runtime.editions.transition(editionId, 'held', ['created', 'building']);
-    await runtime.editions.update(editionId, { reason });
-    await runtime.editions.log(editionId, now, 'held', { reason });
+    await runtime.editions.apply(editionId, 'hold', { at: now, detail: { reason }, fields: { reason } });
     log.warn({ reason }, 'edition held: too late to send');
     return 'held';
   }
 
-  await runtime.editions.transition(editionId, 'building', ['created', 'building']);
+  await runtime.editions.apply(editionId, 'build', { at: now });
   const plan = await planEdition(runtime, edition);
   if (plan.articles.length === 0 && newsletter.skipWhenEmpty) {
     const reason = `no new articles between ${plan.since.toISOString()} and ${plan.cutoff.toISOString()} (${plan.considered} in the feed)`;
-    await runtime.editions.update(editionId, { reason, since: plan.since.getTime(), cutoff: plan.cutoff.getTime(), finishedAt: now.getTime() });
-    await runtime.editions.transition(editionId, 'skipped', ['building']);
-    await runtime.editions.log(editionId, now, 'skipped', { reason });
+    await runtime.editions.apply(editionId, 'skip', { at: now, detail: { reason }, fields: { reason, since: plan.since, cutoff: plan.cutoff, finishedAt: now } });
     log.info({ reason }, 'edition skipped');
     return 'skipped';
   }
@@ -124,24 +118,19 @@ export async function buildEdition(runtime: Runtime, editionId: string): Promise
   const { renderEdition } = require('../render/render-edition') as typeof import('../render/render-edition');
   const rendered: RenderedEdition = await renderEdition(plan.content);
   const mime = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject));
-  await runtime.editions.saveContent(editionId, rendered, JSON.stringify(mime));
   for (const warning of rendered.warnings) log.warn({ warning }, 'render warning');
-  const articleIds = plan.articles.map((a) => a.id);
-  const tx = runtime.redis.multi();
-  tx.hset(runtime.keys.edition(editionId), {
-    articleIds: JSON.stringify(articleIds),
-    articles: JSON.stringify(plan.articles.map((a) => ({ id: a.id, title: a.title, url: a.url, section: a.section }))),
-    since: plan.since.getTime(),
-    cutoff: plan.cutoff.getTime(),
-    subject: rendered.subject,
-    warnings: JSON.stringify(rendered.warnings),
-    startedAt: now.getTime(),
-    mjmlMs: rendered.timings.mjmlMs.toFixed(1),
-  });
-  if (articleIds.length) tx.sadd(runtime.keys.sentArticles(newsletter.id), ...articleIds);
-  await tx.exec();
-  await runtime.editions.transition(editionId, 'sending', ['building']);
-  await runtime.editions.log(editionId, now, 'rendered', { articles: articleIds.length, mjmlMs: Math.round(rendered.timings.mjmlMs) });
-  log.info({ articles: articleIds.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
+  // Content, articles marked as sent, fields, state and history: one atomic call.
+  const stored = await runtime.editions.storeBuild(editionId, {
+    newsletterId: newsletter.id,
+    rendered,
+    mimeTemplateJson: JSON.stringify(mime),
+    articles: plan.articles.map((a) => ({ id: a.id, title: a.title, url: a.url, section: a.section })),
+    since: plan.since,
+    cutoff: plan.cutoff,
+    startedAt: now,
+    mjmlMs: rendered.timings.mjmlMs,
+  }, now);
+  if (!stored.ok) return 'already';
+  log.info({ articles: plan.articles.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
   return 'sending';
 }

@@ -55,16 +55,21 @@ async function resumeQueueUnlessHeld(runtime: Runtime, newsletterId: string, edi
  */
 export async function pauseEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'paused', ['sending']);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'pause', {
+    at: now,
+    detail: { by, ...(options.reason ? { reason: options.reason } : {}), ...options.evidence },
+    // A pause with a reason (the circuit breaker's) shows it in `status` from the same instant.
+    fields: { pausedAt: now, ...(options.reason ? { reason: options.reason } : {}) },
+  });
   if (!result.ok) {
     if (result.previous === 'paused') return { editionId: id, previous: 'paused', state: 'paused', unchanged: true };
     const hint = result.previous === 'created' || result.previous === 'building' ? ' It can be paused once it is sending (seconds from now), or cancelled now.' : '';
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a sending edition can be paused.${hint}`);
   }
   await runtime.queues.send(edition.newsletterId).pause();
-  await runtime.editions.update(id, { pausedAt: runtime.clock.now().getTime() });
-  await runtime.editions.log(id, runtime.clock.now(), 'paused', { by: options.by ?? currentOperator(), ...(options.reason ? { reason: options.reason } : {}), ...options.evidence });
-  runtime.logger.child({ editionId: id }).info({ by: options.by ?? currentOperator() }, 'edition paused');
+  runtime.logger.child({ editionId: id }).info({ by }, 'edition paused');
   return { editionId: id, previous: 'sending', state: 'paused', unchanged: false };
 }
 
@@ -75,7 +80,9 @@ export async function pauseEdition(runtime: Runtime, id: string, options: { by?:
  */
 export async function resumeEdition(runtime: Runtime, id: string, options: { by?: string } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'sending', ['paused']);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'resume', { at: now, detail: { by }, clear: ['pausedAt'] });
   if (!result.ok) {
     if (result.previous === 'sending') {
       // Still make sure the queue runs: a crash between the two steps of a resume leaves it paused.
@@ -84,17 +91,13 @@ export async function resumeEdition(runtime: Runtime, id: string, options: { by?
     }
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a paused edition can be resumed.`);
   }
-  const now = runtime.clock.now();
-  await runtime.editions.log(id, now, 'resumed', { by: options.by ?? currentOperator() });
   await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
   let finished = false;
   if (edition.fanoutDone) finished = await runtime.editions.fanoutDone(id, now);
   else await enqueueEdition(runtime, { newsletterId: edition.newsletterId, localDate: edition.localDate, trigger: 'manual' });
-  runtime.logger.child({ editionId: id }).info({ by: options.by ?? currentOperator(), finished }, 'edition resumed');
+  runtime.logger.child({ editionId: id }).info({ by, finished }, 'edition resumed');
   return { editionId: id, previous: 'paused', state: finished ? 'done' : 'sending', unchanged: false, finished };
 }
-
-const cancellable: EditionState[] = ['created', 'building', 'sending', 'paused', 'held'];
 
 /**
  * Takes the edition's jobs that no worker holds off its newsletter's queue (its own and resend
@@ -132,15 +135,17 @@ async function claimedNow(runtime: Runtime, editionId: string): Promise<number> 
  */
 export async function cancelEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'cancelled', cancellable);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'cancel', {
+    at: now,
+    detail: { by, ...(options.reason ? { reason: options.reason } : {}) },
+    fields: { finishedAt: now, reason: `cancelled by ${by}${options.reason ? `: ${options.reason}` : ''}` },
+  });
   if (!result.ok) {
     if (result.previous === 'cancelled') return { editionId: id, previous: 'cancelled', state: 'cancelled', unchanged: true };
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is already ${result.previous}; there is nothing left to cancel.`);
   }
-  const now = runtime.clock.now();
-  const by = options.by ?? currentOperator();
-  await runtime.editions.update(id, { finishedAt: now.getTime(), reason: `cancelled by ${by}${options.reason ? `: ${options.reason}` : ''}` });
-  await runtime.editions.log(id, now, 'cancelled', { by, from: result.previous, ...(options.reason ? { reason: options.reason } : {}) });
   const removedJobs = await removeQueuedJobs(runtime, edition.newsletterId, id);
   if (result.previous === 'paused') await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
   const inFlight = await claimedNow(runtime, id);

@@ -33,13 +33,10 @@ export async function enqueueEdition(runtime: Runtime, request: EnqueueRequest):
   let edition = (await runtime.editions.get(id)) as Edition;
 
   if (!created && request.force && edition.state === 'held') {
-    await runtime.editions.update(id, { forced: 1, reason: '' });
-    await runtime.editions.transition(id, 'created', ['held']);
-    await runtime.editions.log(id, now, 'released', { by: request.trigger });
+    await runtime.editions.apply(id, 'release', { at: now, detail: { by: request.trigger }, fields: { forced: true }, clear: ['reason'] });
   } else if (!created && edition.state === 'failed' && request.trigger === 'manual') {
     // A manual run retries a build that failed (a feed that was down, say).
-    await runtime.editions.transition(id, 'created', ['failed']);
-    await runtime.editions.log(id, now, 'retried');
+    await runtime.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });
   }
   edition = (await runtime.editions.get(id)) as Edition;
   const needsWork = edition.state === 'created' || edition.state === 'building' || ((edition.state === 'sending' || edition.state === 'paused') && !edition.fanoutDone);

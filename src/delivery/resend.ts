@@ -1,7 +1,6 @@
 import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import { createSendWorkers } from '../../workers/send.worker';
-import { LuaScript } from '../core/lua-script';
 import { normaliseEmail } from '../subscribers/email';
 import { currentOperator } from './control';
 import type { Edition } from './edition';
@@ -58,48 +57,11 @@ export interface ResendPlan {
 
 const sendableStates = new Set(['sending', 'done']);
 
-/** Turns still-failed ledger entries back into queued ones. KEYS: edition, ledger. ARGV: now, ids... */
-const requeueFailedScript = new LuaScript(`
-local out = {}
-for i = 2, #ARGV do
-  local prev = redis.call('HGET', KEYS[2], ARGV[i])
-  if prev and string.sub(prev, 1, 1) == 'f' then
-    redis.call('HSET', KEYS[2], ARGV[i], 'q|' .. ARGV[1])
-    redis.call('HINCRBY', KEYS[1], 'failed', -1)
-    out[#out + 1] = ARGV[i]
-  end
-end
-return out
-`);
 
-/** Why a send to this reader would be skipped now, or undefined when it would go. One round trip per batch. */
+/** Why a send to this reader would be skipped now (the claim's own rule), or undefined when it would go. */
 async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
-  const out = new Map<string, { email?: string; skipBecause?: string }>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const batch = ids.slice(i, i + 500);
-    const p = runtime.redis.pipeline();
-    for (const id of batch) p.hmget(runtime.keys.subscriber(id), 'email', 'status', 'newsletters', 'emailHash');
-    const rows = ((await p.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v as Array<string | null>;
-    });
-    const s = runtime.redis.pipeline();
-    for (const row of rows) s.hexists(runtime.keys.suppressions(), row[3] ?? '');
-    const suppressed = ((await s.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v === 1;
-    });
-    batch.forEach((id, k) => {
-      const [email, status, newsletters] = rows[k] as Array<string | null>;
-      let skipBecause: string | undefined;
-      if (!email) skipBecause = 'subscriber no longer exists';
-      else if (suppressed[k]) skipBecause = 'suppressed';
-      else if (status !== 'confirmed') skipBecause = status === 'unsubscribed' ? 'unsubscribed' : `not confirmed (${status})`;
-      else if (!(newsletters ?? '').split(',').includes(newsletterId)) skipBecause = `unsubscribed from ${newsletterId}`;
-      out.set(id, { email: email ?? undefined, skipBecause });
-    });
-  }
-  return out;
+  const checked = await runtime.subscribers.deliverability(newsletterId, ids);
+  return new Map([...checked].map(([id, { email, reason }]) => [id, { email, skipBecause: reason }]));
 }
 
 function describeMode(request: ResendRequest): string {
@@ -153,9 +115,9 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
       const ids = await runtime.subscribers.pageMembers(nl, cursor, 1000);
       if (ids.length === 0) break;
       cursor = Number(ids[ids.length - 1]);
-      const present = await runtime.redis.hmget(runtime.keys.ledger(editionId), ...ids);
+      const present = await runtime.editions.ledgerEntries(editionId, ids);
       ids.forEach((id, i) => {
-        if (present[i] === null) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
+        if (present[i] === undefined) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
       });
     }
     plan.completesFanout = true;
@@ -215,12 +177,7 @@ export async function executeResend(
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set<string>();
-    for (let i = 0; i < failedIds.length; i += 500) {
-      const batch = failedIds.slice(i, i + 500);
-      const ids = (await requeueFailedScript.run(runtime.redis, [runtime.keys.edition(editionId), runtime.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[];
-      for (const id of ids) requeued.add(id);
-    }
+    const requeued = new Set(await runtime.editions.requeueFailed(editionId, failedIds, now));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
@@ -265,8 +222,7 @@ export async function executeResend(
     }
     if (plan.completesFanout && !edition.fanoutDone) {
       // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
-      await runtime.editions.fanoutDone(editionId, runtime.clock.now());
-      await runtime.editions.log(editionId, runtime.clock.now(), 'fanned-out', { by: `resend (${by})`, queued: jobIds.size });
+      await runtime.editions.fanoutDone(editionId, runtime.clock.now(), { detail: { by: `resend (${by})`, queued: jobIds.size } });
     }
     await runtime.editions.log(editionId, now, 'resend', {
       by, mode: plan.mode, queued: jobIds.size, ...(alreadyHandled ? { alreadyHandled } : {}),

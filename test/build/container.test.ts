@@ -58,7 +58,9 @@ describe('the container image (simulated from the Dockerfile)', () => {
           // COPY --from=build /app/dist ./dist: the build stage compiles the sources.
           expect(from).toBe('--from=build');
           expect(parts).toEqual(['/app/dist']);
-          execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dest], { cwd: root, stdio: 'inherit' });
+          // As the build stage's `RUN node scripts/build.js` (TypeScript and the Lua scripts).
+          expect(stage('build')).toContain('RUN node scripts/build.js');
+          execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js'), dest], { cwd: root, stdio: 'inherit' });
           continue;
         }
         for (const src of parts) {

@@ -4,6 +4,7 @@ import { DaybreakError } from '../../core/errors';
 import type { Runtime } from '../../delivery/runtime';
 import { subscriberNameSchema } from '../../subscribers/email';
 import { exportCsv, formatIssue, ImportFileError, importCsv } from '../../subscribers/csv';
+import type { CsvEncoding } from '../../subscribers/csv-lines';
 import type { Subscriber } from '../../subscribers/store';
 import { openWriteStream } from '../files';
 import { parseEmailArgument, withRuntime, type GlobalOptions } from '../context';
@@ -40,7 +41,16 @@ export async function add(rawEmail: string, opts: { name?: string; newsletter?: 
   });
 }
 
-export async function importFile(file: string, opts: { newsletter?: string[]; confirmed?: boolean; quiet?: boolean }, globals: GlobalOptions): Promise<void> {
+/** --encoding: the two ways a subscriber file is read. */
+function parseEncoding(value: string | undefined): CsvEncoding {
+  const name = (value ?? 'utf8').trim().toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (name === 'utf8') return 'utf8';
+  if (name === 'latin1' || name === 'iso88591') return 'latin1';
+  throw new DaybreakError('bad-input', `Unknown --encoding "${value}": use utf8 (the default) or latin1`);
+}
+
+export async function importFile(file: string, opts: { newsletter?: string[]; confirmed?: boolean; quiet?: boolean; encoding?: string }, globals: GlobalOptions): Promise<void> {
+  const encoding = parseEncoding(opts.encoding);
   await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
     checkNewsletters(runtime, opts.newsletter);
     const full = path.resolve(file);
@@ -53,6 +63,7 @@ export async function importFile(file: string, opts: { newsletter?: string[]; co
         newsletters: opts.newsletter,
         defaultNewsletters: defaultNewsletters(runtime),
         confirmed: Boolean(opts.confirmed),
+        encoding,
         now: () => runtime.clock.now(),
         onIssue: (issue) => {
           if (opts.quiet) return;
@@ -62,6 +73,7 @@ export async function importFile(file: string, opts: { newsletter?: string[]; co
       });
       const secs = report.ms / 1000;
       console.log(`Imported ${path.basename(full)} in ${secs.toFixed(1)} s (${Math.round(report.rows / Math.max(secs, 0.001)).toLocaleString('en-GB')} rows/s), as ${opts.confirmed ? 'confirmed' : 'pending'}:`);
+      if (encoding === 'latin1') console.log('  read as Latin-1 (ISO-8859-1), as --encoding latin1 asked: check a few names with `subscribers show`');
       console.log(`  ${report.rows} rows: ${report.created} new, ${report.updated} updated, ${report.unchanged} unchanged`);
       console.log(`  skipped: ${report.suppressed} suppressed, ${report.unsubscribed} unsubscribed (never re-subscribed by import)`);
       console.log(`  invalid: ${report.invalid}${report.invalid && !opts.quiet ? ' (listed above, by line)' : ''}`);
