@@ -1,6 +1,7 @@
 /** The command line's surface: every command, argument, option and help text, with no heavy imports. */
 import { Command, Option } from 'commander';
 import { DaybreakError } from '../core/errors';
+import { registerFeed } from './commands/feed';
 import type { GlobalOptions } from './context';
 
 // Each command's code (and what it needs: BullMQ, MJML, fastify, mailparser...) is loaded when that
@@ -251,5 +252,6 @@ counter or sent-article list is touched, and bounces of a test copy count agains
     .option('--host <host>', 'address to listen on (default: bounces.server.host)')
     .action((opts) => commands.bounces().bounceServer(opts, globals()));
 
+  registerFeed(program, globals);
   return program;
 }

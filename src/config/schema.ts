@@ -14,13 +14,17 @@ function isTimeZone(value: string): boolean {
 
 const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
+/** Largest feed accepted, in bytes: a source's own maxBytes, else the config's feedMaxBytes (default 5 MB). */
+const feedMaxBytesSchema = z.number().int().min(1024).max(512 * 1024 * 1024);
+export const DEFAULT_FEED_MAX_BYTES = 5 * 1024 * 1024;
+
 const feedSourceSchema = z.union([
-  z.object({ url: z.url({ protocol: /^https?$/ }), section: z.string().min(1).optional(), timeoutMs: z.number().int().positive().max(120_000).optional() })
-    .strict().transform((s) => ({ kind: 'url' as const, url: s.url, section: s.section, timeoutMs: s.timeoutMs })),
-  z.object({ file: z.string().min(1), section: z.string().min(1).optional() })
-    .strict().transform((s) => ({ kind: 'file' as const, path: s.file, section: s.section })),
-  z.object({ sample: z.string().min(1), section: z.string().min(1).optional() })
-    .strict().transform((s) => ({ kind: 'sample' as const, path: s.sample, section: s.section })),
+  z.object({ url: z.url({ protocol: /^https?$/ }), section: z.string().min(1).optional(), timeoutMs: z.number().int().positive().max(120_000).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'url' as const, url: s.url, section: s.section, timeoutMs: s.timeoutMs, maxBytes: s.maxBytes })),
+  z.object({ file: z.string().min(1), section: z.string().min(1).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'file' as const, path: s.file, section: s.section, maxBytes: s.maxBytes })),
+  z.object({ sample: z.string().min(1), section: z.string().min(1).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'sample' as const, path: s.sample, section: s.section, maxBytes: s.maxBytes })),
 ]);
 
 const mailbox = z.string().min(3).max(320).regex(/^[^\r\n]+$/, 'must be one line');
@@ -143,6 +147,8 @@ export const configSchema = z.object({
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
   webhooks: webhooksSchema.default({ maxAgeSeconds: 900 }),
+  /** Largest feed read from a URL, file or sample, in bytes, unless a source sets its own maxBytes. */
+  feedMaxBytes: feedMaxBytesSchema.default(DEFAULT_FEED_MAX_BYTES),
   newsletters: z.array(newsletterSchema).min(1).superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((n, i) => {
@@ -150,7 +156,11 @@ export const configSchema = z.object({
       seen.add(n.id);
     });
   }),
-}).strict();
+}).strict().transform((config) => ({
+  ...config,
+  // Each source carries its limit, so every reader of a source (edition builds, the feed command) applies it.
+  newsletters: config.newsletters.map((n): z.infer<typeof newsletterSchema> => ({ ...n, source: { ...n.source, maxBytes: n.source.maxBytes ?? config.feedMaxBytes } })),
+}));
 
 export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;

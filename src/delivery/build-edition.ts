@@ -54,6 +54,7 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
     clock: runtime.clock,
     baseDir: runtime.config.configDir,
     publicUrl: runtime.config.publicUrl,
+    onSkipped: (item, source) => runtime.logger.warn({ editionId: edition.id, feed: source, feedItem: item }, `feed ${source}: ${item.message}`),
   });
   const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
   const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, edition.scheduledFor);

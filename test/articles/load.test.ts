@@ -289,7 +289,7 @@ describe('loadArticles: url (loopback HTTP server)', () => {
 
   it('refuses a body larger than maxBytes', async () => {
     const error = await feedError(loadArticles({ kind: 'url', url: `${base}/big.xml` }, options({ maxBytes: 1000 })));
-    expect(error.message).toMatch(/larger than 1000 bytes/);
+    expect(error.message).toMatch(/over the limit of 1000 bytes for a feed/);
   });
 
   it('reports a refused connection with its cause', async () => {
