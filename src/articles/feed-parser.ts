@@ -6,6 +6,7 @@ import { FeedError, causeMessage } from './errors';
 import { parseFeedDate } from './feed-date';
 import { htmlToPlainText, sanitizeSummaryHtml } from './sanitize';
 import { XmlTreeError, childElements, deepText, firstChild, innerMarkup, ownText, parseXmlTree, type XmlElement } from './xml-tree';
+import { pickEmailImage } from './email-image';
 
 export { parseFeedDate } from './feed-date';
 
@@ -447,9 +448,9 @@ function normalise(raw: RawItem, index: number): Article | SkippedItem {
 
   const categories = raw.categories.map((c) => htmlToPlainText(c)).filter(Boolean);
   const section = categories.find((c) => !MARKER_CATEGORY.test(c));
-  const imageUrl =
-    raw.images.map((i) => httpUrl(i.url, i.base ?? url)).find(isPresent) ??
-    firstContentImage([...raw.summaries].reverse(), url);
+  // Of the images the feed gives (enclosures, media alternatives, then one in the content), the
+  // first an email client can show: a WebP listed before a JPEG of the same picture yields the JPEG.
+  const imageUrl = pickEmailImage([...raw.images.map((i) => httpUrl(i.url, i.base ?? url)), firstContentImage([...raw.summaries].reverse(), url)]);
   const author = authorName(raw.author);
 
   const article: Article = { id: raw.id?.trim() || url, title, url, summaryHtml, publishedAt };

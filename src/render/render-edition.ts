@@ -8,7 +8,7 @@ import type { Article } from '../articles/article';
 import type { EditionContent, RenderedEdition } from './contract';
 import { SLOT_NAMES } from './contract';
 import { gmailClipWarning } from './gmail';
-import { imageFormatOf, isEmailSafeImage } from './email-image';
+import { imageFormatOf, isEmailSafeImage } from '../articles/email-image';
 import { countSlots, defuseText, defuseUrl, registerSlotHelper, splitSlots } from './slots';
 
 /**

@@ -1,4 +1,4 @@
-import { imageFormatOf, isEmailSafeImage, pickEmailImage } from '../../src/render/email-image';
+import { imageFormatOf, isEmailSafeImage, pickEmailImage } from '../../src/articles/email-image';
 
 describe('images an email may show', () => {
   test('the format comes from a CDN format parameter, then a Cloudinary f_ option, then the extension', () => {
