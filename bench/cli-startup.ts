@@ -6,7 +6,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
@@ -40,8 +39,8 @@ async function main(): Promise<void> {
   const runtime = new Runtime(loadConfig({ overrides: { redisPrefix: prefix } }), { logger: silentLogger });
   await runtime.editions.createIfAbsent({ id: 'national-2026-11-30', newsletterId: 'national', localDate: '2026-11-30', trigger: 'manual', scheduledFor: new Date('2026-11-30T06:00:00Z'), now: new Date() });
   const env = { ...process.env, DAYBREAK_REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const compiled = fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'));
-  if (!compiled) execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js')], { stdio: 'inherit' });
+  // Built now, so "compiled" really is dist/ (bin/daybreak.js falls back to tsx when dist/ is older than the sources).
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js')], { stdio: 'inherit' });
   try {
     const floor = time(['-e', '0'], env);
     const rows: Array<[string, number, number | undefined]> = [];
