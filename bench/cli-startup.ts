@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
-import { Runtime } from '../src/delivery/runtime';
+import { Runtime } from '../src/app/runtime';
 
 const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin', 'daybreak.js');

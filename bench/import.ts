@@ -12,7 +12,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
 import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../src/core/redis-server';
-import { Runtime } from '../src/delivery/runtime';
+import { Runtime } from '../src/app/runtime';
 import { importCsv, type ImportReport } from '../src/subscribers/csv';
 
 const regions = ['north-east', 'north-west', 'yorkshire', 'midlands', 'london', 'scotland'];

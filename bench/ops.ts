@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
 import { createMetricsRegistry } from '../src/ops/metrics';
 import { planResend } from '../src/ops/resend';
-import { Runtime } from '../src/delivery/runtime';
+import { Runtime } from '../src/app/runtime';
 import { editionStatus } from '../src/ops/status';
 
 async function main(): Promise<void> {

@@ -14,10 +14,10 @@ import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../src/core/
 import { editionIdFor } from '../src/delivery/edition';
 import { planEdition, editionHeaders } from '../src/delivery/build-edition';
 import { enqueueEdition } from '../src/delivery/enqueue';
-import { messageIdFor, messageValues } from '../src/delivery/personalise';
+import { messageIdFor, messageValues } from '../src/mail/personalise';
 import { runEditionNow, workersRunning } from '../src/ops/run-now';
-import { createTransport, type MailTransport } from '../src/delivery/transports';
-import { Runtime } from '../src/delivery/runtime';
+import { createTransport, type MailTransport } from '../src/mail/transports';
+import { Runtime } from '../src/app/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
       close: () => inner.close(),
     };
     const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
-    rt.events.on('sent', (e) => { const t = accepted.get(e.subscriberId); if (t !== undefined) windows.push(performance.now() - t); });
+    rt.outcomes.subscribe('sent', (e) => { const t = accepted.get(e.subscriberId); if (t !== undefined) windows.push(performance.now() - t); });
     await rt.deleteAllKeys();
     await seedSubscribers(rt, newsletter.id, n);
     const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });

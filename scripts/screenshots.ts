@@ -8,7 +8,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
-import { Runtime } from '../src/delivery/runtime';
+import { Runtime } from '../src/app/runtime';
 import { buildWebServer } from '../src/web/server';
 
 const docs = path.join(__dirname, '..', 'docs');

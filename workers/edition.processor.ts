@@ -1,10 +1,10 @@
-/** BullMQ sandboxed processor for edition jobs: runs in a child process of `daybreak worker`. */
+/** Entry of the sandboxed build child of `daybreak worker`: builds one edition job in its own process. */
 import type { SandboxedJob } from 'bullmq';
+import { Runtime } from '../src/app/runtime';
 import { loadConfig } from '../src/config/load';
 import { createLogger } from '../src/core/logger';
+import { processEditionJob } from '../src/delivery/edition-job';
 import type { BuildJobData } from '../src/delivery/queues';
-import { Runtime } from '../src/delivery/runtime';
-import { processEditionJob } from './edition.worker';
 
 // A build child must never outlive its worker: when the worker is killed (even with kill -9) the
 // IPC channel closes, and an orphan would otherwise finish a fan-out nobody watches, or idle for

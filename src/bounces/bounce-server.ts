@@ -1,7 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { processInbound } from './inbound';
-import { parseUnsubscribeAddress, verpSettings } from './verp';
+import { parseUnsubscribeAddress, verpSettings } from '../mail/verp';
 
 /** Unsubscribes a reader who mailed their List-Unsubscribe address: from everything, at once. */
 async function unsubscribeByMail(runtime: Runtime, subscriberId: string): Promise<void> {

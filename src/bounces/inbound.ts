@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
-import { parseMessageId } from '../delivery/personalise';
-import type { Runtime } from '../delivery/runtime';
+import { parseMessageId } from '../mail/personalise';
+import type { Runtime } from '../app/runtime';
 import type { BounceEvent, RecordOutcome } from './events';
 import { headerValue } from './message-parts';
 import { parseBounce, type BounceReport, type RecipientResult } from './parse-bounce';
 import { BouncePolicy } from './policy';
 import { senderFaultReasons, type BounceReason } from './reason';
-import { findVerpTargets, parseVerpAddress, verpSettings, type VerpTarget } from './verp';
+import { findVerpTargets, parseVerpAddress, verpSettings, type VerpTarget } from '../mail/verp';
 
 export interface InboundEnvelope {
   mailFrom: string;

@@ -1,5 +1,5 @@
 import { EditionControlError, pauseEdition } from '../ops/control';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import type { SubscriberEvent } from '../subscribers/store';
 import type { Attribution, BounceEvent, RecordOutcome } from './events';
 import { classifyReason, isHardReason, senderFaultReasons } from './reason';

@@ -1,4 +1,4 @@
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import type { BounceEventKind } from './events';
 import { countUnparsed } from './inbound';
 import type { BounceLogEntry } from './policy';

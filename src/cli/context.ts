@@ -4,7 +4,7 @@ import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import { DaybreakError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 
 export interface GlobalOptions {
   config?: string;
@@ -29,7 +29,7 @@ export async function withRuntime<T>(
   const config = loadCliConfig(options);
   const { assertRedisReachable } = require('../core/redis') as typeof import('../core/redis');
   await assertRedisReachable(config.redisUrl);
-  const { Runtime: RuntimeClass } = require('../delivery/runtime') as typeof import('../delivery/runtime');
+  const { Runtime: RuntimeClass } = require('../app/runtime') as typeof import('../app/runtime');
   const { createLogger } = require('../core/logger') as typeof import('../core/logger');
   const runtime = new RuntimeClass(config, { logger: options.logger ?? createLogger({ level: options.logLevel }), clock: options.clock });
   try {

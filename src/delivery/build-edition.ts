@@ -6,11 +6,22 @@ import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
 import { readingOrder } from '../render/reading-order';
-import { senderDomain } from './addresses';
-import { unsubscribeMailbox } from './personalise';
+import { senderDomain } from '../mail/addresses';
+import { unsubscribeMailbox } from '../mail/personalise';
 import type { Edition } from './edition';
-import type { Runtime } from './runtime';
 import { dateLabel, editionCutoff, isStale } from './schedule';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import type { EditionStore } from './edition-store';
+
+export interface BuildDeps {
+  editions: Pick<EditionStore, 'get' | 'apply' | 'storeBuild' | 'previousCutoff' | 'alreadySentArticles'>;
+  clock: Clock;
+  logger: Logger;
+  newsletter(id: string): NewsletterConfig;
+  config: Pick<LoadedConfig, 'publicUrl' | 'organisation' | 'configDir' | 'allowSampleSources' | 'secret' | 'delivery' | 'bounces'>;
+}
 
 export class EditionBuildError extends DaybreakError {
   constructor(readonly editionId: string, message: string, options?: { cause?: unknown }) {
@@ -29,7 +40,7 @@ export interface EditionPlan {
 }
 
 
-export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
+export function editionHeaders(deps: BuildDeps, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
   const domain = senderDomain(newsletter.from);
   return {
     from: newsletter.from,
@@ -37,32 +48,32 @@ export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, s
     subject,
     listId: `${newsletter.name} <${newsletter.id}.${domain}>`,
     messageIdDomain: domain,
-    unsubscribeMailtoPerReader: options.perReaderMailto ?? unsubscribeMailbox(runtime.config) !== undefined,
+    unsubscribeMailtoPerReader: options.perReaderMailto ?? unsubscribeMailbox(deps.config) !== undefined,
   };
 }
 
 /** Picks the day's articles and lays out the content; reads Redis and the feed, writes nothing. */
-export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
-  const newsletter = runtime.newsletter(edition.newsletterId);
-  const now = runtime.clock.now();
-  const refusal = sampleSourceRefusal({ ...runtime.config, newsletters: [newsletter] });
+export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
+  const newsletter = deps.newsletter(edition.newsletterId);
+  const now = deps.clock.now();
+  const refusal = sampleSourceRefusal({ ...deps.config, newsletters: [newsletter] });
   if (refusal) throw new DaybreakError('config-invalid', refusal, { context: { edition: edition.id } });
   // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
   // feed parsing and MJML are heavy, and a send-only worker never needs them.
   const { loadArticles } = require('../articles/load') as typeof import('../articles/load');
   const articles = await loadArticles(newsletter.source, {
-    clock: runtime.clock,
-    baseDir: runtime.config.configDir,
-    publicUrl: runtime.config.publicUrl,
-    onSkipped: (item, source) => runtime.logger.warn({ editionId: edition.id, feed: source, feedItem: item }, `feed ${source}: ${item.message}`),
+    clock: deps.clock,
+    baseDir: deps.config.configDir,
+    publicUrl: deps.config.publicUrl,
+    onSkipped: (item, source) => deps.logger.warn({ editionId: edition.id, feed: source, feedItem: item }, `feed ${source}: ${item.message}`),
   });
   const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
-  const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, edition.scheduledFor);
-  const alreadySent = await runtime.editions.alreadySentArticles(newsletter.id, articles.map((a) => a.id));
+  const lastCutoff = await deps.editions.previousCutoff(newsletter.id, edition.scheduledFor);
+  const alreadySent = await deps.editions.alreadySentArticles(newsletter.id, articles.map((a) => a.id));
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
   // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
   const inReadingOrder = readingOrder(picked.articles);
-  const publicUrl = runtime.config.publicUrl.replace(/\/$/, '');
+  const publicUrl = deps.config.publicUrl.replace(/\/$/, '');
   return {
     articles: inReadingOrder,
     since: picked.since,
@@ -71,7 +82,7 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
     content: {
       editionId: edition.id,
       newsletter: { id: newsletter.id, name: newsletter.name, description: newsletter.description },
-      organisation: runtime.config.organisation,
+      organisation: deps.config.organisation,
       dateLabel: dateLabel(edition.localDate, newsletter.timezone),
       localDate: edition.localDate,
       articles: inReadingOrder,
@@ -91,36 +102,36 @@ export type BuildOutcome = 'sending' | 'skipped' | 'held' | 'already';
  * Build step of an edition job: staleness guard, pick, render ONCE, store. Safe to repeat: an
  * edition whose content is stored is never re-picked (a retry must not change what readers get).
  */
-export async function buildEdition(runtime: Runtime, editionId: string): Promise<BuildOutcome> {
-  const edition = await runtime.editions.get(editionId);
+export async function buildEdition(deps: BuildDeps, editionId: string): Promise<BuildOutcome> {
+  const edition = await deps.editions.get(editionId);
   if (!edition) throw new EditionBuildError(editionId, 'does not exist');
   if (edition.state !== 'created' && edition.state !== 'building') return 'already';
-  const newsletter = runtime.newsletter(edition.newsletterId);
-  const now = runtime.clock.now();
-  const log = runtime.logger.child({ editionId });
+  const newsletter = deps.newsletter(edition.newsletterId);
+  const now = deps.clock.now();
+  const log = deps.logger.child({ editionId });
 
   if (edition.trigger === 'schedule' && !edition.forced && isStale(edition.scheduledFor, now, newsletter.sendWindowHours)) {
     const reason = `not started within ${newsletter.sendWindowHours} h of its ${edition.scheduledFor.toISOString()} slot; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
-    await runtime.editions.apply(editionId, 'hold', { at: now, detail: { reason }, fields: { reason } });
+    await deps.editions.apply(editionId, 'hold', { at: now, detail: { reason }, fields: { reason } });
     log.warn({ reason }, 'edition held: too late to send');
     return 'held';
   }
 
-  await runtime.editions.apply(editionId, 'build', { at: now });
-  const plan = await planEdition(runtime, edition);
+  await deps.editions.apply(editionId, 'build', { at: now });
+  const plan = await planEdition(deps, edition);
   if (plan.articles.length === 0 && newsletter.skipWhenEmpty) {
     const reason = `no new articles between ${plan.since.toISOString()} and ${plan.cutoff.toISOString()} (${plan.considered} in the feed)`;
-    await runtime.editions.apply(editionId, 'skip', { at: now, detail: { reason }, fields: { reason, since: plan.since, cutoff: plan.cutoff, finishedAt: now } });
+    await deps.editions.apply(editionId, 'skip', { at: now, detail: { reason }, fields: { reason, since: plan.since, cutoff: plan.cutoff, finishedAt: now } });
     log.info({ reason }, 'edition skipped');
     return 'skipped';
   }
 
   const { renderEdition } = require('../render/render-edition') as typeof import('../render/render-edition');
   const rendered: RenderedEdition = await renderEdition(plan.content);
-  const mime = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject));
+  const mime = buildMimeTemplate(rendered, editionHeaders(deps, newsletter, rendered.subject));
   for (const warning of rendered.warnings) log.warn({ warning }, 'render warning');
   // Content, articles marked as sent, fields, state and history: one atomic call.
-  const stored = await runtime.editions.storeBuild(editionId, {
+  const stored = await deps.editions.storeBuild(editionId, {
     newsletterId: newsletter.id,
     rendered,
     mimeTemplateJson: JSON.stringify(mime),

@@ -1,7 +1,19 @@
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
-import type { Runtime } from './runtime';
 import { editionSlot } from './schedule';
+import type { Queue } from 'bullmq';
+import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
+import type { Clock } from '../core/clock';
+import type { EditionStore } from './edition-store';
+import type { BuildJobData } from './queues';
+
+export interface EnqueueDeps {
+  editions: Pick<EditionStore, 'createIfAbsent' | 'get' | 'apply'>;
+  queues: { editions: Pick<Queue<BuildJobData>, 'add'> };
+  clock: Clock;
+  newsletter(id: string): NewsletterConfig;
+  config: { delivery: Pick<DeliveryConfig, 'buildAttempts' | 'buildRetryDelayMs'> };
+}
 
 export interface EnqueueRequest {
   newsletterId: string;
@@ -24,27 +36,27 @@ export interface EnqueueResult {
  * Safe from any number of schedulers and ops at once: creation is atomic in Redis and the build
  * job id is the edition's, so concurrent callers end with one edition and one job.
  */
-export async function enqueueEdition(runtime: Runtime, request: EnqueueRequest): Promise<EnqueueResult> {
-  const newsletter = runtime.newsletter(request.newsletterId);
-  const now = runtime.clock.now();
+export async function enqueueEdition(deps: EnqueueDeps, request: EnqueueRequest): Promise<EnqueueResult> {
+  const newsletter = deps.newsletter(request.newsletterId);
+  const now = deps.clock.now();
   const id = editionIdFor(newsletter.id, request.localDate);
   const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, request.localDate);
-  const created = await runtime.editions.createIfAbsent({ id, newsletterId: newsletter.id, localDate: request.localDate, trigger: request.trigger, scheduledFor, now });
-  let edition = (await runtime.editions.get(id)) as Edition;
+  const created = await deps.editions.createIfAbsent({ id, newsletterId: newsletter.id, localDate: request.localDate, trigger: request.trigger, scheduledFor, now });
+  let edition = (await deps.editions.get(id)) as Edition;
 
   if (!created && request.force && edition.state === 'held') {
-    await runtime.editions.apply(id, 'release', { at: now, detail: { by: request.trigger }, fields: { forced: true }, clear: ['reason'] });
+    await deps.editions.apply(id, 'release', { at: now, detail: { by: request.trigger }, fields: { forced: true }, clear: ['reason'] });
   } else if (!created && edition.state === 'failed' && request.trigger === 'manual') {
     // A manual run retries a build that failed (a feed that was down, say).
-    await runtime.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });
+    await deps.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });
   }
-  edition = (await runtime.editions.get(id)) as Edition;
+  edition = (await deps.editions.get(id)) as Edition;
   const needsWork = edition.state === 'created' || edition.state === 'building' || ((edition.state === 'sending' || edition.state === 'paused') && !edition.fanoutDone);
   if (needsWork) {
-    await runtime.queues.editions.add('build', { editionId: id }, {
+    await deps.queues.editions.add('build', { editionId: id }, {
       jobId: `build-${id}`,
-      attempts: runtime.config.delivery.buildAttempts,
-      backoff: { type: 'fixed', delay: runtime.config.delivery.buildRetryDelayMs },
+      attempts: deps.config.delivery.buildAttempts,
+      backoff: { type: 'fixed', delay: deps.config.delivery.buildRetryDelayMs },
       removeOnComplete: true,
       removeOnFail: true,
     });

@@ -1,4 +1,17 @@
-import type { Runtime } from './runtime';
+import { latencyBucketIndex } from './metrics-store';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import type { EditionStore } from './edition-store';
+import type { DeliveryMetricsStore } from './metrics-store';
+import type { SendOutcomes } from './outcomes';
+
+export interface InstrumentDeps {
+  editions: Pick<EditionStore, 'recordProgress'>;
+  metrics: Pick<DeliveryMetricsStore, 'add'>;
+  outcomes: Pick<SendOutcomes, 'subscribe'>;
+  clock: Clock;
+  logger: Logger;
+}
 
 /**
  * What send workers record for ops, beside the ledger: cluster-wide message counters and a send
@@ -7,49 +20,41 @@ import type { Runtime } from './runtime';
  * Writes are fire-and-forget: metrics must never slow or fail a send.
  */
 
-/** Send latency buckets (seconds): claim + personalise + SMTP + record. */
-export const latencyBuckets: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
 /** One progress sample per edition per process at most this often. */
 const sampleEveryMs = 2000;
 
-const instrumented = new WeakSet<Runtime>();
-const flushers = new WeakMap<Runtime, () => Promise<void>>();
+const instrumented = new WeakSet<InstrumentDeps>();
+const flushers = new WeakMap<InstrumentDeps, () => Promise<void>>();
 /** How long counts may wait in memory before they reach Redis. */
 const flushEveryMs = 500;
 
 /** Writes counts still held in memory (workers call it as they close, so none are lost). */
-export function flushDeliveryMetrics(runtime: Runtime): Promise<void> {
-  return flushers.get(runtime)?.() ?? Promise.resolve();
-}
-
-export function latencyBucketIndex(seconds: number): number {
-  const i = latencyBuckets.findIndex((le) => seconds <= le);
-  return i === -1 ? latencyBuckets.length : i;
+export function flushDeliveryMetrics(deps: InstrumentDeps): Promise<void> {
+  return flushers.get(deps)?.() ?? Promise.resolve();
 }
 
 /** Adds a progress sample (the edition's settled count now) to its rolling window. */
-export async function recordProgressSample(runtime: Runtime, editionId: string, at: Date = runtime.clock.now()): Promise<void> {
-  await runtime.editions.recordProgress(editionId, at);
+export async function recordProgressSample(deps: InstrumentDeps, editionId: string, at: Date = deps.clock.now()): Promise<void> {
+  await deps.editions.recordProgress(editionId, at);
 }
 
-/** Listens to one runtime's delivery events (once per runtime, however many workers share it). */
-export function instrumentDelivery(runtime: Runtime): void {
-  if (instrumented.has(runtime)) return;
-  instrumented.add(runtime);
+/** Listens to one deps's delivery events (once per deps, however many workers share it). */
+export function instrumentDelivery(deps: InstrumentDeps): void {
+  if (instrumented.has(deps)) return;
+  instrumented.add(deps);
   const lastSample = new Map<string, number>();
   let warned = false;
   const onError = (error: unknown) => {
     if (warned) return;
     warned = true;
-    runtime.logger.warn({ err: error }, 'could not record delivery metrics; sending is unaffected');
+    deps.logger.warn({ err: error }, 'could not record delivery metrics; sending is unaffected');
   };
   const sample = (editionId: string) => {
     const now = performance.now();
     if (now - (lastSample.get(editionId) ?? -Infinity) < sampleEveryMs) return;
     lastSample.set(editionId, now);
     if (lastSample.size > 64) lastSample.delete(lastSample.keys().next().value as string);
-    recordProgressSample(runtime, editionId).catch(onError);
+    recordProgressSample(deps, editionId).catch(onError);
   };
   // Counters are summed in memory and written in one pipeline at most every flushEveryMs: a Redis
   // round trip per message would cost the send loop more than the send itself (measured).
@@ -60,17 +65,12 @@ export function instrumentDelivery(runtime: Runtime): void {
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (messages.size === 0 && latency.size === 0) return Promise.resolve();
-    const p = runtime.redis.pipeline();
-    for (const [field, n] of messages) p.hincrby(runtime.keys.metricsMessages(), field, n);
-    for (const [field, n] of latency) {
-      if (field.endsWith('|sum')) p.hincrbyfloat(runtime.keys.metricsLatency(), field, n.toFixed(6));
-      else p.hincrby(runtime.keys.metricsLatency(), field, n);
-    }
+    const written = deps.metrics.add(new Map(messages), new Map(latency));
     messages.clear();
     latency.clear();
-    return p.exec().then(() => undefined, onError);
+    return written.catch(onError);
   };
-  flushers.set(runtime, flush);
+  flushers.set(deps, flush);
   const add = (map: Map<string, number>, field: string, n: number) => map.set(field, (map.get(field) ?? 0) + n);
   const count = (newsletterId: string, outcome: 'sent' | 'failed' | 'skipped', latencySeconds?: number) => {
     add(messages, `${newsletterId}|${outcome}`, 1);
@@ -81,15 +81,15 @@ export function instrumentDelivery(runtime: Runtime): void {
     }
     if (!timer) timer = setTimeout(() => void flush(), flushEveryMs).unref();
   };
-  runtime.events.on('sent', (e) => {
+  deps.outcomes.subscribe('sent', (e) => {
     count(e.newsletterId, 'sent', e.ms / 1000);
     sample(e.editionId);
   });
-  runtime.events.on('failed', (e) => {
+  deps.outcomes.subscribe('failed', (e) => {
     count(e.newsletterId, 'failed');
     sample(e.editionId);
   });
-  runtime.events.on('skipped', (e) => {
+  deps.outcomes.subscribe('skipped', (e) => {
     count(e.newsletterId, 'skipped');
     sample(e.editionId);
   });

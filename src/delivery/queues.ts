@@ -22,6 +22,11 @@ export interface SendJobData {
   f?: 1;
 }
 
+/** True when this run of the job is its last allowed attempt (BullMQ counts attempts made before it). */
+export function isLastAttempt(job: { attemptsMade: number; opts: { attempts?: number } }): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
 export function sendJobId(editionId: string, subscriberId: string): string {
   return `${editionId}.${subscriberId}`;
 }

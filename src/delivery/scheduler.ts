@@ -1,8 +1,14 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { editionIdFor } from './edition';
-import { enqueueEdition, type EnqueueResult } from './enqueue';
-import type { Runtime } from './runtime';
+import { enqueueEdition, type EnqueueDeps, type EnqueueResult } from './enqueue';
 import { localDateOf, scheduledSlot } from './schedule';
+import type { LoadedConfig } from '../config/load';
+import type { Logger } from '../core/logger';
+
+export interface SchedulerDeps extends EnqueueDeps {
+  logger: Logger;
+  config: EnqueueDeps['config'] & Pick<LoadedConfig, 'newsletters'>;
+}
 
 /**
  * node-cron fires each newsletter in its own time zone; the work of a tick (`trigger`) is a plain
@@ -12,21 +18,21 @@ import { localDateOf, scheduledSlot } from './schedule';
 export class EditionScheduler {
   private tasks: ScheduledTask[] = [];
 
-  constructor(private readonly runtime: Runtime) {}
+  constructor(private readonly deps: SchedulerDeps) {}
 
   start(): void {
-    for (const newsletter of this.runtime.config.newsletters) {
+    for (const newsletter of this.deps.config.newsletters) {
       const task = cron.schedule(
         newsletter.cron,
         () => {
-          this.trigger(newsletter.id).catch((err) => this.runtime.logger.error({ err, newsletter: newsletter.id }, 'scheduled edition could not be queued'));
+          this.trigger(newsletter.id).catch((err) => this.deps.logger.error({ err, newsletter: newsletter.id }, 'scheduled edition could not be queued'));
         },
         { timezone: newsletter.timezone, name: `edition:${newsletter.id}` },
       );
       this.tasks.push(task);
-      this.runtime.logger.info({ newsletter: newsletter.id, cron: newsletter.cron, timezone: newsletter.timezone, next: task.getNextRun()?.toISOString() }, 'scheduled');
+      this.deps.logger.info({ newsletter: newsletter.id, cron: newsletter.cron, timezone: newsletter.timezone, next: task.getNextRun()?.toISOString() }, 'scheduled');
     }
-    this.catchUp().catch((err) => this.runtime.logger.error({ err }, 'catch-up check failed'));
+    this.catchUp().catch((err) => this.deps.logger.error({ err }, 'catch-up check failed'));
   }
 
   async stop(): Promise<void> {
@@ -36,10 +42,10 @@ export class EditionScheduler {
 
   /** A tick: today's edition (in the newsletter's zone) is created and queued, once. */
   async trigger(newsletterId: string): Promise<EnqueueResult> {
-    const newsletter = this.runtime.newsletter(newsletterId);
-    const localDate = localDateOf(this.runtime.clock.now(), newsletter.timezone);
-    const result = await enqueueEdition(this.runtime, { newsletterId, localDate, trigger: 'schedule' });
-    this.runtime.logger.info({ editionId: result.edition.id, created: result.created }, result.created ? 'edition queued by schedule' : 'edition already exists; nothing to do');
+    const newsletter = this.deps.newsletter(newsletterId);
+    const localDate = localDateOf(this.deps.clock.now(), newsletter.timezone);
+    const result = await enqueueEdition(this.deps, { newsletterId, localDate, trigger: 'schedule' });
+    this.deps.logger.info({ editionId: result.edition.id, created: result.created }, result.created ? 'edition queued by schedule' : 'edition already exists; nothing to do');
     return result;
   }
 
@@ -48,13 +54,13 @@ export class EditionScheduler {
    * the staleness guard, so an edition hours late is held for ops, not sent at an odd hour.
    */
   async catchUp(): Promise<EnqueueResult[]> {
-    const now = this.runtime.clock.now();
+    const now = this.deps.clock.now();
     const results: EnqueueResult[] = [];
-    for (const newsletter of this.runtime.config.newsletters) {
+    for (const newsletter of this.deps.config.newsletters) {
       const localDate = localDateOf(now, newsletter.timezone);
       const slot = scheduledSlot(newsletter.cron, newsletter.timezone, localDate);
       if (!slot || slot > now) continue;
-      const existing = await this.runtime.editions.get(editionIdFor(newsletter.id, localDate));
+      const existing = await this.deps.editions.get(editionIdFor(newsletter.id, localDate));
       if (!existing) results.push(await this.trigger(newsletter.id));
     }
     return results;

@@ -1,17 +1,35 @@
 import crypto from 'node:crypto';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
-import { BouncePolicy } from '../bounces/policy';
 import { classifySmtpError } from '../bounces/smtp-reply';
 import type { NewsletterConfig } from '../config/schema';
 import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
-import { verpSettings, type VerpSettings } from '../bounces/verp';
-import { senderDomain } from './addresses';
-import { envelopeSender } from './envelope';
-import { messageIdFor, messageValues } from './personalise';
-import type { SendJobData } from './queues';
-import type { Runtime } from './runtime';
+import { verpSettings, type VerpSettings } from '../mail/verp';
+import { senderDomain } from '../mail/addresses';
+import { envelopeSender } from '../mail/envelope';
+import { messageIdFor, messageValues } from '../mail/personalise';
+import { isLastAttempt, type SendJobData } from './queues';
 import { localDateOf } from './schedule';
+import type { Queue } from 'bullmq';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import type { MailTransport } from '../mail/transports';
+import type { TokenSigner } from '../mail/tokens';
+import type { EditionStore } from './edition-store';
+import type { SendOutcomes } from './outcomes';
+
+export interface SendDeps {
+  editions: Pick<EditionStore, 'get' | 'mimeTemplateJson' | 'claim' | 'settle' | 'ledgerEntry'>;
+  queues: { send(newsletterId: string): Pick<Queue<SendJobData>, 'rateLimit'> };
+  transport: Pick<MailTransport, 'send'>;
+  signer: TokenSigner;
+  outcomes: Pick<SendOutcomes, 'publish'>;
+  clock: Clock;
+  logger: Logger;
+  newsletter(id: string): NewsletterConfig;
+  config: Pick<LoadedConfig, 'publicUrl' | 'secret' | 'delivery'>;
+}
 
 export type SendOutcome = 'sent' | 'failed' | 'skipped' | 'already-sent' | 'already-settled' | 'cancelled';
 
@@ -41,20 +59,7 @@ export class SendProcessor {
   private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
   private nonceCounter = 0;
 
-  constructor(private readonly runtime: Runtime) {}
-
-  private bouncePolicy?: BouncePolicy;
-
-  /** A refusal at SMTP time is a bounce: the policy counts and suppresses (failure path only). */
-  private async recordBounce(input: Parameters<BouncePolicy['recordSendFailure']>[0]): Promise<void> {
-    try {
-      this.bouncePolicy ??= new BouncePolicy(this.runtime);
-      await this.bouncePolicy.recordSendFailure(input);
-    } catch (error) {
-      // The send is settled either way; a lost bounce is logged, never a reason to resend.
-      this.runtime.logger.error({ err: error, editionId: input.editionId, subscriberId: input.subscriberId }, 'could not record the bounce');
-    }
-  }
+  constructor(private readonly deps: SendDeps) {}
 
   private context(editionId: string): Promise<EditionContext> {
     let ctx = this.contexts.get(editionId);
@@ -68,13 +73,13 @@ export class SendProcessor {
   }
 
   private async loadContext(editionId: string): Promise<EditionContext> {
-    const edition = await this.runtime.editions.get(editionId);
-    const json = await this.runtime.editions.mimeTemplateJson(editionId);
+    const edition = await this.deps.editions.get(editionId);
+    const json = await this.deps.editions.mimeTemplateJson(editionId);
     if (!edition || !json) throw new Error(`Edition ${editionId} has no stored message; was it built?`);
-    const newsletter = this.runtime.newsletter(edition.newsletterId);
+    const newsletter = this.deps.newsletter(edition.newsletterId);
     const template = prepareMimeTemplate(JSON.parse(json) as MimeTemplate);
     const listsMailto = template.parts.some((p) => !Buffer.isBuffer(p) && p.slot === 'unsubscribeMailto');
-    const mailbox = listsMailto ? verpSettings(this.runtime.config) : undefined;
+    const mailbox = listsMailto ? verpSettings(this.deps.config) : undefined;
     if (listsMailto && !mailbox) throw new Error(`Edition ${editionId} lists a mailto unsubscribe but delivery.bounceDomain is no longer set`);
     return { editionId, newsletter, template, domain: senderDomain(newsletter.from), mailbox };
   }
@@ -95,17 +100,17 @@ export class SendProcessor {
 
   async process(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
     const { e: editionId, s: subscriberId } = job.data;
-    const runtime = this.runtime;
+    const deps = this.deps;
     const ctx = await this.context(editionId);
     const { newsletter } = ctx;
     const started = performance.now();
-    const now = runtime.clock.now();
-    const claim = await runtime.editions.claim({
+    const now = deps.clock.now();
+    const claim = await deps.editions.claim({
       editionId,
       newsletterId: newsletter.id,
       subscriberId,
       owner: job.id as string,
-      leaseMs: runtime.config.delivery.lockDurationMs,
+      leaseMs: deps.config.delivery.lockDurationMs,
       now,
       dailyCap: newsletter.rateLimit.dailyCap,
       localDate: this.localDate(now, newsletter.timezone),
@@ -121,7 +126,7 @@ export class SendProcessor {
       case 'cancelled':
         return 'cancelled';
       case 'skipped':
-        runtime.events.emit('skipped', { editionId, newsletterId: newsletter.id, subscriberId, reason: claim.reason });
+        await deps.outcomes.publish('skipped', { editionId, newsletterId: newsletter.id, subscriberId, reason: claim.reason });
         return 'skipped';
       case 'paused':
       case 'busy':
@@ -131,8 +136,8 @@ export class SendProcessor {
       case 'capped': {
         // The daily cap is per newsletter, so the whole queue waits for the next local day.
         const tomorrow = DateTime.fromJSDate(now, { zone: newsletter.timezone }).plus({ days: 1 }).startOf('day').toMillis();
-        await runtime.queues.send(newsletter.id).rateLimit(Math.max(1000, tomorrow - now.getTime()));
-        runtime.logger.warn({ editionId, newsletter: newsletter.id, used: claim.used }, 'daily send cap reached; sending resumes tomorrow');
+        await deps.queues.send(newsletter.id).rateLimit(Math.max(1000, tomorrow - now.getTime()));
+        deps.logger.warn({ editionId, newsletter: newsletter.id, used: claim.used }, 'daily send cap reached; sending resumes tomorrow');
         throw Worker.RateLimitError();
       }
       case 'not-sending':
@@ -140,7 +145,7 @@ export class SendProcessor {
     }
 
     const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
-    const values = messageValues({ publicUrl: runtime.config.publicUrl, signer: runtime.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
+    const values = messageValues({ publicUrl: deps.config.publicUrl, signer: deps.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
     let raw: Buffer;
     try {
       raw = personaliseMessage(ctx.template, values);
@@ -148,31 +153,46 @@ export class SendProcessor {
       // A value no message can carry (an address or name that slipped past validation): retrying
       // cannot help, and a claim left open would keep the edition from ever finishing.
       const detail = `message could not be built: ${(error as Error).message}`;
-      await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
-      runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: true });
-      runtime.logger.error({ editionId, subscriberId, err: error }, 'message could not be built');
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: true, at: deps.clock.now() });
+      deps.logger.error({ editionId, subscriberId, err: error }, 'message could not be built');
       return 'failed';
     }
     try {
-      await runtime.transport.send({ envelopeFrom: envelopeSender(runtime.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
+      await deps.transport.send({ envelopeFrom: envelopeSender(deps.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
     } catch (error) {
       const failure = classifySmtpError(error);
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (failure.kind !== 'permanent' && !lastAttempt) {
-        runtime.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
+      if (failure.kind !== 'permanent' && !isLastAttempt(job)) {
+        deps.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
         throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
       }
       // The server's reply usually starts with its code and status already: keep them once.
       const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
       const detail = failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
-      await runtime.editions.settle(editionId, subscriberId, 'f', detail, runtime.clock.now());
-      await this.recordBounce({ editionId, subscriberId, email: claim.email, failure, at: runtime.clock.now() });
-      runtime.events.emit('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, replyCode: failure.replyCode, status: failure.status, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent' });
-      runtime.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      // The bounce side subscribes to this (a refusal at send time is a bounce); delivery never calls it.
+      await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent', failure, at: deps.clock.now() });
+      deps.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
       return 'failed';
     }
-    await runtime.editions.settle(editionId, subscriberId, 's', messageId, runtime.clock.now());
-    runtime.events.emit('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
+    await deps.editions.settle(editionId, subscriberId, 's', messageId, deps.clock.now());
+    await deps.outcomes.publish('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
     return 'sent';
+  }
+
+  /**
+   * A job that failed for the last time on an unexpected error (not an SMTP reply, which process()
+   * records itself) still settles its reader as failed, so the edition can finish.
+   */
+  async settleGivenUp(job: Job<SendJobData>, err: Error): Promise<void> {
+    if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    try {
+      const entry = await this.deps.editions.ledgerEntry(job.data.e, job.data.s);
+      if (entry && (entry.kind === 'queued' || entry.kind === 'claimed')) {
+        await this.deps.editions.settle(job.data.e, job.data.s, 'f', `gave up after ${job.attemptsMade} attempts: ${err.message}`, this.deps.clock.now());
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error, editionId: job.data.e }, 'could not record a failed send');
+    }
   }
 }

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { DaybreakError } from '../core/errors';
 import type { EditionState } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { getEditionOrThrow } from '../ops/status';
 
 /** Who is at the terminal, for the edition's history. */

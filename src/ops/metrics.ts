@@ -1,8 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
 import { finalStates, pendingCount, type Edition } from '../delivery/edition';
-import { latencyBuckets } from '../delivery/instrument';
+import { latencyBuckets } from '../delivery/metrics-store';
 import { editionQueueName, sendQueueName } from '../delivery/queues';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { recentRate, settledCount } from '../ops/status';
 
 /**
@@ -41,7 +41,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
       labelNames: ['newsletter'],
       registers: [registry],
       async collect() {
-        const values = await runtime.redis.hgetall(runtime.keys.metricsMessages());
+        const values = await runtime.metrics.messages();
         this.reset();
         for (const id of newsletters()) this.inc({ newsletter: id }, Number(values[`${id}|${outcome}`] ?? 0));
       },
@@ -77,7 +77,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     aggregator: 'sum',
     reset: () => undefined,
     get: async () => {
-      const h = await runtime.redis.hgetall(runtime.keys.metricsLatency());
+      const h = await runtime.metrics.latency();
       const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
       for (const id of newsletters()) {
         let cumulative = 0;

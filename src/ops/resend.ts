@@ -1,11 +1,11 @@
 import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createSendWorkers } from '../delivery/workers';
 import { normaliseEmail } from '../subscribers/email';
 import { currentOperator } from '../ops/control';
 import type { Edition } from '../delivery/edition';
 import { type SendJobData } from '../delivery/queues';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import type { SendOutcome } from '../delivery/send-processor';
 import { getEditionOrThrow } from '../ops/status';
 

@@ -1,9 +1,8 @@
 import type { Worker } from 'bullmq';
-import { createEditionWorker } from '../../workers/edition.worker';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createEditionWorker, createSendWorkers } from '../delivery/workers';
 import { editionIdFor, type Edition } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { waitForEdition } from '../ops/watch';
 
 export interface RunNowResult {

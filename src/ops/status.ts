@@ -1,6 +1,6 @@
 import { DaybreakError } from '../core/errors';
 import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from '../delivery/edition';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 
 /** Asked for an edition that is not there: says which ones are. */
 export class EditionNotFoundError extends DaybreakError {

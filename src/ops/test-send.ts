@@ -4,12 +4,12 @@ import type { RenderedEdition } from '../render/contract';
 import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';
 import { renderEdition } from '../render/render-edition';
 import { normaliseEmail } from '../subscribers/email';
-import { senderDomain } from '../delivery/addresses';
+import { senderDomain } from '../mail/addresses';
 import { editionHeaders, planEdition } from '../delivery/build-edition';
 import { editionIdFor } from '../delivery/edition';
-import { addressOf } from '../delivery/envelope';
-import { greetingFor, preferencesUrl, unsubscribeUrl } from '../delivery/personalise';
-import type { Runtime } from '../delivery/runtime';
+import { addressOf } from '../mail/envelope';
+import { greetingFor, preferencesUrl, unsubscribeUrl } from '../mail/personalise';
+import type { Runtime } from '../app/runtime';
 import { editionSlot } from '../delivery/schedule';
 
 export const TEST_SUBJECT_PREFIX = '[TEST] ';

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NewsletterConfig } from '../config/schema';
-import { senderDomain } from '../delivery/addresses';
-import { preferencesUrl } from '../delivery/personalise';
-import type { Runtime } from '../delivery/runtime';
+import { senderDomain } from '../mail/addresses';
+import { preferencesUrl } from '../mail/personalise';
+import type { Runtime } from '../app/runtime';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
 import { foldHeader, mailboxTokens } from '../render/mime-template';
 import { emailSchema, subscriberNameSchema } from './email';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DaybreakError } from '../core/errors';
 import { loadLuaScript, LuaScript } from '../core/lua-script';
 import { normaliseEmail } from './email';
-import { emailHash, newNonce } from './tokens';
+import { emailHash, newNonce } from '../mail/tokens';
 
 export type SubscriberStatus = 'pending' | 'confirmed' | 'unsubscribed';
 

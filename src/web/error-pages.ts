@@ -1,6 +1,6 @@
 /** What a reader sees when a page is missing or breaks: the site's own pages, not Fastify's JSON; JSON for the API and webhooks. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { escapeHtml } from '../render/slots';
 import { page } from './page';
 import { applyPageHeaders } from './security';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { page } from './page';
 import { ipSubject, RateLimiter, type RateRule } from './rate-limit';
 import { applyPageHeaders, clientIp } from './security';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../delivery/runtime';
-import { newNonce } from '../subscribers/tokens';
+import type { Runtime } from '../app/runtime';
+import { newNonce } from '../mail/tokens';
 
 /**
  * Cross-site posting defence for the subscriber forms, without cookies: the browser's Origin (or

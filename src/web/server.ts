@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Runtime } from '../delivery/runtime';
+import type { Runtime } from '../app/runtime';
 import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';

@@ -1,8 +1,8 @@
 import { classifyReason, isHardReason, smtpCommandOf } from '../../src/bounces/reason';
 import { classifySmtpError } from '../../src/bounces/smtp-reply';
 import { findReplyCode, findStatus } from '../../src/bounces/status-codes';
-import { findVerpTargets, parseVerpAddress, verpAddress } from '../../src/bounces/verp';
-import { envelopeSender } from '../../src/delivery/envelope';
+import { findVerpTargets, parseVerpAddress, verpAddress } from '../../src/mail/verp';
+import { envelopeSender } from '../../src/mail/envelope';
 import { testConfig, uniquePrefix } from '../helpers/runtime';
 
 /** nodemailer's error shape for a refused command. */

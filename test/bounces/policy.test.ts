@@ -2,7 +2,7 @@ import type { BounceEvent } from '../../src/bounces/events';
 import { BouncePolicy } from '../../src/bounces/policy';
 import { bounceReport } from '../../src/bounces/report';
 import { FixedClock } from '../../src/core/clock';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 const day = 86_400_000;

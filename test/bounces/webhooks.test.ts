@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { bounceReport } from '../../src/bounces/report';
 import { SnsCertificateUnavailable, snsStringToSign, type SnsMessage } from '../../src/bounces/webhooks/sns';
 import { FixedClock } from '../../src/core/clock';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { webhookRoutes } from '../../src/web/routes/webhooks';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CliRun } from '../helpers/cli';
 import { closeRuntime, redisUrl, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 
 /**
  * There is no Docker engine here, so the image is simulated from the Dockerfile itself: the

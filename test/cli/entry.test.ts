@@ -5,7 +5,7 @@ import path from 'node:path';
 import { corpus } from '../helpers/corpus';
 import { bin, runCli, type CliRun } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 
 const root = path.join(__dirname, '..', '..');
 

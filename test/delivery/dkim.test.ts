@@ -5,7 +5,7 @@ import path from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { FixedClock } from '../../src/core/clock';
 import { runEditionNow } from '../../src/ops/run-now';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

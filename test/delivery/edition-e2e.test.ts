@@ -1,12 +1,11 @@
 import type { Worker } from 'bullmq';
-import { createEditionWorker } from '../../workers/edition.worker';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
 import { FixedClock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import { fanOut } from '../../src/delivery/fanout';
-import { parseMessageId } from '../../src/delivery/personalise';
+import { parseMessageId } from '../../src/mail/personalise';
 import { runEditionNow } from '../../src/ops/run-now';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { waitForEdition } from '../../src/ops/watch';
 import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

@@ -1,4 +1,4 @@
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 describe('the delivery ledger (Lua, on real Redis)', () => {

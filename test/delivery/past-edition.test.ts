@@ -3,12 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { FixedClock } from '../../src/core/clock';
 import { runEditionNow } from '../../src/ops/run-now';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { editionSlot } from '../../src/delivery/schedule';
 import { EditionScheduler } from '../../src/delivery/scheduler';
 import { waitForEdition } from '../../src/ops/watch';
-import { createEditionWorker } from '../../workers/edition.worker';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
 import { newslettersWithFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 

@@ -1,9 +1,9 @@
 import { FixedClock } from '../../src/core/clock';
 import { editionIdFor } from '../../src/delivery/edition';
 import { runEditionNow } from '../../src/ops/run-now';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { EditionScheduler } from '../../src/delivery/scheduler';
-import { createEditionWorker } from '../../workers/edition.worker';
+import { createEditionWorker } from '../../src/delivery/workers';
 import { waitForEdition } from '../../src/ops/watch';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { FixedClock } from '../../src/core/clock';
 import { buildEdition } from '../../src/delivery/build-edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { waitForEdition } from '../../src/ops/watch';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';

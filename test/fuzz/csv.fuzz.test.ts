@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { findInvalidUtf8 } from '../../src/subscribers/csv-lines';
 import { ImportFileError, importCsv, readSubscriberCsv, type ImportIssue, type SubscriberCsvItem } from '../../src/subscribers/csv';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

@@ -6,8 +6,8 @@ import { loadConfig, type LoadedConfig } from '../../src/config/load';
 import type { Clock } from '../../src/core/clock';
 import { silentLogger } from '../../src/core/logger';
 import { createRedis } from '../../src/core/redis';
-import { Runtime } from '../../src/delivery/runtime';
-import type { MailTransport } from '../../src/delivery/transports';
+import { Runtime } from '../../src/app/runtime';
+import type { MailTransport } from '../../src/mail/transports';
 
 export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

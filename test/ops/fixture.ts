@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Worker } from 'bullmq';
-import { createEditionWorker } from '../../workers/edition.worker';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
 import type { LoadedConfig } from '../../src/config/load';
 import { FixedClock } from '../../src/core/clock';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink';

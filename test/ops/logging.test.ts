@@ -4,7 +4,7 @@ import { createLogger } from '../../src/core/logger';
 import { maskEmail, maskEmailsInText } from '../../src/core/mask';
 import { createRedis } from '../../src/core/redis';
 import { runEditionNow } from '../../src/ops/run-now';
-import { Runtime } from '../../src/delivery/runtime';
+import { Runtime } from '../../src/app/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

@@ -3,7 +3,7 @@ import { enqueueEdition } from '../../src/delivery/enqueue';
 import { runEditionNow } from '../../src/ops/run-now';
 import { editionStatus, resolveEditionRef, type EditionStatus } from '../../src/ops/status';
 import { waitForEdition } from '../../src/ops/watch';
-import { createSendWorkers } from '../../workers/send.worker';
+import { createSendWorkers } from '../../src/delivery/workers';
 import { closeRuntime, setEditionFields, writeConfigFile } from '../helpers/runtime';
 import { spawn } from 'node:child_process';
 import { bin, closeWorkers, editionId, opsFixture, runCli, startWorkers, until, type OpsFixture } from './fixture';

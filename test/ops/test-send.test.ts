@@ -1,4 +1,4 @@
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { runEditionNow } from '../../src/ops/run-now';
 import { testSend, TestSendError } from '../../src/ops/test-send';
 import { closeRuntime, writeConfigFile } from '../helpers/runtime';

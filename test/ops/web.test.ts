@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/core/logger';
 import { createRedis } from '../../src/core/redis';
 import { cancelEdition } from '../../src/ops/control';
 import { runEditionNow } from '../../src/ops/run-now';
-import { Runtime } from '../../src/delivery/runtime';
+import { Runtime } from '../../src/app/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { editionId, opsFixture, type OpsFixture } from './fixture';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { exportCsv, importCsv, safeCell, unescapeCell, type ImportIssue } from '../../src/subscribers/csv';
 import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';

@@ -1,4 +1,4 @@
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 const context = { form: 'signup-page', consentText: 'I agree.', ip: '203.0.113.9', userAgent: 'Test/1' };

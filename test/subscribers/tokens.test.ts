@@ -1,4 +1,4 @@
-import { CONFIRM_TOKEN_TTL_SECONDS, emailHash, TokenSigner } from '../../src/subscribers/tokens';
+import { CONFIRM_TOKEN_TTL_SECONDS, emailHash, TokenSigner } from '../../src/mail/tokens';
 
 describe('signed tokens', () => {
   const signer = new TokenSigner('test-secret-0123456789abcdef');

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/core/logger';
 import { createRedis } from '../../src/core/redis';
-import { Runtime } from '../../src/delivery/runtime';
+import { Runtime } from '../../src/app/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 

@@ -7,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
 import { localiseSampleImages, writeOutboxIndex } from '../../src/ops/outbox-index';
 import { runEditionNow } from '../../src/ops/run-now';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];

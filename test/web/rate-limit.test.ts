@@ -1,4 +1,4 @@
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { ipSubject, RateLimiter } from '../../src/web/rate-limit';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { FixedClock } from '../../src/core/clock';
-import type { Runtime } from '../../src/delivery/runtime';
+import type { Runtime } from '../../src/app/runtime';
 import { settleSignups } from '../../src/subscribers/signup';
 import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';

@@ -1,8 +1,8 @@
-import { parseMessageId } from '../../delivery/personalise';
-import type { Runtime } from '../../delivery/runtime';
+import { parseMessageId } from '../../mail/personalise';
+import type { Runtime } from '../../app/runtime';
 import type { BounceEvent, RecordOutcome } from '../events';
 import { BouncePolicy } from '../policy';
-import { parseVerpAddress, verpSettings } from '../verp';
+import { parseVerpAddress, verpSettings } from '../../mail/verp';
 import type { ProviderEvent } from './provider-event';
 
 /**

@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import { DateTime } from 'luxon';
 import type { BounceActivity } from '../../bounces/report';
-import { findVerpTargets, verpSettings } from '../../bounces/verp';
+import { findVerpTargets, verpSettings } from '../../mail/verp';
 import { ConfigError, loadConfig } from '../../config/load';
 import { DaybreakError } from '../../core/errors';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { loadCliConfig, parseEmailArgument, withRuntime, type GlobalOptions } from '../context';
 
 /** A date (YYYY-MM-DD, local midnight), an ISO timestamp, or a span back from now: 7d, 24h. */

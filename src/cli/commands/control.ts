@@ -3,7 +3,7 @@ import readline from 'node:readline/promises';
 import { DaybreakError } from '../../core/errors';
 import { cancelEdition, pauseEdition, resumeEdition } from '../../ops/control';
 import { pendingCount } from '../../delivery/edition';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { getEditionOrThrow } from '../../ops/status';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 

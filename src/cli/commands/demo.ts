@@ -6,9 +6,9 @@ import { DaybreakError } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { redisAnswers, startPrivateRedis, which, type PrivateRedis } from '../../core/redis-server';
 import { editionIdFor } from '../../delivery/edition';
-import { Runtime } from '../../delivery/runtime';
+import { Runtime } from '../../app/runtime';
 import { localDateOf } from '../../delivery/schedule';
-import { outboxDir } from '../../delivery/transports';
+import { outboxDir } from '../../mail/transports';
 import { loadCliConfig, type GlobalOptions } from '../context';
 import { runEditionWithProgress } from './run-edition';
 

@@ -1,6 +1,6 @@
 /** `daybreak editions`: recent editions as a table or JSON. */
 import { finalStates, pendingCount, type Edition } from '../../delivery/edition';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { formatDuration } from '../../ops/status';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 import { localTime } from './status';

@@ -7,7 +7,7 @@ import type { ExplainReason } from '../../articles/pick';
 import type { LoadedConfig } from '../../config/load';
 import { systemClock } from '../../core/clock';
 import { DaybreakError, codeOf, isDaybreakError } from '../../core/errors';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { loadCliConfig, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 // Feed parsing, picking and scheduling are loaded when the command runs, so `daybreak --help` stays light.

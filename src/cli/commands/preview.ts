@@ -6,7 +6,7 @@ import { editionIdFor } from '../../delivery/edition';
 import { editionSlot } from '../../delivery/schedule';
 import type { RenderedEdition } from '../../render/contract';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
-import { outboxDir } from '../../delivery/transports';
+import { outboxDir } from '../../mail/transports';
 import { articleList } from '../article-list';
 import { explainPathError, writeFileOrExplain } from '../files';
 import { withRuntime, type GlobalOptions } from '../context';

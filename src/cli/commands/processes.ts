@@ -1,11 +1,10 @@
 /** The long-running commands: start, scheduler, worker, serve. */
 import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createEditionWorker } from '../../../workers/edition.worker';
-import { createSendWorkers } from '../../../workers/send.worker';
+import { createEditionWorker, createSendWorkers } from '../../delivery/workers';
 import type { BounceServer } from '../../bounces/bounce-server';
 import { EditionScheduler } from '../../delivery/scheduler';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { sampleSourceRefusal } from '../../config/load';
 import { DaybreakError } from '../../core/errors';
 import { withRuntime, type GlobalOptions } from '../context';

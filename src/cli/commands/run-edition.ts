@@ -6,9 +6,9 @@ import { planEdition } from '../../delivery/build-edition';
 import { editionIdFor, pendingCount, type Edition } from '../../delivery/edition';
 import { writeOutboxIndex } from '../../ops/outbox-index';
 import { runEditionNow } from '../../ops/run-now';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { editionSlot, isLocalDate, localDateOf } from '../../delivery/schedule';
-import { outboxDir } from '../../delivery/transports';
+import { outboxDir } from '../../mail/transports';
 import { articleList } from '../article-list';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 

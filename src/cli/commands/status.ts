@@ -1,7 +1,7 @@
 /** `daybreak status`: where an edition stands, once or live. */
 import { SingleBar } from 'cli-progress';
 import { DateTime } from 'luxon';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../ops/status';
 import { articleList } from '../article-list';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';

@@ -1,7 +1,7 @@
 /** `daybreak subscribers …`: add, import, export, show, remove, forget, counts. */
 import path from 'node:path';
 import { DaybreakError } from '../../core/errors';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { subscriberNameSchema } from '../../subscribers/email';
 import { exportCsv, formatIssue, ImportFileError, importCsv } from '../../subscribers/csv';
 import type { CsvEncoding } from '../../subscribers/csv-lines';

@@ -4,7 +4,7 @@ import type { IServerAdapter } from '@bull-board/api/dist/types';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 
 export const ADMIN_BASE_PATH = '/admin/queues';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { editionIdFor, type Edition, type EditionState } from '../../delivery/edition';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { personalLinksHelpUrl } from '../../ops/test-send';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { webCopyHtml } from '../../render/web-copy';

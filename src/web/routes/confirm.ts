@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { preferencesUrl } from '../../delivery/personalise';
+import { preferencesUrl } from '../../mail/personalise';
 import { sendConfirmation } from '../../subscribers/signup';
 import type { PageKit } from '../kit';
 import { ipSubject } from '../rate-limit';

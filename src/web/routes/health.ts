@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { askForToken, checkOpsAuth, metricsToken } from './metrics';
 
 export interface CheckResult {

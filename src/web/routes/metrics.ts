@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createMetricsRegistry } from '../../ops/metrics';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 
 /** The environment variable that, when set, puts `/metrics` and `/healthz`'s details behind a bearer token. */
 export const METRICS_TOKEN_ENV = 'DAYBREAK_METRICS_TOKEN';

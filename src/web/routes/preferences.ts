@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { NewsletterConfig } from '../../config/schema';
-import { preferencesUrl } from '../../delivery/personalise';
+import { preferencesUrl } from '../../mail/personalise';
 import { subscriberNameSchema } from '../../subscribers/email';
 import { SubscriberError, type Subscriber } from '../../subscribers/store';
 import type { PageKit } from '../kit';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { preferencesUrl } from '../../delivery/personalise';
+import { preferencesUrl } from '../../mail/personalise';
 import type { PageKit } from '../kit';
 import { invalidLinkView, noSubscriptionView, unsubscribedView, unsubscribeView } from '../views/subscriptions';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Runtime } from '../../delivery/runtime';
+import type { Runtime } from '../../app/runtime';
 import { mailgunBodySchema, mailgunEvents, verifyMailgun } from '../../bounces/webhooks/mailgun';
 import { checkBasicAuth, checkPostmarkAge, postmarkBodySchema, postmarkEvents } from '../../bounces/webhooks/postmark';
 import type { ProviderEvent } from '../../bounces/webhooks/provider-event';

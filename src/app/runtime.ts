@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
@@ -8,30 +7,32 @@ import { Keys } from '../core/keys';
 import { createLogger, type Logger } from '../core/logger';
 import { createRedis } from '../core/redis';
 import { SubscriberStore } from '../subscribers/store';
-import { TokenSigner } from '../subscribers/tokens';
-import { EditionStore } from './edition-store';
-import type { DeliveryQueues } from './queues';
-import { createTransport, type MailTransport } from './transports';
-
-/** What happens to each message, for metrics and bounce handling to listen to. */
-export interface DeliveryEvents {
-  sent: [{ editionId: string; newsletterId: string; subscriberId: string; email: string; messageId: string; ms: number }];
-  failed: [{ editionId: string; newsletterId: string; subscriberId: string; email: string; replyCode?: number; status?: string; diagnostic: string; permanent: boolean }];
-  skipped: [{ editionId: string; newsletterId: string; subscriberId: string; reason: string }];
-}
+import { TokenSigner } from '../mail/tokens';
+import { EditionStore } from '../delivery/edition-store';
+import type { BouncePolicy } from '../bounces/policy';
+import { DeliveryMetricsStore } from '../delivery/metrics-store';
+import { SendOutcomes } from '../delivery/outcomes';
+import type { DeliveryQueues } from '../delivery/queues';
+import { createTransport, type MailTransport } from '../mail/transports/index';
 
 /**
- * Everything a Daybreak process needs, built once from the config: the composition root.
- * Tests build one with their own prefix, clock and transport.
+ * The composition root: everything a Daybreak process needs, built once from the config, and the
+ * wiring between modules (the bounce policy hears of send failures through the send outcomes).
+ * Only entry points (CLI commands, workers, the web server) and tests see it whole; every module
+ * declares the narrow collaborators it uses, which this object happens to provide.
  */
 export class Runtime {
   readonly keys: Keys;
   readonly redis: Redis;
   readonly editions: EditionStore;
+  /** Cluster-wide delivery counters (metrics). */
+  readonly metrics: DeliveryMetricsStore;
   readonly subscribers: SubscriberStore;
   private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
-  readonly events = new EventEmitter<DeliveryEvents>();
+  /** Each copy's outcome: metrics count them; the bounce policy records refusals at send time. */
+  readonly outcomes: SendOutcomes;
+  private bouncePolicyInstance?: BouncePolicy;
   private transportInstance?: MailTransport;
 
   constructor(
@@ -41,9 +42,23 @@ export class Runtime {
     this.keys = new Keys(config.redisPrefix);
     this.redis = options.redis ?? createRedis(config.redisUrl, {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
+    this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret);
     this.signer = new TokenSigner(config.secret);
     this.transportInstance = options.transport;
+    this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });
+    this.outcomes.subscribe('failed', async (e) => {
+      if (e.failure) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
+    });
+  }
+
+  /** The bounce and complaint policy (loaded on first use: most processes never see a bounce). */
+  get bouncePolicy(): BouncePolicy {
+    if (!this.bouncePolicyInstance) {
+      const { BouncePolicy: Policy } = require('../bounces/policy') as typeof import('../bounces/policy');
+      this.bouncePolicyInstance = new Policy(this);
+    }
+    return this.bouncePolicyInstance;
   }
 
   get clock(): Clock {
@@ -58,7 +73,7 @@ export class Runtime {
   /** Created on first use, so commands that never touch a queue never load BullMQ. */
   get queues(): DeliveryQueues {
     if (!this.queuesInstance) {
-      const { DeliveryQueues: Queues } = require('./queues') as typeof import('./queues');
+      const { DeliveryQueues: Queues } = require('../delivery/queues') as typeof import('../delivery/queues');
       this.queuesInstance = new Queues(this.redis, this.keys.bull);
     }
     return this.queuesInstance;

@@ -1,6 +1,6 @@
 import type { MessageValues } from '../render/contract';
-import { unsubscribeMailtoAddress, verpSettings, type VerpSettings } from '../bounces/verp';
-import type { TokenSigner } from '../subscribers/tokens';
+import { unsubscribeMailtoAddress, verpSettings, type VerpSettings } from './verp';
+import type { TokenSigner } from './tokens';
 
 /** "Good morning, Jane." from "Jane Smith"; plain "Good morning." with no name. */
 export function greetingFor(name: string | undefined): string {

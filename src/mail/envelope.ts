@@ -1,5 +1,5 @@
-import { verpAddress } from '../bounces/verp';
-import type { DaybreakConfig, NewsletterConfig } from '../config/schema';
+import { verpAddress } from './verp';
+import type { NewsletterConfig } from '../config/schema';
 
 /** The bare address inside a From value like `Daybreak National <national@daybreak.example>`. */
 export function addressOf(mailbox: string): string {
@@ -12,7 +12,7 @@ export function addressOf(mailbox: string): string {
  * own VERP address naming the edition and reader (see src/bounces/verp.ts); without one it is
  * the From address, and bounces are attributed by Message-ID instead.
  */
-export function envelopeSender(config: DaybreakConfig, newsletter: NewsletterConfig, editionId: string, subscriberId: string): string {
+export function envelopeSender(config: { secret: string; delivery: { bounceDomain?: string; bounceLocalPart: string } }, newsletter: Pick<NewsletterConfig, 'from'>, editionId: string, subscriberId: string): string {
   const domain = config.delivery.bounceDomain;
   if (!domain) return addressOf(newsletter.from);
   return verpAddress({ secret: config.secret, localPart: config.delivery.bounceLocalPart, domain }, { editionId, subscriberId });

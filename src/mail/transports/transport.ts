@@ -1,3 +1,6 @@
+/** The SMTP command a server was answering when it refused (for classifying the refusal). */
+export type SmtpCommand = 'CONN' | 'HELO' | 'MAIL' | 'RCPT' | 'DATA';
+
 /** One interface, many transports (as nodemailer does it): SMTP for real, an outbox folder for demos. */
 export interface OutgoingMessage {
   /** Envelope sender (MAIL FROM): where bounces go. */

@@ -1,0 +1,75 @@
+/** BullMQ workers for the pipeline: edition builds (in a sandboxed child, or in-process) and sends. */
+import path from 'node:path';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type Redis from 'ioredis';
+import type { LoadedConfig } from '../config/load';
+import { processEditionJob, type EditionJobDeps } from './edition-job';
+import { flushDeliveryMetrics, instrumentDelivery, type InstrumentDeps } from './instrument';
+import { editionQueueName, sendQueueName, type BuildJobData, type SendJobData } from './queues';
+import { SendProcessor, type SendDeps } from './send-processor';
+
+/** What starting workers needs: the connection and BullMQ prefix, and what their jobs need. */
+export type WorkerDeps = EditionJobDeps & SendDeps & InstrumentDeps & {
+  redis: Redis;
+  keys: { bull: string };
+  config: Pick<LoadedConfig, 'newsletters'>;
+};
+
+/** The sandboxed build child's entry: the compiled file, or (from source) a shim that registers tsx first. */
+function sandboxEntry(): string {
+  const workersDir = path.join(__dirname, '..', '..', 'workers');
+  return __filename.endsWith('.ts') ? path.join(workersDir, 'edition.sandbox.js') : path.join(workersDir, 'edition.processor.js');
+}
+
+/**
+ * `sandboxed`: builds run in a child process (BullMQ sandbox), so MJML, feed parsing and their
+ * memory never sit in the sending process, and a render never stalls the send loop. In-process
+ * (the default) shares the caller's collaborators: its clock and config, as commands and tests need.
+ */
+export function createEditionWorker(deps: WorkerDeps, options: { concurrency?: number; sandboxed?: boolean } = {}): Worker<BuildJobData> {
+  const common = {
+    connection: deps.redis as ConnectionOptions,
+    prefix: deps.keys.bull,
+    concurrency: options.concurrency ?? 2,
+    lockDuration: Math.max(deps.config.delivery.lockDurationMs, 30_000),
+    stalledInterval: deps.config.delivery.stalledIntervalMs,
+    maxStalledCount: 5,
+  };
+  const worker = options.sandboxed
+    ? new Worker<BuildJobData>(editionQueueName, sandboxEntry(), common)
+    : new Worker<BuildJobData>(editionQueueName, (job) => processEditionJob(deps, job), common);
+  worker.on('error', (err) => deps.logger.error({ err }, 'edition worker error'));
+  return worker;
+}
+
+/**
+ * One BullMQ worker per newsletter's send queue, all sharing one processor (one edition cache)
+ * and one pooled transport. A newsletter's rate limit lives in Redis, so it binds every process.
+ */
+export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: number; newsletters?: string[] } = {}): Worker<SendJobData>[] {
+  const processor = new SendProcessor(deps);
+  // Counters, latency and progress samples for status and /metrics, from every sending process.
+  instrumentDelivery(deps);
+  const concurrency = options.concurrency ?? deps.config.delivery.concurrency;
+  const ids = options.newsletters ?? deps.config.newsletters.map((n) => n.id);
+  return ids.map((id) => {
+    const newsletter = deps.newsletter(id);
+    const worker = new Worker<SendJobData>(sendQueueName(id), (job, token) => processor.process(job, token), {
+      connection: deps.redis as ConnectionOptions,
+      prefix: deps.keys.bull,
+      concurrency,
+      lockDuration: deps.config.delivery.lockDurationMs,
+      stalledInterval: deps.config.delivery.stalledIntervalMs,
+      // A crash mid-send leaves jobs stalled; they are taken over, not failed.
+      maxStalledCount: 10,
+      limiter: newsletter.rateLimit.perSecond ? { max: newsletter.rateLimit.perSecond, duration: 1000 } : undefined,
+    });
+    worker.on('error', (err) => deps.logger.error({ err, newsletter: id }, 'send worker error'));
+    worker.on('failed', (job, err) => {
+      deps.logger.debug({ editionId: job?.data.e, jobId: job?.id, err: err.message }, 'send attempt failed');
+      if (job) void processor.settleGivenUp(job, err);
+    });
+    worker.on('closed', () => void flushDeliveryMetrics(deps));
+    return worker;
+  });
+}
