@@ -480,7 +480,8 @@ export function classifyMessage(parts: MessageParts, options: { sentTo?: string[
     const kind = recipients.length ? summarise(recipients) : 'soft';
     return { ...base, isBounce: true, kind, format: `plain:${plain.layout}`, recipients, ...(recipients.length ? {} : { note: 'a bounce that names no recipient' }) };
   }
-  return { ...base, isBounce: false, kind: 'unrecognised', format: 'unknown', recipients: [], note: looksLikeBounce(parts) ? 'looks like a bounce but names no failed recipient' : 'not a bounce, complaint or auto-reply' };
+  const note = !looksLikeBounce(parts) ? 'not a bounce, complaint or auto-reply' : saysFailure ? 'looks like a bounce but names no failed recipient' : 'a null-sender message that speaks of no failure (a person\'s reply?)';
+  return { ...base, isBounce: false, kind: 'unrecognised', format: 'unknown', recipients: [], note };
 }
 
 /**

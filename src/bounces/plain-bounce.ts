@@ -24,6 +24,8 @@ export interface PlainFailure {
   action?: 'failed' | 'delayed';
   /** The address stood alone on its line, as the head of its own section. */
   heading?: boolean;
+  /** A reply or status code followed the address on its own line. */
+  lineCode?: boolean;
   attribution: RecipientAttribution;
 }
 
@@ -222,8 +224,9 @@ function scanAddresses(lines: string[], excluded: Set<string>, failed: string[])
       const before = i > 0 ? (lines[i - 1] as string) : '';
       const diagnostic = [line.slice(0, from).replace(/[<>]/g, ''), said].join(' ').replace(/\s+/g, ' ').trim().slice(0, 2000);
       // "<addr>:" alone on its line heads that address's section (qmail, Yahoo and their kin).
-      const heading = leadsLine(line, m.index, m.end).alone;
-      found.set(address, { recipient: address, diagnostic: diagnostic || before.trim().slice(0, 2000), status: findStatus(diagnostic), replyCode: findReplyCode(diagnostic), heading, attribution: 'text' });
+      const { leads, alone: heading } = leadsLine(line, m.index, m.end);
+      const lineCode = leads && /\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b/.test(rest);
+      found.set(address, { recipient: address, diagnostic: diagnostic || before.trim().slice(0, 2000), status: findStatus(diagnostic), replyCode: findReplyCode(diagnostic), heading, lineCode, attribution: 'text' });
     }
   }
   return found;
@@ -256,8 +259,16 @@ function bareLocalParts(lines: string[], parts: MessageParts): PlainFailure[] {
   const out: PlainFailure[] = [];
   for (let i = 0; i < lines.length && i < 400; i++) {
     if (!recipientListIntro.test(lines[i] as string)) continue;
+    // The introduction may run on to a line ending with a colon; the list starts after it.
+    let first = i + 1;
+    for (let k = i; k < lines.length && k < i + 3; k++) {
+      if ((lines[k] as string).trimEnd().endsWith(':')) {
+        first = k + 1;
+        break;
+      }
+    }
     let items = 0;
-    for (let j = i + 1; j < lines.length && j < i + 12; j++) {
+    for (let j = first; j < lines.length && j < first + 12; j++) {
       const line = lines[j] as string;
       if (!line.trim()) {
         if (items) break;
@@ -274,25 +285,43 @@ function bareLocalParts(lines: string[], parts: MessageParts): PlainFailure[] {
   return out;
 }
 
-export function findPlainFailures(parts: MessageParts): PlainReading {
-  const head = parts.text.slice(0, plainScanLimits.noticeChars).replace(/\r\n?/g, '\n');
+/** The notice in a text: up to the quoted original, lines cut to a bounded length. */
+function noticeOf(text: string): { head: string; notice: string; lines: string[] } {
+  const head = text.slice(0, plainScanLimits.noticeChars).replace(/\r\n?/g, '\n');
   const notice = cutOriginal(head);
-  const layout = layoutOf(notice, parts);
+  return { head, notice, lines: notice.split('\n').map((l) => (l.length > plainScanLimits.lineChars ? l.slice(0, plainScanLimits.lineChars) : l)) };
+}
+
+/** The message body as received, for when MIME decoding lost the notice (a broken part, a nested report). */
+function rawBody(parts: MessageParts): string {
+  const start = parts.raw.search(/\r?\n\r?\n/);
+  return start < 0 ? '' : parts.raw.slice(start, start + plainScanLimits.noticeChars);
+}
+
+export function findPlainFailures(parts: MessageParts): PlainReading {
   const excluded = excludedAddresses(parts);
+  const failed = addressesOf(headerValue(parts.headers, 'x-failed-recipients'));
+  let { head, notice, lines } = noticeOf(parts.text);
+  let found = scanAddresses(lines, excluded, failed);
+  if (!found.size && !failed.length) {
+    const fromRaw = noticeOf(rawBody(parts));
+    const foundRaw = scanAddresses(fromRaw.lines, excluded, failed);
+    if (foundRaw.size) ({ head, notice, lines } = fromRaw), (found = foundRaw);
+  }
+  const layout = layoutOf(notice, parts);
   const delayed = /\b(?:has been delayed|will (?:continue|keep) (?:trying|to try)|will retry|still trying|delivery (?:has been )?delayed|not yet been delivered|warning: message .{0,200}delayed|delay(?:ed)? (?:notice|notification|mail)|temporarily unable to deliver)\b/i.test(notice) || /\bdelay/i.test(parts.subject.slice(0, 1000));
   let summary = notice;
   for (const b of boilerplate) summary = summary.replace(b, ' ');
   summary = summary.replace(/\s+/g, ' ').trim().slice(0, 2000);
 
-  const failed = addressesOf(headerValue(parts.headers, 'x-failed-recipients'));
-  const lines = notice.split('\n').map((l) => (l.length > plainScanLimits.lineChars ? l.slice(0, plainScanLimits.lineChars) : l));
-  let found = scanAddresses(lines, excluded, failed);
   let failures = [...found.values()];
   if (!failures.length && !failed.length) failures = bareLocalParts(lines, parts);
-  // Anonymised or self-addressed bounces name the sender as the recipient: look again without exclusions.
+  // Anonymised or self-addressed bounces name the sender as the recipient: look again without
+  // exclusions, but only at an address that heads its own section or carries a reply code on its
+  // line (never a greeting, "Dear news@...", nor a mention in the prose).
   if (!failures.length) {
     found = scanAddresses(lines, new Set(), failed);
-    failures = [...found.values()];
+    failures = [...found.values()].filter((f) => f.heading || f.lineCode);
   }
   if (failed.length) {
     failures = failed.map((a) => ({ ...(found.get(a) ?? { recipient: a, diagnostic: summary }), attribution: 'header' as const }));
@@ -318,5 +347,6 @@ export function findPlainFailures(parts: MessageParts): PlainReading {
       f.replyCode ??= findReplyCode(summary);
     }
   }
-  return { failures, summary, layout, embeddedDsn: inlineDsn(head), delayed };
+  const embedded = inlineDsn(head);
+  return { failures, summary, layout, embeddedDsn: embedded.length ? embedded : inlineDsn(rawBody(parts).replace(/\r\n?/g, '\n')), delayed };
 }
