@@ -35,7 +35,11 @@ export class BounceParserThread {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly limits: ParseLimits) {}
+  /**
+   * `startupGraceMs` is added to the budget of each parse: loading the parser into a cold thread
+   * is not the message's fault.
+   */
+  constructor(private readonly limits: ParseLimits, private readonly startupGraceMs = 1000) {}
 
   parse(raw: Buffer, options: { sentTo?: string[] } = {}): Promise<ParsedBounce> {
     if (this.closed) return Promise.reject(new BounceParseError('parser-failure', 'the bounce parser thread is closed'));
@@ -106,14 +110,13 @@ export class BounceParserThread {
     this.worker ??= this.spawn();
     this.current = job;
     const worker = this.worker;
-    // Startup (loading the parser) is not the message's fault: the budget gets a second for it on a cold thread.
     this.timer = setTimeout(() => {
       if (this.current !== job) return;
       this.worker = undefined;
       this.finish();
       job.reject(new BounceParseError('time-budget', `parsing ran past the ${this.limits.timeBudgetMs} ms budget and was stopped; read this message by hand if it matters (bounces.server.parseTimeBudgetMs)`));
       void worker.terminate().finally(() => this.pump());
-    }, this.limits.timeBudgetMs + 1000);
+    }, this.limits.timeBudgetMs + this.startupGraceMs);
     worker.postMessage(job.request);
   }
 }

@@ -278,7 +278,8 @@ function bareLocalParts(lines: string[], parts: MessageParts): PlainFailure[] {
       if (!m || notALocalPart.test(m[1] as string)) break;
       items++;
       const address = `${(m[1] as string).toLowerCase()}@${domain}`;
-      if (!out.some((f) => f.recipient === address)) out.push({ recipient: address, diagnostic: (lines[i] as string).trim().slice(0, 500), attribution: 'text' });
+      const said = lines.slice(i, first).map((l) => l.trim()).join(' ').slice(0, 500);
+      if (!out.some((f) => f.recipient === address)) out.push({ recipient: address, diagnostic: said, attribution: 'text' });
     }
     if (out.length) break;
   }
