@@ -242,8 +242,8 @@ export function organisationDomain(domain: string): string {
 }
 
 /** A line that introduces a list of recipients ("Your mail to the following recipients could not be delivered"). */
-const recipientListIntro = /\b(?:following (?:recipients?|addresses|address(?:\(es\))?|users?|mailbox(?:es)?|destinations?)|(?:recipients?|addressees?|users?) (?:listed )?below|could not be delivered to|unable to deliver (?:your )?(?:mail|message) to|unknown (?:users?|recipients?|mailbox(?:es)?)|undeliverable to|not accepting mail)\b/i;
-const bareLocalPart = /^[ \t]*<?([A-Za-z0-9][A-Za-z0-9._+=-]{0,63})>?:?[ \t]*$/;
+const recipientListIntro = /\b(?:following (?:recipients?|addresses|address(?:\(es\))?|users?|mailbox(?:es)?|destinations?)|(?:undeliverable|not (?:be )?delivered|could not be delivered) to the following:|(?:recipients?|addressees?|users?) (?:listed )?below|could not be delivered to|unable to deliver (?:your )?(?:mail|message) to|unknown (?:users?|recipients?|mailbox(?:es)?)|undeliverable to|not accepting mail)\b/i;
+const bareLocalPart = /^[ \t]*<?([A-Za-z0-9][A-Za-z0-9._+=-]{0,63})>?(?:[ \t]*\([^()\n]{1,80}\))?:?[ \t]*$/;
 const notALocalPart = /^(?:to|from|the|and|or|for|error|errors|reason|reasons|details?|recipients?|addresses|users?|mailbox(?:es)?|sorry|thanks|thank|regards|hello|hi|dear|postmaster|mailer-daemon|sincerely|note|warning|failed|permanent|temporary|subject|date|message|original|unknown|none)$/i;
 
 /**
