@@ -96,7 +96,9 @@ export function findOriginalHeaderBlocks(raw: string): string[] {
   };
   // MIME: a part typed message/rfc822 or text/rfc822-headers; its own headers end at a blank line.
   const partRe = new RegExp(partHeaderTypes.source, 'gim');
-  for (let m = partRe.exec(body); m && blocks.length < mimeLimits.maxOriginals; m = partRe.exec(body)) {
+  // Candidates examined are counted too: a body of nothing but such lines costs no more than a real one.
+  let examined = 0;
+  for (let m = partRe.exec(body); m && blocks.length < mimeLimits.maxOriginals && examined++ < 2 * mimeLimits.maxOriginals; m = partRe.exec(body)) {
     const partHeadersEnd = within('\n\n', m.index);
     if (partHeadersEnd < 0) continue;
     const partHeaders = body.slice(m.index, partHeadersEnd);
