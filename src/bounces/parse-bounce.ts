@@ -1,4 +1,4 @@
-import { addressInValue } from './address-scan';
+import { addressInValue, findAddresses } from './address-scan';
 import { BounceParseError, headerValue, parseHeaderBlock, readMessageParts, type MessageParts } from './message-parts';
 import { findPlainFailures, plainScanLimits, type PlainReading, type RecipientAttribution } from './plain-bounce';
 import { classifyReason, isHardReason, smtpCommandOf, transcriptCommand, type BounceReason, type SmtpCommand } from './reason';
@@ -372,8 +372,10 @@ function returnedOriginal(parts: MessageParts): { to: string; ours: boolean } | 
     const h = parseHeaderBlock(block);
     const toValue = headerValue(h, 'to')?.slice(0, 4000);
     if (!toValue) continue;
-    // A list or a group is not one reader: only a To naming one address tells whose copy it was.
-    if (toValue.split(',').length !== 1) return undefined;
+    // A list or a group is not one reader: only a To naming one address tells whose copy it was
+    // (a display name may hold a comma: "Lastname, Pat" <pat@example.gov>).
+    const named = new Set(findAddresses(toValue, 3).map((a) => a.address));
+    if (named.size > 1) return undefined;
     const to = addressInValue(toValue);
     if (!to) continue;
     const id = /<[^<>\s]{1,998}>/.exec(headerValue(h, 'message-id')?.slice(0, 2000) ?? '')?.[0] ?? '';
