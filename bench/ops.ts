@@ -5,10 +5,10 @@
  */
 import { loadConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
-import { createMetricsRegistry } from '../src/delivery/metrics';
-import { planResend } from '../src/delivery/resend';
+import { createMetricsRegistry } from '../src/ops/metrics';
+import { planResend } from '../src/ops/resend';
 import { Runtime } from '../src/delivery/runtime';
-import { editionStatus } from '../src/delivery/status';
+import { editionStatus } from '../src/ops/status';
 
 async function main(): Promise<void> {
   const readers = Number(process.argv[2] ?? 100_000);

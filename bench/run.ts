@@ -15,7 +15,7 @@ import { editionIdFor } from '../src/delivery/edition';
 import { planEdition, editionHeaders } from '../src/delivery/build-edition';
 import { enqueueEdition } from '../src/delivery/enqueue';
 import { messageIdFor, messageValues } from '../src/delivery/personalise';
-import { runEditionNow, workersRunning } from '../src/delivery/run-now';
+import { runEditionNow, workersRunning } from '../src/ops/run-now';
 import { createTransport, type MailTransport } from '../src/delivery/transports';
 import { Runtime } from '../src/delivery/runtime';
 import { localDateOf } from '../src/delivery/schedule';
@@ -91,7 +91,8 @@ function writeConfig(config: LoadedConfig): string {
   const raw = JSON.parse(fs.readFileSync(path.join(projectRoot, 'config', 'daybreak.json'), 'utf8')) as Record<string, unknown> & { newsletters: Array<Record<string, unknown>> };
   raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
   const file = path.join(dir, 'daybreak.json');
-  fs.writeFileSync(file, JSON.stringify({ ...raw, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
+  // The worker runs as production does (NODE_ENV=production), on the sample stories, on purpose.
+  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
   return file;
 }
 
@@ -103,12 +104,10 @@ async function main(): Promise<void> {
     privateRedis = await startPrivateRedis();
     redisUrl = privateRedis.url;
   }
-  // The worker runs compiled, as it does in production (the Docker image runs dist/): build it first.
-  let workerEntry = path.join(projectRoot, 'bin', 'daybreak.js');
-  if (!args.fromSource) {
-    execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
-    workerEntry = path.join(projectRoot, 'dist', 'src', 'cli', 'main.js');
-  }
+  // The worker runs compiled, as it does in production (the Docker image runs dist/): build it
+  // first; bin/daybreak.js then picks dist/ (DAYBREAK_FROM_SOURCE=1 makes it run the sources).
+  const workerEntry = path.join(projectRoot, 'bin', 'daybreak.js');
+  if (!args.fromSource) execFileSync(process.execPath, [path.join(projectRoot, 'scripts', 'build.js')], { stdio: 'inherit' });
   const sink = await startSink();
   const results: Record<string, number | string> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version };
   const print = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
@@ -159,7 +158,7 @@ async function main(): Promise<void> {
     await seedSubscribers(rt, newsletter.id, size);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
-      env: { ...process.env, DAYBREAK_CONFIG: configFile, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret },
+      env: { ...process.env, DAYBREAK_CONFIG: configFile, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },
       stdio: ['ignore', 'inherit', 'inherit'],
     }));
     while ((await rt.queues.send(newsletter.id).getWorkersCount()) < args.workers || !(await workersRunning(rt, newsletter.id))) await new Promise((r) => setTimeout(r, 100));

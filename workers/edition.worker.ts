@@ -29,11 +29,7 @@ export async function processEditionJob(runtime: Runtime, job: EditionJob): Prom
     const message = (error as Error).message;
     const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     runtime.logger.error({ editionId, attempt: job.attemptsMade + 1, err: error }, 'edition build failed');
-    await runtime.editions.update(editionId, { reason: message });
-    if (last) {
-      await runtime.editions.transition(editionId, 'failed', ['created', 'building']);
-      await runtime.editions.log(editionId, runtime.clock.now(), 'failed', { reason: message });
-    }
+    if (last) await runtime.editions.apply(editionId, 'fail', { at: runtime.clock.now(), detail: { reason: message }, fields: { reason: message, finishedAt: runtime.clock.now() } });
     throw error;
   }
 }

@@ -17,8 +17,12 @@ export interface Article {
 }
 
 /** Where a newsletter's articles come from (validated in src/config/schema.ts). */
-export type FeedSource =
+export type FeedSource = (
   | { kind: 'url'; url: string; section?: string; timeoutMs?: number }
   | { kind: 'file'; path: string; section?: string }
   /** Shipped sample data whose dates are offsets from "now", so the demo always has news. */
-  | { kind: 'sample'; path: string; section?: string };
+  | { kind: 'sample'; path: string; section?: string }
+) & {
+  /** Refuse a feed larger than this many bytes (the config's feedMaxBytes unless the source sets its own). */
+  maxBytes?: number;
+};

@@ -1,14 +1,16 @@
+import { DaybreakError } from '../core/errors';
+
 /**
  * Any failure to obtain a source's articles. One type, so the edition builder can refuse to
  * send a half-built edition with a single `instanceof` check, and ops see which source broke.
  */
-export class FeedError extends Error {
+export class FeedError extends DaybreakError {
   override readonly name = 'FeedError';
   /** The source as a person would name it, e.g. `url https://example.com/feed.xml`. */
   readonly source: string;
 
   constructor(source: string, message: string, options?: { cause?: unknown }) {
-    super(`feed ${source}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    super('feed-unreadable', `feed ${source}: ${message}`, { context: { source }, cause: options?.cause });
     this.source = source;
   }
 }

@@ -1,4 +1,6 @@
+/** Which of a feed's articles go into an edition (pure), and why each other one does not. */
 import type { Article } from './article';
+import type { SkipReason, SkippedItem } from './feed-parser';
 
 export interface PickRules {
   maxArticles: number;
@@ -36,6 +38,20 @@ const HOUR_MS = 3_600_000;
  * deterministic: the same input always gives the same edition, whatever the input order.
  */
 export function pickArticles(input: PickInput): PickResult {
+  return decide(input).result;
+}
+
+/** Why one article is in or out, index-aligned with the input articles. */
+type Verdict =
+  | { kind: 'picked'; position: number }
+  | { kind: 'already-sent' }
+  | { kind: 'too-old' }
+  | { kind: 'after-cutoff' }
+  | { kind: 'duplicate'; of: Article; sameId: boolean }
+  | { kind: 'over-max-articles'; rank: number };
+
+/** The one implementation of the rules, so pickArticles and explainPick can never disagree. */
+function decide(input: PickInput): { result: PickResult; verdicts: Verdict[] } {
   const { cutoff, lastCutoff, rules } = input;
   if (Number.isNaN(cutoff.getTime())) throw new RangeError('pickArticles: cutoff is an invalid date');
   if (!Number.isInteger(rules.maxArticles) || rules.maxArticles < 0) {
@@ -50,39 +66,175 @@ export function pickArticles(input: PickInput): PickResult {
   const from = since.getTime();
   const to = cutoff.getTime();
 
+  const verdicts: Verdict[] = new Array<Verdict>(input.articles.length);
   const excluded = { alreadySent: 0, outOfWindow: 0, duplicates: 0 };
-  const candidates: Article[] = [];
-  for (const article of input.articles) {
+  const candidates: { article: Article; index: number }[] = [];
+  input.articles.forEach((article, index) => {
     const at = article.publishedAt.getTime();
-    if (input.alreadySent.has(article.id)) excluded.alreadySent++;
-    // NaN fails both comparisons, so an invalid date counts as out of window.
-    else if (!(at > from && at <= to)) excluded.outOfWindow++;
-    else candidates.push(article);
-  }
+    if (input.alreadySent.has(article.id)) {
+      excluded.alreadySent++;
+      verdicts[index] = { kind: 'already-sent' };
+    } else if (!(at > from && at <= to)) {
+      // NaN fails both comparisons, so an invalid date counts as out of window.
+      excluded.outOfWindow++;
+      verdicts[index] = { kind: at > to ? 'after-cutoff' : 'too-old' };
+    } else candidates.push({ article, index });
+  });
 
   // Sort before de-duplicating, so the copy kept is the one that would lead, not whichever came first.
-  candidates.sort(editionOrder);
-  const seenIds = new Set<string>();
-  const seenUrls = new Set<string>();
+  candidates.sort((a, b) => editionOrder(a.article, b.article));
+  const keptById = new Map<string, Article>();
+  const keptByUrl = new Map<string, Article>();
   const unique: Article[] = [];
-  for (const article of candidates) {
+  for (const { article, index } of candidates) {
     const url = urlKey(article.url);
-    if (seenIds.has(article.id) || seenUrls.has(url)) {
+    const of = keptById.get(article.id) ?? keptByUrl.get(url);
+    if (of) {
       excluded.duplicates++;
+      verdicts[index] = { kind: 'duplicate', of, sameId: keptById.has(article.id) };
       continue;
     }
-    seenIds.add(article.id);
-    seenUrls.add(url);
+    keptById.set(article.id, article);
+    keptByUrl.set(url, article);
     unique.push(article);
+    verdicts[index] = unique.length <= rules.maxArticles ? { kind: 'picked', position: unique.length } : { kind: 'over-max-articles', rank: unique.length };
   }
 
   return {
-    articles: unique.slice(0, rules.maxArticles),
-    since,
-    cutoff: new Date(to),
-    considered: input.articles.length,
-    excluded,
+    result: {
+      articles: unique.slice(0, rules.maxArticles),
+      since,
+      cutoff: new Date(to),
+      considered: input.articles.length,
+      excluded,
+    },
+    verdicts,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Explaining a pick: "why isn't my story in this morning's email?"
+
+export type ExplainReason =
+  | 'picked'
+  | 'already-sent'
+  | 'too-old'
+  | 'after-cutoff'
+  | 'duplicate'
+  | 'over-max-articles'
+  | 'wrong-section'
+  | SkipReason;
+
+export interface ExplainedItem {
+  /** Position in the feed, from 0. */
+  feedIndex: number;
+  /** The article; absent for an item left out while reading the feed (then `skipped` says what is known of it). */
+  article?: Article;
+  skipped?: SkippedItem;
+  picked: boolean;
+  reason: ExplainReason;
+  /** One line for a person, e.g. `already sent in an earlier edition`. */
+  detail: string;
+  /** Place in the edition, from 1, when picked. */
+  position?: number;
+}
+
+export interface ExplainInput extends PickInput {
+  /** The newsletter's section filter (a topical or regional newsletter over a broad feed). */
+  section?: string;
+  /** Items of the feed that yielded no article (parseFeedDetailed), by feed index. */
+  skipped?: readonly SkippedItem[];
+}
+
+export interface Explanation {
+  /** Exactly what pickArticles returns for the articles in the section. */
+  result: PickResult;
+  /** Every item of the feed, in feed order. */
+  items: ExplainedItem[];
+}
+
+/** A regional or topical newsletter over a broad feed: match the section or the region, ignoring case. */
+export function matchesSection(article: Article, wanted: string): boolean {
+  const key = wanted.trim().toLowerCase();
+  return article.section?.trim().toLowerCase() === key || article.region?.trim().toLowerCase() === key;
+}
+
+/**
+ * Every item of a feed with the reason it is in or out of the next edition: the section filter
+ * first, then pickArticles' own rules (already sent, outside the window, duplicate, over
+ * maxArticles). Items the parser left out (no date...) keep their place in feed order.
+ */
+export function explainPick(input: ExplainInput): Explanation {
+  const { section } = input;
+  const inSectionFlags = input.articles.map((a) => section === undefined || matchesSection(a, section));
+  const { result, verdicts } = decide({ ...input, articles: input.articles.filter((_, i) => inSectionFlags[i]) });
+  let nextVerdict = 0;
+
+  const explained = inFeedOrder(input.articles, input.skipped ?? []).map((entry): ExplainedItem => {
+    if ('skipped' in entry) return { ...entry, picked: false, reason: entry.skipped.reason, detail: skipDetail(entry.skipped) };
+    const { article, feedIndex, articleIndex } = entry;
+    const at = article.publishedAt;
+    const verdict = inSectionFlags[articleIndex] ? verdicts[nextVerdict++] : undefined;
+    if (!verdict) {
+      const has = [article.section && `section "${article.section}"`, article.region && `region "${article.region}"`].filter(Boolean).join(', ') || 'no section';
+      return { feedIndex, article, picked: false, reason: 'wrong-section', detail: `wrong section: ${has}, not this newsletter's "${section ?? ''}"` };
+    }
+    const out = (reason: ExplainReason, detail: string): ExplainedItem => ({ feedIndex, article, picked: false, reason, detail });
+    switch (verdict.kind) {
+      case 'picked':
+        return { feedIndex, article, picked: true, reason: 'picked', detail: `picked: number ${verdict.position} in the edition`, position: verdict.position };
+      case 'already-sent':
+        return out('already-sent', 'already sent in an earlier edition of this newsletter');
+      case 'too-old':
+        return out('too-old', `too old: published ${iso(at)}, not after ${iso(result.since)} (the previous edition's cut-off, or the look-back window)`);
+      case 'after-cutoff':
+        return out('after-cutoff', `after the cut-off: published ${iso(at)}, after ${iso(result.cutoff)}; it waits for the next edition`);
+      case 'duplicate':
+        return out('duplicate', `duplicate: same ${verdict.sameId ? 'id' : 'link'} as "${verdict.of.title}", which is kept`);
+      case 'over-max-articles':
+        return out('over-max-articles', `over maxArticles: ranked ${verdict.rank}, the edition takes ${input.rules.maxArticles}`);
+    }
+  });
+  return { result, items: explained };
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, 'Z');
+
+/**
+ * A parsed feed back in document order: parseFeedDetailed returns the articles in feed order with
+ * the skipped items taken out, so article k sits at the k-th feed index no skipped item holds.
+ */
+export function inFeedOrder(
+  articles: readonly Article[],
+  skipped: readonly SkippedItem[],
+): ({ feedIndex: number; article: Article; articleIndex: number } | { feedIndex: number; skipped: SkippedItem })[] {
+  const left = [...skipped].sort((a, b) => a.index - b.index);
+  const out: ({ feedIndex: number; article: Article; articleIndex: number } | { feedIndex: number; skipped: SkippedItem })[] = [];
+  let feedIndex = 0;
+  let next = 0;
+  articles.forEach((article, articleIndex) => {
+    while (next < left.length && left[next].index <= feedIndex) {
+      feedIndex = Math.max(feedIndex, left[next].index + 1);
+      out.push({ feedIndex: left[next].index, skipped: left[next++] });
+    }
+    out.push({ feedIndex: feedIndex++, article, articleIndex });
+  });
+  while (next < left.length) out.push({ feedIndex: left[next].index, skipped: left[next++] });
+  return out;
+}
+
+/** What a person reads for an item the parser left out. */
+export function skipDetail(item: SkippedItem): string {
+  switch (item.reason) {
+    case 'unreadable-date':
+      return `unreadable date ${JSON.stringify(item.date ?? '')}: left out of every edition until the feed fixes it`;
+    case 'no-date':
+      return 'no date: an undated item cannot be placed in a day';
+    case 'no-link':
+      return 'no http(s) link';
+    case 'no-title':
+      return 'no title';
+  }
 }
 
 /** Featured first, then newest first, then by id (code-unit order: locale-independent). */

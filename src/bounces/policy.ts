@@ -1,32 +1,10 @@
-import { LuaScript } from '../core/lua-script';
-import { EditionControlError, pauseEdition } from '../delivery/control';
+import { EditionControlError, pauseEdition } from '../ops/control';
 import type { Runtime } from '../delivery/runtime';
 import type { SubscriberEvent } from '../subscribers/store';
 import type { Attribution, BounceEvent, RecordOutcome } from './events';
 import { classifyReason, isHardReason, senderFaultReasons } from './reason';
 import type { SmtpFailure } from './smtp-reply';
 
-/**
- * Counts a reader once per edition, whatever number of events name them: the flags already seen
- * are kept per subscriber (b bounced, h hard, x blocked/sender fault, c complaint).
- * KEYS: edition, editionBounces. ARGV: subscriberId, flags. Returns the flags newly added.
- */
-const countScript = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
-local fields = { b = 'bounced', h = 'bouncedHard', x = 'blocked', c = 'complaints' }
-local cur = redis.call('HGET', KEYS[2], ARGV[1]) or ''
-local added = ''
-for i = 1, #ARGV[2] do
-  local f = string.sub(ARGV[2], i, i)
-  if fields[f] and not string.find(cur, f, 1, true) then
-    cur = cur .. f
-    added = added .. f
-    redis.call('HINCRBY', KEYS[1], fields[f], 1)
-  end
-end
-if added ~= '' then redis.call('HSET', KEYS[2], ARGV[1], cur) end
-return added
-`);
 
 /** One line of the bounce log (what `daybreak bounces` reports). */
 export interface BounceLogEntry {
@@ -100,7 +78,7 @@ export class BouncePolicy {
 
     if (who.editionId && who.subscriberId && event.kind !== 'delayed' && event.kind !== 'unsubscribe') {
       const flags = event.kind === 'complaint' ? 'c' : event.kind === 'hard' ? 'bh' : event.senderFault ? 'bx' : 'b';
-      await countScript.run(runtime.redis, [runtime.keys.edition(who.editionId), runtime.keys.editionBounces(who.editionId)], [who.subscriberId, flags]);
+      await runtime.editions.countBounce(who.editionId, who.subscriberId, flags);
     }
 
     switch (event.kind) {
@@ -187,11 +165,10 @@ export class BouncePolicy {
 
   /** The newest of the recent editions whose ledger shows a copy sent to the reader before `at`. */
   private async recentEditionSentTo(subscriberId: string, at: Date): Promise<string | undefined> {
-    const { redis, keys } = this.runtime;
-    const ids = await redis.zrevrangebyscore(keys.allEditions(), at.getTime(), '-inf', 'LIMIT', 0, recentEditionsToSearch);
-    for (const id of ids) {
-      const v = await redis.hget(keys.ledger(id), subscriberId);
-      if (v?.startsWith('s|') && Number(v.split('|')[1]) <= at.getTime() + 60_000) return id;
+    const { editions } = this.runtime;
+    for (const id of await editions.idsScheduledBefore(at, recentEditionsToSearch)) {
+      const entry = await editions.ledgerEntry(id, subscriberId);
+      if (entry?.kind === 'sent' && (entry.at?.getTime() ?? Infinity) <= at.getTime() + 60_000) return id;
     }
     return undefined;
   }
@@ -244,14 +221,15 @@ export class BouncePolicy {
   private async checkBreaker(editionId: string): Promise<string | undefined> {
     const { breaker } = this.settings;
     if (!breaker.enabled) return undefined;
-    const { redis, keys, editions, clock, logger } = this.runtime;
-    const [state, sent, failed, hard, blocked, complaints, tripped] = await redis.hmget(keys.edition(editionId), 'state', 'sent', 'failed', 'bouncedHard', 'blocked', 'complaints', 'breakerTrippedAt');
-    if (state !== 'sending' || tripped) return undefined;
-    const attempted = Number(sent ?? 0) + Number(failed ?? 0);
+    const { editions, clock, logger } = this.runtime;
+    const edition = await editions.get(editionId);
+    if (!edition || edition.state !== 'sending' || edition.breakerTrippedAt) return undefined;
+    const { sent, failed, bouncedHard: hard, blocked, complaints } = edition;
+    const attempted = sent + failed;
     if (attempted < breaker.minSends) return undefined;
-    const bad = Number(hard ?? 0) + Number(blocked ?? 0);
+    const bad = hard + blocked;
     const bounceRate = bad / attempted;
-    const complaintRate = Number(complaints ?? 0) / attempted;
+    const complaintRate = complaints / attempted;
     const pct = (r: number) => `${(r * 100).toFixed(r < 0.01 ? 2 : 1)}%`;
     let reason: string | undefined;
     if (bounceRate > breaker.bounceRate) {
@@ -260,17 +238,16 @@ export class BouncePolicy {
       reason = `circuit breaker: complaint rate ${pct(complaintRate)} (${complaints} of ${attempted} sends) passed ${pct(breaker.complaintRate)}; check where these readers came from before resuming`;
     }
     if (!reason) return undefined;
-    if ((await redis.hsetnx(keys.edition(editionId), 'breakerTrippedAt', clock.now().getTime())) === 0) return undefined;
+    if (!(await editions.markBreakerTripped(editionId, clock.now()))) return undefined;
     // The same pause ops use: the edition's state and its newsletter's queue, so workers go quiet
     // instead of re-delaying every queued job while it waits.
     try {
-      const evidence = { attempted, hardBounces: Number(hard ?? 0), blocked: Number(blocked ?? 0), complaints: Number(complaints ?? 0) };
+      const evidence = { attempted, hardBounces: hard, blocked, complaints };
       if ((await pauseEdition(this.runtime, editionId, { by: 'circuit-breaker', reason, evidence })).unchanged) return undefined;
     } catch (error) {
       if (error instanceof EditionControlError) return undefined; // no longer sending: nothing to stop
       throw error;
     }
-    await editions.update(editionId, { reason });
     logger.warn({ editionId, reason }, 'edition paused by the bounce circuit breaker');
     return reason;
   }

@@ -33,15 +33,8 @@ export async function bounceReport(runtime: Runtime, options: { since: Date; edi
     if (/(?:^|, )suppressed(?:,|$)/.test(e.action)) suppressed += 1;
   }
   let edition: BounceActivity['edition'];
-  if (options.editionId) {
-    const h = await redis.hgetall(keys.edition(options.editionId));
-    if (h.state) {
-      edition = {
-        state: h.state, reason: h.reason || undefined, sent: Number(h.sent ?? 0), failed: Number(h.failed ?? 0), bounced: Number(h.bounced ?? 0),
-        bouncedHard: Number(h.bouncedHard ?? 0), blocked: Number(h.blocked ?? 0), complaints: Number(h.complaints ?? 0),
-      };
-    }
-  }
+  const e = options.editionId ? await runtime.editions.get(options.editionId) : undefined;
+  if (e) edition = { state: e.state, reason: e.reason, sent: e.sent, failed: e.failed, bounced: e.bounced, bouncedHard: e.bouncedHard, blocked: e.blocked, complaints: e.complaints };
   return {
     since: options.since,
     editionId: options.editionId,

@@ -1,32 +1,25 @@
+/** What every CLI command shares: its global options, the config, and a Runtime it always closes. */
 import path from 'node:path';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load';
+import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
-import { createLogger, type Logger } from '../core/logger';
-import { assertRedisReachable } from '../core/redis';
-import { Runtime } from '../delivery/runtime';
-
-/** An error whose message is meant for the person at the terminal; exit code says what kind. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+import { DaybreakError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { Runtime } from '../delivery/runtime';
 
 export interface GlobalOptions {
   config?: string;
+  verbose?: boolean;
 }
 
 export function loadCliConfig(options: GlobalOptions): LoadedConfig {
   // Child processes (sandboxed builds) read the same file.
   if (options.config) process.env.DAYBREAK_CONFIG = path.resolve(options.config);
-  try {
-    return loadConfig({ file: options.config });
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, 2);
-    throw error;
-  }
+  const { loadConfig } = require('../config/load') as typeof import('../config/load');
+  return loadConfig({ file: options.config });
 }
+
+/** Commands that print for people keep the logs to warnings unless LOG_LEVEL says otherwise. */
+export const quietLogs = (): string => process.env.LOG_LEVEL ?? 'warn';
 
 /** Loads config, checks Redis answers, runs `fn` with a Runtime and always closes it. */
 export async function withRuntime<T>(
@@ -34,12 +27,11 @@ export async function withRuntime<T>(
   fn: (runtime: Runtime) => Promise<T>,
 ): Promise<T> {
   const config = loadCliConfig(options);
-  try {
-    await assertRedisReachable(config.redisUrl);
-  } catch (error) {
-    throw new CliError((error as Error).message, 3);
-  }
-  const runtime = new Runtime(config, { logger: options.logger ?? createLogger({ level: options.logLevel }), clock: options.clock });
+  const { assertRedisReachable } = require('../core/redis') as typeof import('../core/redis');
+  await assertRedisReachable(config.redisUrl);
+  const { Runtime: RuntimeClass } = require('../delivery/runtime') as typeof import('../delivery/runtime');
+  const { createLogger } = require('../core/logger') as typeof import('../core/logger');
+  const runtime = new RuntimeClass(config, { logger: options.logger ?? createLogger({ level: options.logLevel }), clock: options.clock });
   try {
     return await fn(runtime);
   } finally {
@@ -47,10 +39,12 @@ export async function withRuntime<T>(
   }
 }
 
-/** Whole numbers from the command line, with a message naming the option. */
-export function parsePositiveInt(name: string): (value: string) => number {
-  return (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`${name} must be a whole number of at least 1 (got "${value}")`, 2);
-    return Number(value);
-  };
+/** An address from the command line, checked and normalised, or a bad-input error naming it. */
+export function parseEmailArgument(raw: string, what = ''): string {
+  const { emailSchema, normaliseEmail } = require('../subscribers/email') as typeof import('../subscribers/email');
+  const email = emailSchema.safeParse(raw);
+  if (!email.success) throw new DaybreakError('bad-input', `${what}"${raw}" ${email.error.issues[0]?.message ?? 'is not a valid address'}`);
+  return normaliseEmail(email.data);
 }
+
+export const n = (value: number): string => value.toLocaleString('en-GB');

@@ -1,41 +1,23 @@
-import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load';
-import { CliError, type GlobalOptions } from './context';
-import { registerBounces } from './commands/bounces';
-import { registerControl } from './commands/control';
-import { registerDemo } from './commands/demo';
-import { registerEditions } from './commands/editions';
-import { registerPreview } from './commands/preview';
-import { registerProcesses } from './commands/processes';
-import { registerResend } from './commands/resend';
-import { registerRunEdition } from './commands/run-edition';
-import { registerStatus } from './commands/status';
-import { registerSubscribers } from './commands/subscribers';
-import { registerTestSend } from './commands/test-send';
+/** The command line's entry: parse, run one command, map any error to one line and an exit status. */
+import { CommanderError } from 'commander';
+import { codeOf, errorCodes, isDaybreakError } from '../core/errors';
+import { buildProgram } from './program';
 
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('daybreak')
-    .description('Daybreak: the morning newsletter pipeline (feed -> MJML -> BullMQ -> SMTP)')
-    .option('-c, --config <file>', 'config file (default: DAYBREAK_CONFIG or config/daybreak.json)')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  registerDemo(program, globals);
-  registerProcesses(program, globals);
-  registerRunEdition(program, globals);
-  registerPreview(program, globals);
-  registerSubscribers(program, globals);
-  registerEditions(program, globals);
-  registerStatus(program, globals);
-  registerResend(program, globals);
-  registerControl(program, globals);
-  registerTestSend(program, globals);
-  registerBounces(program, globals);
-  return program;
+/** What a person sees for a failure: the message for expected errors; a stack only when asked for. */
+export function describeFailure(error: unknown, verbose: boolean): { line: string; exitStatus: number } {
+  const code = codeOf(error);
+  const exitStatus = errorCodes[code].exit;
+  if (isDaybreakError(error)) return { line: error.message, exitStatus };
+  const message = (error as { message?: unknown } | null)?.message;
+  if (code === 'redis-unreachable') {
+    return { line: `Redis stopped answering (${String(message ?? error)}). Check that it is running (REDIS_URL), then run the command again.`, exitStatus };
+  }
+  const stack = (error as { stack?: unknown } | null)?.stack;
+  if (verbose && typeof stack === 'string') return { line: stack, exitStatus };
+  return { line: `unexpected error: ${String(message ?? error)} (run again with --verbose or DEBUG=1 for the stack trace)`, exitStatus };
 }
 
+/** Parses and runs; resolves to the exit status. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -43,22 +25,35 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof CliError) {
-      process.stderr.write(`daybreak: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`daybreak: ${error.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`daybreak: ${(error as Error).stack ?? String(error)}\n`);
-    return 1;
+    const verbose = Boolean(program.opts<{ verbose?: boolean }>().verbose) || /^(1|true|daybreak|\*)$/.test(process.env.DEBUG ?? '');
+    const { line, exitStatus } = describeFailure(error, verbose);
+    process.stderr.write(`daybreak: ${line}\n`);
+    return exitStatus;
   }
 }
 
-if (require.main === module || process.argv[1]?.endsWith('daybreak.js')) {
-  main(process.argv).then((code) => {
-    // Open handles (pino transports, pools) must not keep a finished command alive.
-    process.exit(code);
+/** Waits until everything written to a stream has been handed to the OS (a pipe may lag behind). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.write('', () => resolve());
   });
+}
+
+/**
+ * What bin/daybreak.js calls: runs the command, then exits once stdout and stderr are flushed
+ * (`daybreak resend --dry-run | less` must get every line), even if pools or transports still
+ * hold the event loop open.
+ */
+export async function run(argv: string[] = process.argv): Promise<never> {
+  // The reader went away (`daybreak … | head`): stop quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
+  const code = await main(argv);
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
 }

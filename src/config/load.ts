@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DaybreakError } from '../core/errors';
 import { configSchema, type DaybreakConfig } from './schema';
 
 /** The folder holding package.json: found by walking up, so it is the same from src/ and from dist/. */
@@ -21,9 +22,9 @@ export const defaultConfigPath = path.join(projectRoot, 'config', 'daybreak.json
 /** Only for local runs and the demo; production must set DAYBREAK_SECRET. */
 const developmentSecret = 'daybreak-development-secret-not-for-production';
 
-export class ConfigError extends Error {
+export class ConfigError extends DaybreakError {
   constructor(message: string) {
-    super(message);
+    super('config-invalid', message);
     this.name = 'ConfigError';
   }
 }
@@ -99,4 +100,15 @@ export type LoadedConfig = ReturnType<typeof loadConfig>;
 /** Resolves a path from the config (a feed file, a sample, a DKIM key) against the config's folder. */
 export function resolveConfigPath(config: { configDir: string }, p: string): string {
   return path.isAbsolute(p) ? p : path.resolve(config.configDir, p);
+}
+
+/**
+ * Newsletters that would mail the shipped sample stories in production, as one message naming them
+ * and the fix; undefined when there are none (or this is not production, or the config allows it).
+ */
+export function sampleSourceRefusal(config: Pick<DaybreakConfig, 'allowSampleSources' | 'newsletters'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.NODE_ENV !== 'production' || config.allowSampleSources) return undefined;
+  const samples = config.newsletters.filter((n) => n.source.kind === 'sample').map((n) => n.id);
+  if (samples.length === 0) return undefined;
+  return `Newsletter(s) ${samples.join(', ')} read the shipped sample stories (source.sample), and NODE_ENV is production: give them your real feed (source.url or source.file) in the config, or set "allowSampleSources": true if you really mean to send the samples.`;
 }

@@ -14,13 +14,17 @@ function isTimeZone(value: string): boolean {
 
 const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
+/** Largest feed accepted, in bytes: a source's own maxBytes, else the config's feedMaxBytes (default 5 MB). */
+const feedMaxBytesSchema = z.number().int().min(1024).max(512 * 1024 * 1024);
+export const DEFAULT_FEED_MAX_BYTES = 5 * 1024 * 1024;
+
 const feedSourceSchema = z.union([
-  z.object({ url: z.url({ protocol: /^https?$/ }), section: z.string().min(1).optional(), timeoutMs: z.number().int().positive().max(120_000).optional() })
-    .strict().transform((s) => ({ kind: 'url' as const, url: s.url, section: s.section, timeoutMs: s.timeoutMs })),
-  z.object({ file: z.string().min(1), section: z.string().min(1).optional() })
-    .strict().transform((s) => ({ kind: 'file' as const, path: s.file, section: s.section })),
-  z.object({ sample: z.string().min(1), section: z.string().min(1).optional() })
-    .strict().transform((s) => ({ kind: 'sample' as const, path: s.sample, section: s.section })),
+  z.object({ url: z.url({ protocol: /^https?$/ }), section: z.string().min(1).optional(), timeoutMs: z.number().int().positive().max(120_000).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'url' as const, url: s.url, section: s.section, timeoutMs: s.timeoutMs, maxBytes: s.maxBytes })),
+  z.object({ file: z.string().min(1), section: z.string().min(1).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'file' as const, path: s.file, section: s.section, maxBytes: s.maxBytes })),
+  z.object({ sample: z.string().min(1), section: z.string().min(1).optional(), maxBytes: feedMaxBytesSchema.optional() })
+    .strict().transform((s) => ({ kind: 'sample' as const, path: s.sample, section: s.section, maxBytes: s.maxBytes })),
 ]);
 
 const mailbox = z.string().min(3).max(320).regex(/^[^\r\n]+$/, 'must be one line');
@@ -60,7 +64,7 @@ const rateLimitSchema = z.object({
 
 const webDefaults = {
   allowedOrigins: [] as string[],
-  trustProxy: 'loopback' as boolean | string | string[],
+  trustProxy: false as boolean | string | string[],
   consentText: 'By signing up you agree to receive the newsletters you chose by email. You can unsubscribe at any time with one click, and we never share your details.',
   rateLimits: {
     signupPerIp: { limit: 20, windowSeconds: 3600 },
@@ -74,8 +78,13 @@ const webDefaults = {
 export const webSchema = z.object({
   /** Other sites allowed to embed the sign-up form or call POST /api/subscribers (exact origins, e.g. https://partner.example). */
   allowedOrigins: z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)).max(100).default([]),
-  /** Which proxies may set X-Forwarded-For (per-IP rate limits read the client address): fastify trustProxy value. */
-  trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).max(100)]).default('loopback'),
+  /**
+   * Which proxies may set X-Forwarded-For (per-IP rate limits read the client address): fastify
+   * trustProxy value. Default false, no proxy: otherwise anything that reaches the port from a
+   * trusted address (loopback: any local process, a sidecar, a port forward) picks its own IP.
+   * Behind a reverse proxy, name it: its address or range, e.g. "10.0.0.5" or ["10.0.0.0/8"].
+   */
+  trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).max(100)]).default(false),
   /** Shown beside the button and stored with each consent record. */
   consentText: z.string().min(10).max(500).default(webDefaults.consentText),
   /** From address of the confirmation email; default: the first newsletter's. */
@@ -98,6 +107,11 @@ export const configSchema = z.object({
   smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   outboxDir: z.string().min(1).default('outbox'),
   secret: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * With NODE_ENV=production, newsletters reading the shipped sample stories (`source.sample`) are
+   * refused unless this says so: a production install must never mail demo content to readers.
+   */
+  allowSampleSources: z.boolean().default(false),
   /** Key prefix for everything Daybreak keeps in Redis (queues included). */
   redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('daybreak'),
   organisation: z.object({
@@ -133,6 +147,8 @@ export const configSchema = z.object({
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
   webhooks: webhooksSchema.default({ maxAgeSeconds: 900 }),
+  /** Largest feed read from a URL, file or sample, in bytes, unless a source sets its own maxBytes. */
+  feedMaxBytes: feedMaxBytesSchema.default(DEFAULT_FEED_MAX_BYTES),
   newsletters: z.array(newsletterSchema).min(1).superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((n, i) => {
@@ -140,7 +156,11 @@ export const configSchema = z.object({
       seen.add(n.id);
     });
   }),
-}).strict();
+}).strict().transform((config) => ({
+  ...config,
+  // Each source carries its limit, so every reader of a source (edition builds, the feed command) applies it.
+  newsletters: config.newsletters.map((n): z.infer<typeof newsletterSchema> => ({ ...n, source: { ...n.source, maxBytes: n.source.maxBytes ?? config.feedMaxBytes } })),
+}));
 
 export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;

@@ -1,17 +1,20 @@
+import { DaybreakError } from '../core/errors';
 import type { Article } from '../articles/article';
 import { pickArticles } from '../articles/pick';
+import { sampleSourceRefusal } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
+import { readingOrder } from '../render/reading-order';
 import { senderDomain } from './addresses';
 import { unsubscribeMailbox } from './personalise';
 import type { Edition } from './edition';
 import type { Runtime } from './runtime';
 import { dateLabel, editionCutoff, isStale } from './schedule';
 
-export class EditionBuildError extends Error {
+export class EditionBuildError extends DaybreakError {
   constructor(readonly editionId: string, message: string, options?: { cause?: unknown }) {
-    super(`Edition ${editionId}: ${message}`, options);
+    super('edition-failed', `Edition ${editionId}: ${message}`, { context: { edition: editionId }, cause: options?.cause });
     this.name = 'EditionBuildError';
   }
 }
@@ -42,6 +45,8 @@ export function editionHeaders(runtime: Runtime, newsletter: NewsletterConfig, s
 export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
   const newsletter = runtime.newsletter(edition.newsletterId);
   const now = runtime.clock.now();
+  const refusal = sampleSourceRefusal({ ...runtime.config, newsletters: [newsletter] });
+  if (refusal) throw new DaybreakError('config-invalid', refusal, { context: { edition: edition.id } });
   // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
   // feed parsing and MJML are heavy, and a send-only worker never needs them.
   const { loadArticles } = require('../articles/load') as typeof import('../articles/load');
@@ -49,16 +54,17 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
     clock: runtime.clock,
     baseDir: runtime.config.configDir,
     publicUrl: runtime.config.publicUrl,
+    onSkipped: (item, source) => runtime.logger.warn({ editionId: edition.id, feed: source, feedItem: item }, `feed ${source}: ${item.message}`),
   });
   const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
   const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, edition.scheduledFor);
-  const ids = articles.map((a) => a.id);
-  const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
-  const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
+  const alreadySent = await runtime.editions.alreadySentArticles(newsletter.id, articles.map((a) => a.id));
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
+  // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
+  const inReadingOrder = readingOrder(picked.articles);
   const publicUrl = runtime.config.publicUrl.replace(/\/$/, '');
   return {
-    articles: picked.articles,
+    articles: inReadingOrder,
     since: picked.since,
     cutoff: picked.cutoff,
     considered: picked.considered,
@@ -68,7 +74,7 @@ export async function planEdition(runtime: Runtime, edition: Pick<Edition, 'id' 
       organisation: runtime.config.organisation,
       dateLabel: dateLabel(edition.localDate, newsletter.timezone),
       localDate: edition.localDate,
-      articles: picked.articles,
+      articles: inReadingOrder,
       subjectTemplate: newsletter.subject,
       links: {
         viewInBrowser: `${publicUrl}/archive/${newsletter.id}/${edition.localDate}`,
@@ -95,20 +101,16 @@ export async function buildEdition(runtime: Runtime, editionId: string): Promise
 
   if (edition.trigger === 'schedule' && !edition.forced && isStale(edition.scheduledFor, now, newsletter.sendWindowHours)) {
     const reason = `not started within ${newsletter.sendWindowHours} h of its ${edition.scheduledFor.toISOString()} slot; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
-    await runtime.editions.transition(editionId, 'held', ['created', 'building']);
-    await runtime.editions.update(editionId, { reason });
-    await runtime.editions.log(editionId, now, 'held', { reason });
+    await runtime.editions.apply(editionId, 'hold', { at: now, detail: { reason }, fields: { reason } });
     log.warn({ reason }, 'edition held: too late to send');
     return 'held';
   }
 
-  await runtime.editions.transition(editionId, 'building', ['created', 'building']);
+  await runtime.editions.apply(editionId, 'build', { at: now });
   const plan = await planEdition(runtime, edition);
   if (plan.articles.length === 0 && newsletter.skipWhenEmpty) {
     const reason = `no new articles between ${plan.since.toISOString()} and ${plan.cutoff.toISOString()} (${plan.considered} in the feed)`;
-    await runtime.editions.update(editionId, { reason, since: plan.since.getTime(), cutoff: plan.cutoff.getTime(), finishedAt: now.getTime() });
-    await runtime.editions.transition(editionId, 'skipped', ['building']);
-    await runtime.editions.log(editionId, now, 'skipped', { reason });
+    await runtime.editions.apply(editionId, 'skip', { at: now, detail: { reason }, fields: { reason, since: plan.since, cutoff: plan.cutoff, finishedAt: now } });
     log.info({ reason }, 'edition skipped');
     return 'skipped';
   }
@@ -116,24 +118,19 @@ export async function buildEdition(runtime: Runtime, editionId: string): Promise
   const { renderEdition } = require('../render/render-edition') as typeof import('../render/render-edition');
   const rendered: RenderedEdition = await renderEdition(plan.content);
   const mime = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, rendered.subject));
-  await runtime.editions.saveContent(editionId, rendered, JSON.stringify(mime));
   for (const warning of rendered.warnings) log.warn({ warning }, 'render warning');
-  const articleIds = plan.articles.map((a) => a.id);
-  const tx = runtime.redis.multi();
-  tx.hset(runtime.keys.edition(editionId), {
-    articleIds: JSON.stringify(articleIds),
-    articles: JSON.stringify(plan.articles.map((a) => ({ id: a.id, title: a.title, url: a.url, section: a.section }))),
-    since: plan.since.getTime(),
-    cutoff: plan.cutoff.getTime(),
-    subject: rendered.subject,
-    warnings: JSON.stringify(rendered.warnings),
-    startedAt: now.getTime(),
-    mjmlMs: rendered.timings.mjmlMs.toFixed(1),
-  });
-  if (articleIds.length) tx.sadd(runtime.keys.sentArticles(newsletter.id), ...articleIds);
-  await tx.exec();
-  await runtime.editions.transition(editionId, 'sending', ['building']);
-  await runtime.editions.log(editionId, now, 'rendered', { articles: articleIds.length, mjmlMs: Math.round(rendered.timings.mjmlMs) });
-  log.info({ articles: articleIds.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
+  // Content, articles marked as sent, fields, state and history: one atomic call.
+  const stored = await runtime.editions.storeBuild(editionId, {
+    newsletterId: newsletter.id,
+    rendered,
+    mimeTemplateJson: JSON.stringify(mime),
+    articles: plan.articles.map((a) => ({ id: a.id, title: a.title, url: a.url, section: a.section })),
+    since: plan.since,
+    cutoff: plan.cutoff,
+    startedAt: now,
+    mjmlMs: rendered.timings.mjmlMs,
+  }, now);
+  if (!stored.ok) return 'already';
+  log.info({ articles: plan.articles.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
   return 'sending';
 }

@@ -1,17 +1,24 @@
+/** Owner of every edition key: the edition, its content, history, ledger, progress and bounce counts. */
+import path from 'node:path';
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
-import { LuaScript } from '../core/lua-script';
+import { loadLuaScript } from '../core/lua-script';
 import { TickBatcher } from '../core/tick-batcher';
 import type { RenderedEdition } from '../render/contract';
-import { type Edition, type EditionArticle, type EditionState } from './edition';
-import { claimScript, fanoutDoneScript, fanoutPageScript, releaseScript, settleScript } from './ledger-scripts';
+import { editionTransitions, type Edition, type EditionArticle, type EditionState, type EditionTransition } from './edition';
 
+const luaDir = path.join(__dirname, 'lua');
 const scripts = {
-  fanoutPage: new LuaScript(fanoutPageScript),
-  claim: new LuaScript(claimScript),
-  settle: new LuaScript(settleScript),
-  release: new LuaScript(releaseScript),
-  fanoutDone: new LuaScript(fanoutDoneScript),
+  create: loadLuaScript(luaDir, 'create-edition-4.lua'),
+  transition: loadLuaScript(luaDir, 'transition-2.lua'),
+  storeBuild: loadLuaScript(luaDir, 'store-build-5.lua'),
+  fanoutPage: loadLuaScript(luaDir, 'fanout-page-3.lua'),
+  fanoutDone: loadLuaScript(luaDir, 'fanout-done-2.lua'),
+  claim: loadLuaScript(luaDir, 'claim-5.lua'),
+  settle: loadLuaScript(luaDir, 'settle-3.lua'),
+  release: loadLuaScript(luaDir, 'release-1.lua'),
+  requeueFailed: loadLuaScript(luaDir, 'requeue-failed-2.lua'),
+  countBounce: loadLuaScript(luaDir, 'count-bounce-2.lua'),
 };
 
 /**
@@ -22,26 +29,8 @@ const scripts = {
 const claimBatchWindowMs = Number(process.env.DAYBREAK_CLAIM_BATCH_MS ?? 20);
 const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 2);
 
-const createScript = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
-return 1
-`);
-
-/** Moves an edition between states only from the states given, atomically. */
-const transitionScript = new LuaScript(`
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'missing'} end
-for i = 2, #ARGV do
-  if ARGV[i] == state then
-    redis.call('HSET', KEYS[1], 'state', ARGV[1])
-    return {'ok', state}
-  end
-end
-return {'refused', state}
-`);
+/** Progress samples older than this are dropped (the rate window is one minute). */
+const keepProgressMs = 10 * 60_000;
 
 export type ClaimResult =
   | { kind: 'claimed'; email: string; name?: string; previous: string }
@@ -78,13 +67,17 @@ function parseClaimReply(reply: string[]): ClaimResult {
   }
 }
 
+export type LedgerKind = 'queued' | 'claimed' | 'sent' | 'failed' | 'skipped';
+
 export interface LedgerEntry {
   subscriberId: string;
-  kind: 'queued' | 'claimed' | 'sent' | 'failed' | 'skipped';
+  kind: LedgerKind;
   at?: Date;
+  /** sent: the Message-ID; failed/skipped: the reason; claimed: who holds it until when. */
   detail?: string;
 }
 
+/** The ledger's value format is the store's business: everything else reads LedgerEntry. */
 export function parseLedgerValue(subscriberId: string, value: string): LedgerEntry {
   const [code, a, ...rest] = value.split('|');
   switch (code) {
@@ -98,6 +91,7 @@ export function parseLedgerValue(subscriberId: string, value: string): LedgerEnt
 
 function toEdition(id: string, h: Record<string, string>): Edition {
   const date = (v: string | undefined) => (v ? new Date(Number(v)) : undefined);
+  const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
   return {
     id,
     newsletterId: h.newsletterId as string,
@@ -108,38 +102,81 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     createdAt: new Date(Number(h.createdAt)),
     startedAt: date(h.startedAt),
     finishedAt: date(h.finishedAt),
+    pausedAt: date(h.pausedAt),
     since: date(h.since),
     cutoff: date(h.cutoff),
     articleIds: h.articleIds ? (JSON.parse(h.articleIds) as string[]) : [],
     articles: h.articles ? (JSON.parse(h.articles) as EditionArticle[]) : [],
     subject: h.subject || undefined,
+    mjmlMs: num(h.mjmlMs),
     fanoutDone: h.fanoutDone === '1',
+    fanoutCursor: Number(h.fanoutCursor ?? 0),
+    fanoutMs: num(h.fanoutMs),
     total: Number(h.total ?? 0),
     sent: Number(h.sent ?? 0),
     failed: Number(h.failed ?? 0),
     skipped: Number(h.skipped ?? 0),
     bounced: Number(h.bounced ?? 0),
+    bouncedHard: Number(h.bouncedHard ?? 0),
+    blocked: Number(h.blocked ?? 0),
     complaints: Number(h.complaints ?? 0),
+    breakerTrippedAt: date(h.breakerTrippedAt),
     reason: h.reason || undefined,
     warnings: h.warnings ? (JSON.parse(h.warnings) as string[]) : [],
     forced: h.forced === '1',
   };
 }
 
-/** Editions, their stored content and their delivery ledger, in Redis. */
-export class EditionStore {
-  constructor(readonly redis: Redis, readonly keys: Keys) {}
+export type HistoryEntry = { at: string; event: string } & Record<string, unknown>;
 
-  /** Creates the edition unless it exists; true when this call created it. */
+function historyEntry(at: Date, event: string, detail: Record<string, unknown> = {}): string {
+  return JSON.stringify({ at: at.toISOString(), event, ...detail });
+}
+
+/** A field value as stored: dates as epoch ms, lists as JSON, booleans as 1/0. */
+export type EditionFieldValue = string | number | boolean | Date | readonly unknown[];
+
+/** Every value as the string Redis keeps (strings, so Lua's number formatting never touches a timestamp). */
+function encodeFields(fields: Record<string, EditionFieldValue | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out[k] = v instanceof Date ? String(v.getTime()) : typeof v === 'boolean' ? (v ? '1' : '0') : Array.isArray(v) ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+export interface TransitionResult {
+  ok: boolean;
+  /** The state before (undefined when the edition does not exist). */
+  previous?: EditionState;
+}
+
+/** What a finished build stores, in one atomic call with its move to `sending`. */
+export interface StoredBuild {
+  newsletterId: string;
+  rendered: RenderedEdition;
+  mimeTemplateJson: string;
+  articles: EditionArticle[];
+  since: Date;
+  cutoff: Date;
+  startedAt: Date;
+  mjmlMs: number;
+}
+
+/** Editions, their stored content, history, delivery ledger, progress and bounce counts, in Redis. */
+export class EditionStore {
+  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+
+  /** Creates the edition unless it exists, with its `created` history entry; true when this call created it. */
   async createIfAbsent(input: { id: string; newsletterId: string; localDate: string; trigger: Edition['trigger']; scheduledFor: Date; now: Date }): Promise<boolean> {
-    const fields: Record<string, string | number> = {
+    const fields = encodeFields({
       id: input.id, newsletterId: input.newsletterId, localDate: input.localDate, state: 'created', trigger: input.trigger,
-      scheduledFor: input.scheduledFor.getTime(), createdAt: input.now.getTime(), total: 0, sent: 0, failed: 0, skipped: 0, fanoutDone: 0,
-    };
-    const created = await createScript.run(this.redis, [this.keys.edition(input.id), this.keys.editionsOf(input.newsletterId), this.keys.allEditions()], [
-      input.scheduledFor.getTime(), input.id, ...Object.entries(fields).flat(),
+      scheduledFor: input.scheduledFor, createdAt: input.now, total: 0, sent: 0, failed: 0, skipped: 0, fanoutDone: false,
+    });
+    const created = await scripts.create.run(this.redis, [this.keys.edition(input.id), this.keys.editionsOf(input.newsletterId), this.keys.allEditions(), this.keys.editionHistory(input.id)], [
+      input.scheduledFor.getTime(), input.id, historyEntry(input.now, 'created', { trigger: input.trigger }), ...Object.entries(fields).flat(),
     ]);
-    if (created === 1) await this.log(input.id, input.now, 'created', { trigger: input.trigger });
     return created === 1;
   }
 
@@ -148,30 +185,56 @@ export class EditionStore {
     return h.state ? toEdition(id, h) : undefined;
   }
 
-  async update(id: string, fields: Record<string, string | number>): Promise<void> {
-    await this.redis.hset(this.keys.edition(id), fields);
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.edition(id))) === 1;
   }
 
-  /** Moves to `to` only from one of `from`; tells what the state was. */
-  async transition(id: string, to: EditionState, from: EditionState[]): Promise<{ ok: boolean; previous?: string }> {
-    const reply = (await transitionScript.run(this.redis, [this.keys.edition(id)], [to, ...from])) as string[];
-    return { ok: reply[0] === 'ok', previous: reply[1] };
+  /**
+   * Applies one transition of the edition's life (see editionTransitions): state, fields and the
+   * history entry in one atomic call, only from the states the table allows.
+   */
+  async apply(id: string, transition: EditionTransition, change: { at: Date; detail?: Record<string, unknown>; fields?: Record<string, EditionFieldValue | undefined>; clear?: string[] }): Promise<TransitionResult> {
+    const t = editionTransitions[transition];
+    const entry = t.event ? historyEntry(change.at, t.event, change.detail) : '';
+    const fields = change.fields ? JSON.stringify(encodeFields(change.fields)) : '';
+    const clear = change.clear?.length ? JSON.stringify(change.clear) : '';
+    const reply = (await scripts.transition.run(this.redis, [this.keys.edition(id), this.keys.editionHistory(id)], [t.to, entry, fields, clear, ...t.from])) as string[];
+    return { ok: reply[0] === 'ok', previous: reply[1] as EditionState | undefined };
   }
 
+  /** An entry in the edition's history that is not a state change (a resend, a compaction). */
   async log(id: string, at: Date, event: string, detail: Record<string, unknown> = {}): Promise<void> {
-    await this.redis.rpush(this.keys.editionHistory(id), JSON.stringify({ at: at.toISOString(), event, ...detail }));
+    await this.redis.rpush(this.keys.editionHistory(id), historyEntry(at, event, detail));
   }
 
-  async history(id: string): Promise<Array<{ at: string; event: string } & Record<string, unknown>>> {
-    return (await this.redis.lrange(this.keys.editionHistory(id), 0, -1)).map((l) => JSON.parse(l));
+  /** The history, oldest first; `last` keeps only the newest entries. */
+  async history(id: string, last?: number): Promise<HistoryEntry[]> {
+    const lines = await this.redis.lrange(this.keys.editionHistory(id), last === undefined ? 0 : -last, -1);
+    return lines.map((l) => JSON.parse(l) as HistoryEntry);
   }
 
-  /** Editions of a newsletter, newest first. */
+  /** Editions of a newsletter (or all), newest first. */
   async list(newsletterId: string | undefined, limit: number): Promise<Edition[]> {
     const key = newsletterId ? this.keys.editionsOf(newsletterId) : this.keys.allEditions();
     const ids = await this.redis.zrevrange(key, 0, limit - 1);
     const editions = await Promise.all(ids.map((id) => this.get(id)));
     return editions.filter((e): e is Edition => e !== undefined);
+  }
+
+  /** Ids of the newest editions of any newsletter scheduled at or before `at`. */
+  async idsScheduledBefore(at: Date, limit: number): Promise<string[]> {
+    return this.redis.zrevrangebyscore(this.keys.allEditions(), at.getTime(), '-inf', 'LIMIT', 0, limit);
+  }
+
+  /** Sum of one count over every edition of a newsletter (metrics). */
+  async sumOf(newsletterId: string, field: 'skipped' | 'bounced' | 'complaints'): Promise<number> {
+    const ids = await this.redis.zrange(this.keys.editionsOf(newsletterId), '0', '-1');
+    if (ids.length === 0) return 0;
+    const p = this.redis.pipeline();
+    for (const e of ids) p.hget(this.keys.edition(e), field);
+    let sum = 0;
+    for (const [, v] of (await p.exec()) ?? []) sum += Number(v ?? 0);
+    return sum;
   }
 
   /** The newest edition of the newsletter scheduled before `before` that actually picked articles. */
@@ -184,8 +247,32 @@ export class EditionStore {
     return undefined;
   }
 
-  async saveContent(id: string, rendered: RenderedEdition, mimeTemplateJson: string): Promise<void> {
-    await this.redis.multi().set(this.keys.editionContent(id), JSON.stringify(rendered)).set(this.keys.editionMime(id), mimeTemplateJson).exec();
+  /** Which of these articles an earlier edition of the newsletter already sent. */
+  async alreadySentArticles(newsletterId: string, articleIds: string[]): Promise<Set<string>> {
+    if (articleIds.length === 0) return new Set();
+    const flags = await this.redis.smismember(this.keys.sentArticles(newsletterId), ...articleIds);
+    return new Set(articleIds.filter((_, i) => flags[i] === 1));
+  }
+
+  /** Stores a finished build and moves the edition to `sending`, atomically (store-build-5.lua). */
+  async storeBuild(id: string, build: StoredBuild, at: Date): Promise<TransitionResult> {
+    const fields = encodeFields({
+      articleIds: build.articles.map((a) => a.id),
+      articles: build.articles,
+      since: build.since,
+      cutoff: build.cutoff,
+      subject: build.rendered.subject,
+      warnings: build.rendered.warnings,
+      startedAt: build.startedAt,
+      mjmlMs: build.mjmlMs.toFixed(1),
+    });
+    const entry = historyEntry(at, editionTransitions.startSending.event, { articles: build.articles.length, mjmlMs: Math.round(build.mjmlMs) });
+    const reply = (await scripts.storeBuild.run(
+      this.redis,
+      [this.keys.edition(id), this.keys.editionContent(id), this.keys.editionMime(id), this.keys.sentArticles(build.newsletterId), this.keys.editionHistory(id)],
+      [JSON.stringify(build.rendered), build.mimeTemplateJson, JSON.stringify(fields), entry, ...build.articles.map((a) => a.id)],
+    )) as string[];
+    return { ok: reply[0] === 'ok', previous: reply[1] as EditionState | undefined };
   }
 
   async content(id: string): Promise<RenderedEdition | undefined> {
@@ -197,17 +284,30 @@ export class EditionStore {
     return (await this.redis.get(this.keys.editionMime(id))) ?? undefined;
   }
 
-  // Ledger
+  // Fan-out
 
-  async fanoutPage(edition: Edition, subscriberIds: string[], now: Date): Promise<string[]> {
+  /** Queues (or settles as skipped) one page of readers; returns the ids to give send jobs. */
+  async fanoutPage(edition: Pick<Edition, 'id' | 'newsletterId'>, subscriberIds: string[], now: Date): Promise<string[]> {
     if (subscriberIds.length === 0) return [];
-    const keys = [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions(), ...subscriberIds.map((s) => this.keys.subscriber(s))];
-    return (await scripts.fanoutPage.run(this.redis, keys, [now.getTime(), edition.newsletterId, ...subscriberIds])) as string[];
+    return (await scripts.fanoutPage.run(this.redis, [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions()], [now.getTime(), edition.newsletterId, this.keys.subscriber(''), ...subscriberIds])) as string[];
   }
 
-  async fanoutDone(id: string, now: Date): Promise<boolean> {
-    return (await scripts.fanoutDone.run(this.redis, [this.keys.edition(id)], [now.getTime()])) === 1;
+  /** Where a crashed fan-out resumes: after this subscriber id. */
+  async saveFanoutCursor(id: string, cursor: number): Promise<void> {
+    await this.redis.hset(this.keys.edition(id), 'fanoutCursor', cursor);
   }
+
+  /**
+   * Everyone the edition is for is in the ledger: marks the fan-out done (with its history entry
+   * and timing, once) and finishes the edition if they are all settled already. True when finished.
+   */
+  async fanoutDone(id: string, now: Date, record?: { detail: Record<string, unknown>; ms?: number }): Promise<boolean> {
+    if (record?.ms !== undefined) await this.redis.hset(this.keys.edition(id), 'fanoutMs', Math.round(record.ms));
+    const entry = record ? historyEntry(now, 'fanned-out', record.detail) : '';
+    return (await scripts.fanoutDone.run(this.redis, [this.keys.edition(id), this.keys.editionHistory(id)], [now.getTime(), now.toISOString(), entry])) === 1;
+  }
+
+  // Ledger
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const key = `${input.editionId}|${input.newsletterId}|${input.localDate}|${input.dailyCap ?? ''}`;
@@ -220,22 +320,22 @@ export class EditionStore {
     return this.settles.add(editionId, { subscriberId, kind, detail: clean, now });
   }
 
-  // Concurrent jobs' claims and records go to Redis together: one script call per event-loop turn.
+  // Concurrent jobs' claims and records go to Redis together: one script call per batch window.
   private readonly claims = new TickBatcher<ClaimInput, ClaimResult>(async (_key, inputs) => {
     const first = inputs[0] as ClaimInput;
-    const now = Math.max(...inputs.map((i) => i.now.getTime()));
-    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), ...inputs.map((i) => this.keys.subscriber(i.subscriberId))];
-    const args: (string | number)[] = [now, first.newsletterId, first.dailyCap ?? ''];
+    const now = new Date(Math.max(...inputs.map((i) => i.now.getTime())));
+    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), this.keys.editionHistory(first.editionId)];
+    const args: (string | number)[] = [now.getTime(), now.toISOString(), first.newsletterId, first.dailyCap ?? '', this.keys.subscriber('')];
     for (const i of inputs) args.push(i.subscriberId, i.owner, i.now.getTime() + i.leaseMs, i.force ? '1' : '0');
     const replies = (await scripts.claim.run(this.redis, keys, args)) as string[][];
     return replies.map(parseClaimReply);
   }, 200, claimBatchWindowMs);
 
   private readonly settles = new TickBatcher<{ subscriberId: string; kind: 's' | 'f' | 'k'; detail: string; now: Date }, boolean>(async (editionId, entries) => {
-    const now = Math.max(...entries.map((e) => e.now.getTime()));
-    const args: (string | number)[] = [now];
+    const now = new Date(Math.max(...entries.map((e) => e.now.getTime())));
+    const args: (string | number)[] = [now.getTime(), now.toISOString()];
     for (const e of entries) args.push(e.subscriberId, e.kind, e.detail);
-    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId)], args)) === 1;
+    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId)], args)) === 1;
     return entries.map(() => finished);
   }, 200, settleBatchWindowMs);
 
@@ -243,9 +343,26 @@ export class EditionStore {
     await scripts.release.run(this.redis, [this.keys.ledger(editionId)], [subscriberId, owner, now.getTime()]);
   }
 
+  /** Failed entries back to queued (resend --failed); returns the ids that were still failed. */
+  async requeueFailed(editionId: string, subscriberIds: string[], now: Date): Promise<string[]> {
+    const requeued: string[] = [];
+    for (let i = 0; i < subscriberIds.length; i += 500) {
+      const batch = subscriberIds.slice(i, i + 500);
+      requeued.push(...((await scripts.requeueFailed.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[]));
+    }
+    return requeued;
+  }
+
   async ledgerEntry(editionId: string, subscriberId: string): Promise<LedgerEntry | undefined> {
     const v = await this.redis.hget(this.keys.ledger(editionId), subscriberId);
     return v ? parseLedgerValue(subscriberId, v) : undefined;
+  }
+
+  /** The entries of these readers, in order (undefined: not in the ledger). */
+  async ledgerEntries(editionId: string, subscriberIds: string[]): Promise<Array<LedgerEntry | undefined>> {
+    if (subscriberIds.length === 0) return [];
+    const values = await this.redis.hmget(this.keys.ledger(editionId), ...subscriberIds);
+    return values.map((v, i) => (v === null ? undefined : parseLedgerValue(subscriberIds[i] as string, v)));
   }
 
   /** Streams the ledger in pages (HSCAN), never whole. */
@@ -256,5 +373,37 @@ export class EditionStore {
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) yield parseLedgerValue(flat[i] as string, flat[i + 1] as string);
     } while (cursor !== '0');
+  }
+
+  // Progress (status's send rate) and bounce counts
+
+  /** A progress sample: the edition's settled count now, kept ten minutes. */
+  async recordProgress(editionId: string, at: Date): Promise<void> {
+    const [sent, failed, skipped] = await this.redis.hmget(this.keys.edition(editionId), 'sent', 'failed', 'skipped');
+    const settled = Number(sent ?? 0) + Number(failed ?? 0) + Number(skipped ?? 0);
+    const key = this.keys.editionProgress(editionId);
+    const ms = at.getTime();
+    await this.redis.multi().zadd(key, ms, `${ms}:${settled}`).zremrangebyscore(key, '-inf', ms - keepProgressMs).pexpire(key, 2 * 24 * 3_600_000).exec();
+  }
+
+  /** The oldest progress sample since `since`: {at, settled}. */
+  async oldestProgressSince(editionId: string, since: Date): Promise<{ at: Date; settled: number } | undefined> {
+    const [oldest] = await this.redis.zrangebyscore(this.keys.editionProgress(editionId), since.getTime(), '+inf', 'LIMIT', 0, 1);
+    if (!oldest) return undefined;
+    const [ms, settled] = oldest.split(':').map(Number) as [number, number];
+    return { at: new Date(ms), settled };
+  }
+
+  /**
+   * Counts a bounce or complaint against the edition, each reader once per flag (b bounced,
+   * h hard, x blocked, c complaint); returns the flags newly counted.
+   */
+  async countBounce(editionId: string, subscriberId: string, flags: string): Promise<string> {
+    return (await scripts.countBounce.run(this.redis, [this.keys.edition(editionId), this.keys.editionBounces(editionId)], [subscriberId, flags])) as string;
+  }
+
+  /** Marks the bounce circuit breaker as tripped for the edition; false when it already was. */
+  async markBreakerTripped(editionId: string, at: Date): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.edition(editionId), 'breakerTrippedAt', at.getTime())) === 1;
   }
 }

@@ -1,7 +1,35 @@
-/** An edition: one newsletter's issue for one local date, and where it stands. */
+/** An edition: one newsletter's issue for one local date, where it stands, and how it may move. */
 export type EditionState = 'created' | 'building' | 'sending' | 'paused' | 'done' | 'skipped' | 'held' | 'cancelled' | 'failed';
 
 export const finalStates: ReadonlySet<EditionState> = new Set(['done', 'skipped', 'held', 'cancelled', 'failed']);
+
+/**
+ * The edition's life, in one table: every state change is one of these, applied by the edition
+ * store in one atomic call that writes the state, the fields and the history entry together.
+ * `event` names the history entry. (`sending -> done` is the ledger's: the call that settles the
+ * last reader finishes the edition, in the same script.)
+ */
+export const editionTransitions = {
+  /** The build job starts (or a retried build starts again). */
+  build: { from: ['created', 'building'], to: 'building', event: undefined },
+  /** Too late for its send window: held for ops. */
+  hold: { from: ['created', 'building'], to: 'held', event: 'held' },
+  /** Nothing new to send. */
+  skip: { from: ['building'], to: 'skipped', event: 'skipped' },
+  /** Rendered and stored: the fan-out and the sends may start. */
+  startSending: { from: ['building'], to: 'sending', event: 'rendered' },
+  /** The build failed for good. */
+  fail: { from: ['created', 'building'], to: 'failed', event: 'failed' },
+  pause: { from: ['sending'], to: 'paused', event: 'paused' },
+  resume: { from: ['paused'], to: 'sending', event: 'resumed' },
+  cancel: { from: ['created', 'building', 'sending', 'paused', 'held'], to: 'cancelled', event: 'cancelled' },
+  /** Ops force a held edition: it builds again, past the staleness guard. */
+  release: { from: ['held'], to: 'created', event: 'released' },
+  /** A manual run retries a failed build (a feed that was down). */
+  retry: { from: ['failed'], to: 'created', event: 'retried' },
+} as const satisfies Record<string, { from: readonly EditionState[]; to: EditionState; event: string | undefined }>;
+
+export type EditionTransition = keyof typeof editionTransitions;
 
 export interface EditionArticle {
   id: string;
@@ -10,6 +38,7 @@ export interface EditionArticle {
   section?: string;
 }
 
+/** Everything stored in an edition's hash, typed. */
 export interface Edition {
   id: string;
   newsletterId: string;
@@ -22,6 +51,7 @@ export interface Edition {
   createdAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  pausedAt?: Date;
   /** Articles are those published in (since, cutoff]. */
   since?: Date;
   cutoff?: Date;
@@ -29,17 +59,27 @@ export interface Edition {
   /** What readers saw, for status and history (the full articles are in the stored content). */
   articles: EditionArticle[];
   subject?: string;
+  /** MJML compile time of the build, in ms. */
+  mjmlMs?: number;
   fanoutDone: boolean;
+  /** The last subscriber id the fan-out queued: a crashed fan-out resumes after it. */
+  fanoutCursor: number;
+  fanoutMs?: number;
   /** Everyone the edition is for (fan-out adds them; resends of new people too). */
   total: number;
   sent: number;
   failed: number;
   skipped: number;
-  /** Bounces attributed to this edition (DSNs, webhooks, 5xx at send), hard and soft. */
+  /** Readers who bounced (DSNs, webhooks, 5xx at send), hard and soft, each once. */
   bounced: number;
-  /** Spam complaints attributed to this edition. */
+  bouncedHard: number;
+  /** Readers refused because of us (blocklists, sender policy), each once. */
+  blocked: number;
+  /** Spam complaints attributed to this edition, each reader once. */
   complaints: number;
-  /** Why it is held, skipped or failed. */
+  /** When the bounce circuit breaker paused it (it trips once per edition). */
+  breakerTrippedAt?: Date;
+  /** Why it is held, skipped, failed, paused by the breaker or cancelled. */
   reason?: string;
   warnings: string[];
   /** Ops released a held edition. */

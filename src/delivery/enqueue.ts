@@ -1,7 +1,7 @@
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
 import type { Runtime } from './runtime';
-import { scheduledSlot } from './schedule';
+import { editionSlot } from './schedule';
 
 export interface EnqueueRequest {
   newsletterId: string;
@@ -28,18 +28,15 @@ export async function enqueueEdition(runtime: Runtime, request: EnqueueRequest):
   const newsletter = runtime.newsletter(request.newsletterId);
   const now = runtime.clock.now();
   const id = editionIdFor(newsletter.id, request.localDate);
-  const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, request.localDate) ?? now;
+  const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, request.localDate);
   const created = await runtime.editions.createIfAbsent({ id, newsletterId: newsletter.id, localDate: request.localDate, trigger: request.trigger, scheduledFor, now });
   let edition = (await runtime.editions.get(id)) as Edition;
 
   if (!created && request.force && edition.state === 'held') {
-    await runtime.editions.update(id, { forced: 1, reason: '' });
-    await runtime.editions.transition(id, 'created', ['held']);
-    await runtime.editions.log(id, now, 'released', { by: request.trigger });
+    await runtime.editions.apply(id, 'release', { at: now, detail: { by: request.trigger }, fields: { forced: true }, clear: ['reason'] });
   } else if (!created && edition.state === 'failed' && request.trigger === 'manual') {
     // A manual run retries a build that failed (a feed that was down, say).
-    await runtime.editions.transition(id, 'created', ['failed']);
-    await runtime.editions.log(id, now, 'retried');
+    await runtime.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });
   }
   edition = (await runtime.editions.get(id)) as Edition;
   const needsWork = edition.state === 'created' || edition.state === 'building' || ((edition.state === 'sending' || edition.state === 'paused') && !edition.fanoutDone);

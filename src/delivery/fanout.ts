@@ -20,7 +20,7 @@ export async function fanOut(runtime: Runtime, editionId: string): Promise<Fanou
   const { fanoutPageSize: pageSize, attempts, backoffMs } = runtime.config.delivery;
   const queue = runtime.queues.send(edition.newsletterId);
   const log = runtime.logger.child({ editionId });
-  let cursor = Number((await runtime.redis.hget(runtime.keys.edition(editionId), 'fanoutCursor')) ?? 0);
+  let cursor = edition.fanoutCursor;
   let pages = 0;
   let queued = 0;
   const jobOptions = {
@@ -41,14 +41,12 @@ export async function fanOut(runtime: Runtime, editionId: string): Promise<Fanou
     if (toQueue.length) {
       await queue.addBulk(toQueue.map((s) => ({ name: 'send', data: { e: editionId, s } satisfies SendJobData, opts: { ...jobOptions, jobId: sendJobId(editionId, s) } })));
     }
-    await runtime.redis.hset(runtime.keys.edition(editionId), 'fanoutCursor', cursor);
+    await runtime.editions.saveFanoutCursor(editionId, cursor);
     pages += 1;
     queued += toQueue.length;
   }
-  const finished = await runtime.editions.fanoutDone(editionId, runtime.clock.now());
   const ms = performance.now() - started;
-  await runtime.redis.hset(runtime.keys.edition(editionId), 'fanoutMs', Math.round(ms));
-  await runtime.editions.log(editionId, runtime.clock.now(), 'fanned-out', { queued, pages, ms: Math.round(ms) });
+  const finished = await runtime.editions.fanoutDone(editionId, runtime.clock.now(), { detail: { queued, pages, ms: Math.round(ms) }, ms });
   log.info({ queued, pages, ms: Math.round(ms), finished }, 'fan-out complete');
   return { pages, queued, ms };
 }

@@ -12,8 +12,6 @@ export const latencyBuckets: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1,
 
 /** One progress sample per edition per process at most this often. */
 const sampleEveryMs = 2000;
-/** Samples older than this are dropped; the rate window is shorter (see status.ts). */
-const keepSamplesMs = 10 * 60_000;
 
 const instrumented = new WeakSet<Runtime>();
 const flushers = new WeakMap<Runtime, () => Promise<void>>();
@@ -32,11 +30,7 @@ export function latencyBucketIndex(seconds: number): number {
 
 /** Adds a progress sample (the edition's settled count now) to its rolling window. */
 export async function recordProgressSample(runtime: Runtime, editionId: string, at: Date = runtime.clock.now()): Promise<void> {
-  const [sent, failed, skipped] = await runtime.redis.hmget(runtime.keys.edition(editionId), 'sent', 'failed', 'skipped');
-  const settled = Number(sent ?? 0) + Number(failed ?? 0) + Number(skipped ?? 0);
-  const key = runtime.keys.editionProgress(editionId);
-  const ms = at.getTime();
-  await runtime.redis.multi().zadd(key, ms, `${ms}:${settled}`).zremrangebyscore(key, '-inf', ms - keepSamplesMs).pexpire(key, 2 * 24 * 3_600_000).exec();
+  await runtime.editions.recordProgress(editionId, at);
 }
 
 /** Listens to one runtime's delivery events (once per runtime, however many workers share it). */

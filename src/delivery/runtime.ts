@@ -3,13 +3,14 @@ import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
 import { systemClock, type Clock } from '../core/clock';
+import { unknownNewsletter } from '../core/errors';
 import { Keys } from '../core/keys';
 import { createLogger, type Logger } from '../core/logger';
 import { createRedis } from '../core/redis';
 import { SubscriberStore } from '../subscribers/store';
 import { TokenSigner } from '../subscribers/tokens';
 import { EditionStore } from './edition-store';
-import { DeliveryQueues } from './queues';
+import type { DeliveryQueues } from './queues';
 import { createTransport, type MailTransport } from './transports';
 
 /** What happens to each message, for metrics and bounce handling to listen to. */
@@ -28,7 +29,7 @@ export class Runtime {
   readonly redis: Redis;
   readonly editions: EditionStore;
   readonly subscribers: SubscriberStore;
-  readonly queues: DeliveryQueues;
+  private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
   readonly events = new EventEmitter<DeliveryEvents>();
   private transportInstance?: MailTransport;
@@ -38,10 +39,9 @@ export class Runtime {
     readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis } = {},
   ) {
     this.keys = new Keys(config.redisPrefix);
-    this.redis = options.redis ?? createRedis(config.redisUrl);
+    this.redis = options.redis ?? createRedis(config.redisUrl, {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret);
-    this.queues = new DeliveryQueues(this.redis, this.keys.bull);
     this.signer = new TokenSigner(config.secret);
     this.transportInstance = options.transport;
   }
@@ -55,6 +55,15 @@ export class Runtime {
     return this.options.logger;
   }
 
+  /** Created on first use, so commands that never touch a queue never load BullMQ. */
+  get queues(): DeliveryQueues {
+    if (!this.queuesInstance) {
+      const { DeliveryQueues: Queues } = require('./queues') as typeof import('./queues');
+      this.queuesInstance = new Queues(this.redis, this.keys.bull);
+    }
+    return this.queuesInstance;
+  }
+
   /** Created on first use, so commands that never send never open SMTP connections. */
   get transport(): MailTransport {
     if (!this.transportInstance) this.transportInstance = createTransport(this.config);
@@ -63,9 +72,7 @@ export class Runtime {
 
   newsletter(id: string): NewsletterConfig {
     const found = this.config.newsletters.find((n) => n.id === id);
-    if (!found) {
-      throw new Error(`Unknown newsletter "${id}"; configured: ${this.config.newsletters.map((n) => n.id).join(', ')}`);
-    }
+    if (!found) throw unknownNewsletter(id, this.config.newsletters.map((n) => n.id));
     return found;
   }
 
@@ -76,7 +83,7 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
-    await this.queues.close();
+    await this.queuesInstance?.close();
     await this.transportInstance?.close();
     // QUIT, not a hard disconnect: writes already queued (ledger records, metric counts) still land.
     if (!this.options.redis) await this.redis.quit().catch(() => this.redis.disconnect());

@@ -37,6 +37,29 @@ export function scheduledSlot(cronExpression: string, timeZone: string, localDat
   }
 }
 
+/**
+ * When `localDate`'s edition belongs: the cron's slot that day, or, on a day the cron does not run
+ * (a Saturday for "0 6 * * 1-5", when ops send one anyway), the time of day the cron uses on the
+ * nearest day it does run, on that date. So a past day's edition always cuts off at its morning.
+ */
+export function editionSlot(cronExpression: string, timeZone: string, localDate: string): Date {
+  const own = scheduledSlot(cronExpression, timeZone, localDate);
+  if (own) return own;
+  const day = DateTime.fromISO(localDate, { zone: timeZone });
+  for (let offset = 1; offset <= 7; offset++) {
+    for (const sign of [-1, 1]) {
+      const other = day.plus({ days: sign * offset });
+      const slot = scheduledSlot(cronExpression, timeZone, other.toISODate() as string);
+      if (slot) {
+        const local = DateTime.fromJSDate(slot, { zone: timeZone });
+        return day.set({ hour: local.hour, minute: local.minute, second: 0, millisecond: 0 }).toJSDate();
+      }
+    }
+  }
+  // A cron that matches no day in two weeks (e.g. once a year): the start of the day.
+  return day.startOf('day').toJSDate();
+}
+
 /** Too late to start a morning edition: past its scheduled time by more than the send window. */
 export function isStale(scheduledFor: Date, now: Date, sendWindowHours: number): boolean {
   return now.getTime() > scheduledFor.getTime() + sendWindowHours * 3_600_000;

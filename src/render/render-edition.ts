@@ -8,6 +8,7 @@ import type { Article } from '../articles/article';
 import type { EditionContent, RenderedEdition } from './contract';
 import { SLOT_NAMES } from './contract';
 import { gmailClipWarning } from './gmail';
+import { imageFormatOf, isEmailSafeImage } from '../articles/email-image';
 import { countSlots, defuseText, defuseUrl, registerSlotHelper, splitSlots } from './slots';
 
 /**
@@ -95,7 +96,7 @@ function safeUrl(url: string | undefined, fallback: string, what: string, warnin
 
 function storyView(article: Article, fallbackUrl: string, warnings: string[]): StoryView {
   const title = defuseText(article.title.trim());
-  const imageUrl = article.imageUrl && isWebUrl(article.imageUrl) ? defuseUrl(article.imageUrl) : '';
+  const imageUrl = article.imageUrl && isWebUrl(article.imageUrl) && isEmailSafeImage(article.imageUrl) ? defuseUrl(article.imageUrl) : '';
   return {
     title,
     url: safeUrl(article.url, fallbackUrl, `article ${article.id}`, warnings),
@@ -112,6 +113,9 @@ function buildView(content: EditionContent, warnings: string[]): TemplateView {
   const link = (url: string, what: string): string => safeUrl(url, website, what, warnings);
   const [leadArticle, ...rest] = content.articles;
   const lead = leadArticle ? storyView(leadArticle, website, warnings) : null;
+  if (leadArticle?.imageUrl && isWebUrl(leadArticle.imageUrl) && !lead?.imageUrl) {
+    warnings.push(`lead story image left out: ${imageFormatOf(leadArticle.imageUrl)?.toUpperCase() ?? 'its format'} is not shown by every email client (${leadArticle.imageUrl.slice(0, 80)})`);
+  }
 
   // Group the rest by section, sections in order of their first story, stories in edition order.
   const sections = new Map<string, StoryView[]>();

@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { Transform, type Writable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
+import { DaybreakError } from '../core/errors';
 import type { SubscriberStore } from './store';
+import { findInvalidUtf8, readCsvLines, type CsvEncoding, type Utf8Problem } from './csv-lines';
 import { emailSchema, subscriberNameSchema } from './email';
 
 /**
- * CSV in and out. Import streams the file through csv-parse in batches (memory stays flat at any
- * size), validates each row with zod, and imports good rows with one atomic Redis script each
+ * CSV in and out. Import reads the file a line at a time (csv-lines.ts: a bad line costs that line
+ * only, memory stays flat at any size), validates each row with zod (readSubscriberCsv, pure), and
+ * imports good rows in batches with one atomic Redis script each
  * (SubscriberStore.importRow): rerunning a file changes nothing, and a suppressed or unsubscribed
  * address is never put back on a list. Export streams pages through csv-stringify, with every
  * cell made safe to open in a spreadsheet.
@@ -37,6 +39,8 @@ export interface ImportReport {
   issues: ImportIssue[];
   ms: number;
   ignoredColumns: string[];
+  /** How the file was read: UTF-8, or Latin-1 when asked for (--encoding latin1). */
+  encoding?: CsvEncoding;
 }
 
 export interface ImportOptions {
@@ -53,12 +57,16 @@ export interface ImportOptions {
   onProgress?: (report: ImportReport) => void;
   batchSize?: number;
   maxIssuesKept?: number;
+  /** UTF-8 (default: a file that is not valid UTF-8 is refused whole) or Latin-1 (ISO-8859-1), only when asked for. */
+  encoding?: CsvEncoding;
+  /** A longer line is reported as invalid and skipped (default 64 KB). */
+  maxLineBytes?: number;
 }
 
-/** A file-level problem: no header, no email column. Nothing was imported. */
-export class ImportFileError extends Error {
+/** A file-level problem: unreadable, no header, no email column, not UTF-8. Nothing was imported. */
+export class ImportFileError extends DaybreakError {
   constructor(message: string) {
-    super(message);
+    super('bad-input', message);
     this.name = 'ImportFileError';
   }
 }
@@ -97,36 +105,103 @@ export function formatIssue(issue: ImportIssue): string {
   return `line ${issue.line}: ${issue.kind === 'skipped' ? 'skipped: ' : ''}${issue.reason}`;
 }
 
+export interface SubscriberCsvOptions {
+  /** Every newsletter id that exists (a row may name any of them). */
+  knownNewsletters: readonly string[];
+  /** --newsletter: these for every row; otherwise the row's `newsletters` column, else `defaultNewsletters`. */
+  newsletters?: string[];
+  defaultNewsletters: string[];
+  /** How the file's bytes are text (default UTF-8). */
+  encoding?: CsvEncoding;
+  maxLineBytes?: number;
+  /** Names the file in a file-level error. */
+  label?: string;
+}
+
+export type SubscriberCsvItem =
+  | { kind: 'header'; line: number; ignoredColumns: string[] }
+  /** A row that passed validation: the address normalised, newsletters known and unique. */
+  | { kind: 'row'; line: number; email: string; name?: string; newsletters: string[] }
+  | { kind: 'invalid'; line: number; reason: string };
+
+/** Longest newsletters cell read (ids are short; this only bounds the split). */
+const MAX_NEWSLETTERS_CELL = 1024;
+
 /**
- * CRLF to LF before parsing: csv-parse miscounts lines for CRLF inside quoted fields, and bad-row
- * reports must name the right line. A "\r" at a chunk's end waits for the next chunk.
+ * The pure side of import: bytes in, then the header, and one item per data line (a valid row
+ * or the reason it is not), in file order. Every non-blank line after the header gives exactly
+ * one item, so rows are counted truthfully. Throws ImportFileError when there is no usable header.
  */
-function crlfToLf(): Transform {
-  let held = '';
-  return new Transform({
-    decodeStrings: false,
-    transform(chunk: Buffer | string, _encoding, done) {
-      let text = held + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
-      held = '';
-      if (text.endsWith('\r')) {
-        held = '\r';
-        text = text.slice(0, -1);
+export async function* readSubscriberCsv(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: SubscriberCsvOptions): AsyncGenerator<SubscriberCsvItem> {
+  const label = options.label ?? 'the file';
+  const schema = rowSchema(new Set(options.knownNewsletters));
+  let columns: { email: number; name?: number; newsletters?: number } | undefined;
+  for await (const entry of readCsvLines(chunks, { encoding: options.encoding, maxLineBytes: options.maxLineBytes })) {
+    if (!columns) {
+      if (entry.kind === 'bad') throw new ImportFileError(`${label} line ${entry.line}: the header row cannot be read (${entry.reason}). The first row must name the columns, e.g. "email,name,newsletters".`);
+      const found: { email?: number; name?: number; newsletters?: number } = {};
+      const ignoredColumns: string[] = [];
+      entry.fields.forEach((header, i) => {
+        const key = columnAliases[header.trim().toLowerCase().replace(/[\s_-]+/g, '')];
+        if (key && found[key] === undefined) found[key] = i;
+        else ignoredColumns.push(shorten(header.trim(), 40));
+      });
+      if (found.email === undefined) {
+        throw new ImportFileError(`${label} line ${entry.line}: no email column in the header (found: ${entry.fields.slice(0, 10).map((h) => JSON.stringify(shorten(h, 30))).join(', ') || 'nothing'}). The first row must name the columns, e.g. "email,name,newsletters".`);
       }
-      done(null, text.replace(/\r\n/g, '\n'));
-    },
-    flush(done) {
-      done(null, held);
-    },
+      columns = { email: found.email, name: found.name, newsletters: found.newsletters };
+      yield { kind: 'header', line: entry.line, ignoredColumns };
+      continue;
+    }
+    if (entry.kind === 'bad') {
+      yield { kind: 'invalid', line: entry.line, reason: entry.reason };
+      continue;
+    }
+    const cell = (i: number | undefined) => (i === undefined ? undefined : unescapeCell((entry.fields[i] ?? '').trim()));
+    const rawEmail = cell(columns.email) ?? '';
+    const rawName = cell(columns.name);
+    const rawList = cell(columns.newsletters);
+    if (rawList && rawList.length > MAX_NEWSLETTERS_CELL) {
+      yield { kind: 'invalid', line: entry.line, reason: `newsletters cell is longer than ${MAX_NEWSLETTERS_CELL} characters` };
+      continue;
+    }
+    const listed = rawList ? rawList.split(/[;|,\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean) : [];
+    const newsletters = options.newsletters ?? (listed.length ? listed : options.defaultNewsletters);
+    // The schemas cap the address at 254 characters and the name at 100 before anything else looks at them.
+    const parsed = schema.safeParse({ email: rawEmail, ...(rawName ? { name: rawName } : {}), newsletters });
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      const field = String(first?.path[0] ?? 'row');
+      const shown = field === 'email' ? ` "${shorten(rawEmail)}"` : field === 'name' ? ` "${shorten(rawName ?? '')}"` : '';
+      const reason = rawEmail === '' && field === 'email' ? 'no email address' : field === 'newsletters' ? (first?.message ?? 'unknown newsletter') : `invalid ${field}${shown} (${first?.message ?? 'invalid'})`;
+      yield { kind: 'invalid', line: entry.line, reason };
+      continue;
+    }
+    yield { kind: 'row', line: entry.line, email: parsed.data.email, name: parsed.data.name || undefined, newsletters: [...new Set(parsed.data.newsletters ?? [])] };
+  }
+  if (!columns) throw new ImportFileError(`${label} is empty: expected a header row such as "email,name,newsletters"`);
+}
+
+/** The one-line refusal of a file that is not UTF-8 (see findInvalidUtf8). */
+export function notUtf8Message(label: string, problem: Utf8Problem): string {
+  const hex = problem.byte.toString(16).toUpperCase().padStart(2, '0');
+  return `${label} line ${problem.line}: byte 0x${hex} is not valid UTF-8, so the file is not UTF-8 and nothing was imported. Save it as UTF-8 (Excel: "CSV UTF-8"), or if it is Latin-1 import it with --encoding latin1.`;
+}
+
+function openFile(file: string): Promise<fs.ReadStream> {
+  const input = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+  return new Promise((resolve, reject) => {
+    input.once('open', () => resolve(input));
+    input.once('error', (error: NodeJS.ErrnoException) => reject(new ImportFileError(`cannot read ${file}: ${error.code ?? error.message}`)));
   });
 }
 
 export async function importCsv(options: ImportOptions): Promise<ImportReport> {
   const started = performance.now();
-  const known = new Set(options.knownNewsletters);
-  const schema = rowSchema(known);
   const batchSize = options.batchSize ?? 500;
   const maxKept = options.maxIssuesKept ?? 1000;
-  const report: ImportReport = { rows: 0, created: 0, updated: 0, unchanged: 0, suppressed: 0, unsubscribed: 0, invalid: 0, issues: [], ms: 0, ignoredColumns: [] };
+  const encoding = options.encoding ?? 'utf8';
+  const report: ImportReport = { rows: 0, created: 0, updated: 0, unchanged: 0, suppressed: 0, unsubscribed: 0, invalid: 0, issues: [], ms: 0, ignoredColumns: [], encoding };
   const issue = (line: number, kind: ImportIssueKind, reason: string) => {
     const item = { line, kind, reason };
     if (report.issues.length < maxKept) report.issues.push(item);
@@ -135,42 +210,14 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
   const form = `import:${path.basename(options.file)}`;
   const consentText = options.confirmed ? 'imported as confirmed: the list owner holds the consent' : 'imported as pending: not confirmed';
 
-  let lastEndLine = 0;
-  const parser = parse({
-    bom: true,
-    info: true,
-    raw: true,
-    skip_empty_lines: true,
-    relax_column_count: true,
-    // A stray quote inside a field is taken literally (validation then refuses the row) rather than
-    // swallowing the rest of the file into one field.
-    relax_quotes: true,
-    max_record_size: 64 * 1024,
-    skip_records_with_error: true,
-    on_skip: (error: CsvError | undefined) => {
-      report.rows++;
-      report.invalid++;
-      issue(lastEndLine + 1, 'invalid', `malformed CSV (${error?.message.replace(/ at line \d+.*$/, '') ?? 'unreadable record'})`);
-      // csv-parse puts the line it stopped at on the error (not in its types).
-      const stoppedAt = (error as unknown as { lines?: unknown } | undefined)?.lines;
-      if (typeof stoppedAt === 'number') lastEndLine = stoppedAt;
-    },
-  });
-  // Decoded as UTF-8 here, so a multi-byte character split across chunks stays whole.
-  const input = fs.createReadStream(options.file, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    input.once('open', () => resolve());
-    input.once('error', reject);
-  });
-  try {
-    await opened;
-  } catch (error) {
-    throw new ImportFileError(`cannot read ${options.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  // A file that is not UTF-8 is refused before anything is written (one read through; cheap next to Redis).
+  if (encoding === 'utf8') {
+    const scan = await openFile(options.file);
+    const problem = await findInvalidUtf8(scan);
+    scan.destroy();
+    if (problem) throw new ImportFileError(notUtf8Message(options.file, problem));
   }
-  input.on('error', (error) => parser.destroy(error));
-  input.pipe(crlfToLf()).pipe(parser);
 
-  let columns: { email: number; name?: number; newsletters?: number } | undefined;
   type Pending = { line: number; email: string; name?: string; newsletters: string[] };
   let batch: Pending[] = [];
   const inFlight: Array<Promise<void>> = [];
@@ -201,52 +248,33 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
     options.onProgress?.(report);
   };
 
-  for await (const entry of parser as AsyncIterable<{ record: string[]; info: { lines: number }; raw: string }>) {
-    const body = entry.raw.replace(/^[\r\n]+/, '').replace(/\r?\n$/, '');
-    const line = entry.info.lines - (body.match(/\n/g)?.length ?? 0);
-    lastEndLine = entry.info.lines;
-    if (!columns) {
-      const found: { email?: number; name?: number; newsletters?: number } = {};
-      entry.record.forEach((header, i) => {
-        const key = columnAliases[header.trim().toLowerCase().replace(/[\s_-]+/g, '')];
-        if (key && found[key] === undefined) found[key] = i;
-        else report.ignoredColumns.push(header.trim());
-      });
-      if (found.email === undefined) {
-        input.destroy();
-        throw new ImportFileError(`${options.file} line ${line}: no email column in the header (found: ${entry.record.map((h) => JSON.stringify(shorten(h, 30))).join(', ') || 'nothing'}). The first row must name the columns, e.g. "email,name,newsletters".`);
+  const input = await openFile(options.file);
+  try {
+    const items = readSubscriberCsv(input, { knownNewsletters: options.knownNewsletters, newsletters: options.newsletters, defaultNewsletters: options.defaultNewsletters, encoding, maxLineBytes: options.maxLineBytes, label: options.file });
+    for await (const item of items) {
+      if (item.kind === 'header') {
+        report.ignoredColumns = item.ignoredColumns;
+        continue;
       }
-      columns = { email: found.email, name: found.name, newsletters: found.newsletters };
-      continue;
+      report.rows++;
+      if (item.kind === 'invalid') {
+        report.invalid++;
+        issue(item.line, 'invalid', item.reason);
+        continue;
+      }
+      batch.push({ line: item.line, email: item.email, name: item.name, newsletters: item.newsletters });
+      if (batch.length >= batchSize) {
+        // A few batches in flight keep Redis busy while the next rows are parsed. Order is kept:
+        // one connection, and Redis runs the scripts in the order they were sent.
+        const flushing = flush();
+        flushing.catch(() => undefined); // awaited below; this only stops an early failure counting as unhandled
+        inFlight.push(flushing);
+        if (inFlight.length >= maxInFlight) await inFlight.shift();
+      }
     }
-    report.rows++;
-    const cell = (i: number | undefined) => (i === undefined ? undefined : unescapeCell((entry.record[i] ?? '').trim()));
-    const rawEmail = cell(columns.email) ?? '';
-    const rawName = cell(columns.name);
-    const rawList = cell(columns.newsletters);
-    const listed = rawList ? rawList.split(/[;|,\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean) : [];
-    const newsletters = options.newsletters ?? (listed.length ? listed : options.defaultNewsletters);
-    const parsed = schema.safeParse({ email: rawEmail, ...(rawName ? { name: rawName } : {}), newsletters });
-    if (!parsed.success) {
-      report.invalid++;
-      const first = parsed.error.issues[0];
-      const field = String(first?.path[0] ?? 'row');
-      const shown = field === 'email' ? ` "${shorten(rawEmail)}"` : field === 'name' ? ` "${shorten(rawName ?? '')}"` : '';
-      const reason = rawEmail === '' && field === 'email' ? 'no email address' : field === 'newsletters' ? (first?.message ?? 'unknown newsletter') : `invalid ${field}${shown} (${first?.message ?? 'invalid'})`;
-      issue(line, 'invalid', reason);
-      continue;
-    }
-    batch.push({ line, email: parsed.data.email, name: parsed.data.name || undefined, newsletters: [...new Set(parsed.data.newsletters ?? [])] });
-    if (batch.length >= batchSize) {
-      // A few batches in flight keep Redis busy while the next rows are parsed. Order is kept:
-      // one connection, and Redis runs the scripts in the order they were sent.
-      const flushing = flush();
-      flushing.catch(() => undefined); // awaited below; this only stops an early failure counting as unhandled
-      inFlight.push(flushing);
-      if (inFlight.length >= maxInFlight) await inFlight.shift();
-    }
+  } finally {
+    input.destroy();
   }
-  if (!columns) throw new ImportFileError(`${options.file} is empty: expected a header row such as "email,name,newsletters"`);
   if (batch.length) inFlight.push(flush());
   await Promise.all(inFlight);
   report.ms = performance.now() - started;

@@ -5,6 +5,7 @@ import { senderDomain } from '../delivery/addresses';
 import { preferencesUrl } from '../delivery/personalise';
 import type { Runtime } from '../delivery/runtime';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
+import { foldHeader, mailboxTokens } from '../render/mime-template';
 import { emailSchema, subscriberNameSchema } from './email';
 import type { PendingSignup, SignupContext, Subscriber } from './store';
 
@@ -133,7 +134,6 @@ export async function buildConfirmationMessage(runtime: Runtime, subscriber: Sub
   const composer = new MailComposer({
     from,
     ...(replyTo ? { replyTo } : {}),
-    to: name ? { name, address: subscriber.email } : subscriber.email,
     subject: rendered.subject,
     text: rendered.text,
     html: rendered.html,
@@ -142,8 +142,19 @@ export async function buildConfirmationMessage(runtime: Runtime, subscriber: Sub
     headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
     textEncoding: 'quoted-printable',
   });
-  const raw = await composer.compile().build();
+  // The To: line is ours, not nodemailer's, which passes an ASCII name through as typed: then
+  // "=?utf-8?q?...?=" would be decoded by the reader's mail program into whatever it spells.
+  const raw = Buffer.concat([Buffer.from(toHeaderLine(subscriber.email, name), 'ascii'), await composer.compile().build()]);
   return { raw, messageId, subject: rendered.subject };
+}
+
+/**
+ * The `To:` header line (CRLF-terminated) for a reader. The display name is text, encoded by the
+ * same rules as an edition's per-reader To: (atoms, a quoted-string, or RFC 2047 encoded-words
+ * whenever the name is not plain ASCII or contains "=?"), folded within 78 characters a line.
+ */
+export function toHeaderLine(email: string, name?: string): string {
+  return foldHeader('To', mailboxTokens({ email, name: name?.trim() || undefined }, 'to'));
 }
 
 export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {
@@ -159,6 +170,43 @@ export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber,
 }
 
 export type SignupOutcome = 'sent' | 'already-subscribed' | 'suppressed';
+
+/** Per process: past this many sign-ups still finishing, the form answers "busy" to everyone alike. */
+const MAX_BACKGROUND_SIGNUPS = 200;
+const backgroundSignups = new WeakMap<Runtime, Set<Promise<void>>>();
+
+/**
+ * Double opt-in, step one, answered first: the caller replies straight away, in the same words
+ * for every address, and the store and the email happen after this returns (on a later turn of
+ * the event loop). So the reply cannot say, nor take longer to say, whether the address is new,
+ * pending, confirmed, suppressed or erased: one path, the same work before the answer. Failures
+ * are logged. Returns false, starting nothing, only when too many are still in flight (a matter
+ * of load, never of the address).
+ */
+export function startSignup(runtime: Runtime, input: SignupInput, context: SignupContext): boolean {
+  let running = backgroundSignups.get(runtime);
+  if (!running) {
+    running = new Set();
+    backgroundSignups.set(runtime, running);
+  }
+  if (running.size >= MAX_BACKGROUND_SIGNUPS) return false;
+  const inFlight = running;
+  const work: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => requestSignup(runtime, input, context))
+    .then(
+      () => undefined,
+      (error: unknown) => runtime.logger.error({ err: error, form: context.form }, 'sign-up failed after its answer was sent (the visitor can sign up again)'),
+    )
+    .finally(() => inFlight.delete(work));
+  inFlight.add(work);
+  return true;
+}
+
+/** Waits for every sign-up still finishing in the background (server shutdown, tests). */
+export async function settleSignups(runtime: Runtime): Promise<void> {
+  const running = backgroundSignups.get(runtime);
+  while (running && running.size > 0) await Promise.all([...running]);
+}
 
 /**
  * Double opt-in, step one, end to end: store the request and email the link. The caller answers

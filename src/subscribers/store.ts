@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
-import { LuaScript } from '../core/lua-script';
+import path from 'node:path';
+import { DaybreakError } from '../core/errors';
+import { loadLuaScript, LuaScript } from '../core/lua-script';
 import { normaliseEmail } from './email';
 import { emailHash, newNonce } from './tokens';
 
@@ -95,9 +97,10 @@ export interface NewsletterCounts {
   unsubscribed: number;
 }
 
-export class SubscriberError extends Error {
-  constructor(message: string, readonly code: 'suppressed' | 'unsubscribed' | 'not-found' | 'unknown-newsletter') {
-    super(message);
+/** Why the store refused: the reason is finer than the error code (both suppressed and unsubscribed are `refused`). */
+export class SubscriberError extends DaybreakError {
+  constructor(message: string, readonly reason: 'suppressed' | 'unsubscribed' | 'not-found') {
+    super(reason === 'not-found' ? 'not-found' : 'refused', message);
     this.name = 'SubscriberError';
   }
 }
@@ -105,6 +108,9 @@ export class SubscriberError extends Error {
 function parseList(value: string | undefined): string[] {
   return value ? value.split(',').filter(Boolean) : [];
 }
+
+/** The one rule for "may this reader get this newsletter now?", as a script (see lua/includes/deliverable.lua). */
+const deliverabilityScript = loadLuaScript(path.join(__dirname, 'lua'), 'deliverability-1.lua');
 
 /** A pending sign-up lives 30 days: links expire after 7, and an expired link may ask for a new one until then. */
 const PENDING_SIGNUP_TTL_SECONDS = 30 * 24 * 3600;
@@ -606,6 +612,23 @@ export class SubscriberStore {
   async suppression(email: string): Promise<Suppression | undefined> {
     const raw = await this.redis.hget(this.keys.suppressions(), this.hashOf(email));
     return raw ? (JSON.parse(raw) as Suppression) : undefined;
+  }
+
+  /**
+   * Why each reader may not get the newsletter now, by the same rule the claim applies right before
+   * SMTP (an undefined reason: they may). For planning resends; the claim decides for real.
+   */
+  async deliverability(newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; reason?: string }>> {
+    const out = new Map<string, { email?: string; reason?: string }>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const rows = (await deliverabilityScript.run(this.redis, [this.keys.suppressions()], [newsletterId, this.keys.subscriber(''), ...batch])) as Array<[string, string]>;
+      batch.forEach((id, k) => {
+        const [email, reason] = rows[k] as [string, string];
+        out.set(id, { email: email || undefined, reason: reason || undefined });
+      });
+    }
+    return out;
   }
 
   async isSuppressed(email: string): Promise<boolean> {

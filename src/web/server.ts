@@ -1,23 +1,48 @@
+import crypto from 'node:crypto';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Runtime } from '../delivery/runtime';
 import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
-import { registerMetricsRoutes } from './routes/metrics';
+import { METRICS_TOKEN_ENV, metricsToken, registerMetricsRoutes } from './routes/metrics';
 import { registerStaticRoutes } from './routes/static';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
+import { registerErrorPages } from './error-pages';
 import { createPageKit } from './kit';
 import { registerConfirmRoutes } from './routes/confirm';
 import { registerPreferencesRoutes } from './routes/preferences';
 import { registerSubscribeRoutes } from './routes/subscribe';
 
-/** The HTTP side: subscriber pages, one-click unsubscribe, health. Routes live in routes/. */
-export async function buildWebServer(runtime: Runtime): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, trustProxy: runtime.config.web.trustProxy });
+export interface WebServerOptions {
+  /** Where DAYBREAK_METRICS_TOKEN and the admin credentials are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The HTTP side: subscriber pages, one-click unsubscribe, archive, health. Routes live in routes/.
+ * Fastify logs through the project's logger (component "web"): each request at debug (route
+ * pattern, status, time; never the raw URL, which may carry a reader's token), failures at error
+ * with the request id, which the reader's error page shows as a reference.
+ */
+export async function buildWebServer(runtime: Runtime, options: WebServerOptions = {}): Promise<FastifyInstance> {
+  const env = options.env ?? process.env;
+  const app = Fastify({
+    // Typed as Fastify's base logger so the instance keeps the FastifyInstance type every route module takes.
+    loggerInstance: runtime.logger.child({ component: 'web' }) as FastifyBaseLogger,
+    // Fastify's own per-request lines are info; ours (onResponse below) are debug and name the route, not the URL.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => crypto.randomBytes(6).toString('hex'),
+    bodyLimit: 64 * 1024,
+    trustProxy: runtime.config.web.trustProxy,
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, route: request.routeOptions.url ?? '(no route)', statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  registerErrorPages(app, runtime);
   await app.register(formbody);
-  registerHealthRoutes(app, runtime);
+  registerHealthRoutes(app, runtime, { env });
   registerStaticRoutes(app);
   // Subscriber pages: sign-up, confirm, one-click unsubscribe, preferences (one shared limiter and page shell).
   const kit = createPageKit(runtime);
@@ -26,8 +51,8 @@ export async function buildWebServer(runtime: Runtime): Promise<FastifyInstance>
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
   registerArchiveRoutes(app, runtime);
-  registerMetricsRoutes(app, runtime);
-  await registerAdminQueueRoutes(app, runtime);
+  registerMetricsRoutes(app, runtime, env);
+  await registerAdminQueueRoutes(app, runtime, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
   await app.register(webhookRoutes, { runtime });
   return app;
@@ -37,5 +62,8 @@ export async function startWebServer(runtime: Runtime, port = runtime.config.por
   const app = await buildWebServer(runtime);
   await app.listen({ port, host });
   runtime.logger.info({ port }, 'web server listening');
+  if (!metricsToken(process.env) && process.env.NODE_ENV === 'production') {
+    runtime.logger.warn(`/metrics and the details of /healthz are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
+  }
   return app;
 }

@@ -4,6 +4,7 @@ import type { Article } from '../../src/articles/article';
 import { FeedError } from '../../src/articles/errors';
 import { parseFeed, parseFeedDate } from '../../src/articles/feed-parser';
 import { htmlToPlainText } from '../../src/articles/sanitize';
+import { corpus } from '../helpers/corpus';
 
 /**
  * Real-world feeds from rss-parser's own tests (../shared/corpora/feeds/rss-parser): every one is
@@ -23,9 +24,7 @@ import { htmlToPlainText } from '../../src/articles/sanitize';
  *   as UTF-8. We decode them properly; that is checked separately below.
  */
 
-const corpus = path.resolve(__dirname, '../../../shared/corpora/feeds/rss-parser');
-const present = fs.existsSync(path.join(corpus, 'input'));
-if (!present) console.log(`[feed-corpus] skipped: ${corpus} is absent (see ../shared/corpora/README.md)`);
+const { dir: corpusDir, present, describe: describeWithCorpus } = corpus('feeds/rss-parser', 'input');
 
 interface GoldenItem {
   title?: string;
@@ -42,11 +41,11 @@ interface Golden {
 const MISDECODED_GOLDEN = new Set(['encoding', 'uolNoticias']);
 
 function inputs(): string[] {
-  return present ? fs.readdirSync(path.join(corpus, 'input')).sort() : [];
+  return present ? fs.readdirSync(path.join(corpusDir, 'input')).sort() : [];
 }
 
 function golden(name: string): Golden | undefined {
-  const file = path.join(corpus, 'output', `${name}.json`);
+  const file = path.join(corpusDir, 'output', `${name}.json`);
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Golden) : undefined;
 }
 
@@ -86,7 +85,7 @@ function checkInvariants(articles: Article[]): void {
 
 const totals = { feeds: 0, goldenItems: 0, expected: 0, matched: 0 };
 
-(present ? describe : describe.skip)('feed corpus (rss-parser test feeds)', () => {
+describeWithCorpus('feed corpus (rss-parser test feeds)', () => {
   const cases = inputs()
     .filter((f) => f !== 'unrecognized.rss')
     .map((file) => [file, path.parse(file).name] as const);
@@ -97,7 +96,7 @@ const totals = { feeds: 0, goldenItems: 0, expected: 0, matched: 0 };
   });
 
   it.each(cases)('%s', async (file, name) => {
-    const articles = await parseFeed(fs.readFileSync(path.join(corpus, 'input', file)), file);
+    const articles = await parseFeed(fs.readFileSync(path.join(corpusDir, 'input', file)), file);
     checkInvariants(articles);
     const g = golden(name);
     if (!g) {
@@ -117,10 +116,10 @@ const totals = { feeds: 0, goldenItems: 0, expected: 0, matched: 0 };
   });
 
   it('decodes the Latin-1 feeds properly (declared, and undeclared)', async () => {
-    const jn = await parseFeed(fs.readFileSync(path.join(corpus, 'input', 'encoding.rss')), 'encoding.rss');
+    const jn = await parseFeed(fs.readFileSync(path.join(corpusDir, 'input', 'encoding.rss')), 'encoding.rss');
     expect(jn[0].title).toBe('Mãe de utente é a nova presidente da Raríssimas');
     expect(jn.every((a) => !a.title.includes('\uFFFD') && !a.summaryHtml.includes('\uFFFD'))).toBe(true);
-    const uol = await parseFeed(fs.readFileSync(path.join(corpus, 'input', 'uolNoticias.rss')), 'uolNoticias.rss');
+    const uol = await parseFeed(fs.readFileSync(path.join(corpusDir, 'input', 'uolNoticias.rss')), 'uolNoticias.rss');
     expect(uol).toHaveLength(15);
     expect(uol[0].title).toBe('Ibope: Bolsonaro perde de Haddad, Ciro e Alckmin em simulações de 2º turno');
     expect(uol[0].publishedAt.toISOString()).toBe('2018-09-24T22:42:40.000Z'); // Seg, 24 Set 2018 19:42:40 -0300
@@ -128,7 +127,7 @@ const totals = { feeds: 0, goldenItems: 0, expected: 0, matched: 0 };
   });
 
   it('finds the images real feeds carry', async () => {
-    const read = (f: string) => parseFeed(fs.readFileSync(path.join(corpus, 'input', f)), f);
+    const read = (f: string) => parseFeed(fs.readFileSync(path.join(corpusDir, 'input', f)), f);
     // The Guardian: several media:content sizes; the widest wins.
     expect((await read('guardian.rss'))[0].imageUrl).toMatch(/^https:\/\/i\.guim\.co\.uk\/.*[?&]w=460/);
     // YouTube: media:group/media:thumbnail.
@@ -138,7 +137,7 @@ const totals = { feeds: 0, goldenItems: 0, expected: 0, matched: 0 };
   });
 
   it('refuses unrecognized.rss (an HTML "Document Moved" page) with a FeedError', async () => {
-    const body = fs.readFileSync(path.join(corpus, 'input', 'unrecognized.rss'));
+    const body = fs.readFileSync(path.join(corpusDir, 'input', 'unrecognized.rss'));
     await expect(parseFeed(body, 'unrecognized.rss')).rejects.toThrow(FeedError);
     await expect(parseFeed(body, 'unrecognized.rss')).rejects.toMatchObject({
       source: 'unrecognized.rss',

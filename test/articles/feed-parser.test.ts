@@ -408,3 +408,18 @@ describe('parseFeedDate', () => {
     },
   );
 });
+
+describe('parseFeed: images an email can show', () => {
+  const item = (media: string) => Buffer.from(`<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title><link>https://news.example/</link><description>d</description>
+<item><title>Port expands</title><link>https://news.example/port</link><pubDate>Tue, 24 Nov 2026 05:00:00 GMT</pubDate>${media}</item></channel></rss>`);
+
+  test('a WebP or SVG listed first gives way to a raster alternative the feed also gives', async () => {
+    const [article] = await parseFeed(item('<enclosure url="https://img.example/port.webp" type="image/webp" length="1"/><media:content url="https://img.example/port.jpg" medium="image"/>'), 'test');
+    expect(article?.imageUrl).toBe('https://img.example/port.jpg');
+  });
+
+  test('with only an SVG, the story has no image rather than a broken one', async () => {
+    const [article] = await parseFeed(item('<enclosure url="https://img.example/chart.svg" type="image/svg+xml" length="1"/>'), 'test');
+    expect(article?.imageUrl).toBeUndefined();
+  });
+});

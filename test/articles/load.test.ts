@@ -129,8 +129,12 @@ describe('loadArticles: shipped sample', () => {
       expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="600" height="300" viewBox="0 0 600 300">/);
       expect(svg).not.toMatch(/<script|on\w+=|href=|<image|<style/i);
     }
+    // Emails name the raster copies (scripts/render-sample-images.ts): one PNG per SVG source.
+    const pngs = fs.readdirSync(imagesDir).filter((f) => f.endsWith('.png'));
+    expect(pngs.sort()).toEqual(files.map((f) => f.replace(/\.svg$/, '.png')).sort());
+    for (const png of pngs) expect(fs.statSync(path.join(imagesDir, png)).size).toBeLessThan(64 * 1024);
     const used = new Set(articles.map((a) => path.basename(a.imageUrl ?? '')));
-    for (const name of used) expect(files).toContain(name);
+    for (const name of used) expect(pngs).toContain(name);
   });
 
   it('filters by section or by region, ignoring case', async () => {
@@ -285,7 +289,7 @@ describe('loadArticles: url (loopback HTTP server)', () => {
 
   it('refuses a body larger than maxBytes', async () => {
     const error = await feedError(loadArticles({ kind: 'url', url: `${base}/big.xml` }, options({ maxBytes: 1000 })));
-    expect(error.message).toMatch(/larger than 1000 bytes/);
+    expect(error.message).toMatch(/over the limit of 1000 bytes for a feed/);
   });
 
   it('reports a refused connection with its cause', async () => {

@@ -5,7 +5,7 @@ import { listUnparsed } from '../../src/bounces/inbound';
 import { bounceReport } from '../../src/bounces/report';
 import { parseVerpAddress } from '../../src/bounces/verp';
 import { FixedClock } from '../../src/core/clock';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

@@ -5,13 +5,10 @@ import { BouncePolicy } from '../../src/bounces/policy';
 import type { Runtime } from '../../src/delivery/runtime';
 import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
+import { corpus } from '../helpers/corpus';
 
-const sisimai = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'bounces', 'sisimai');
+const { dir: sisimai, test: testWithCorpus } = corpus('bounces/sisimai', 'expected.jsonl');
 const fixtures = path.resolve(__dirname, '..', 'fixtures', 'bounces');
-if (!fs.existsSync(sisimai)) {
-  if (process.env.CI === 'true') throw new Error(`The bounce corpus is missing at ${sisimai} (see ../shared/corpora/README.md)`);
-  console.log(`Skipping the bounces parse corpus test: ${sisimai} is absent`);
-}
 
 const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
@@ -57,7 +54,7 @@ describe('daybreak suppress, unsuppress and bounces', () => {
     expect((await daybreak(['bounces', '--since', 'last tuesday'], env)).code).toBe(2);
   });
 
-  (fs.existsSync(sisimai) ? test : test.skip)('bounces parse prints one JSON line per message', async () => {
+  testWithCorpus('bounces parse prints one JSON line per message', async () => {
     const files = ['lhost-postfix-04.eml', 'rfc3834-01.eml', 'arf-01.eml'].map((f) => path.join(sisimai, f));
     const r = await daybreak(['bounces', 'parse', ...files], env);
     expect(r.code).toBe(0);

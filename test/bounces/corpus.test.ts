@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseBounce, type BounceReport } from '../../src/bounces/parse-bounce';
+import { corpus } from '../helpers/corpus';
 
 /**
  * The parser against 589 real bounce, DSN, complaint and auto-reply messages from the Sisimai
@@ -8,14 +9,7 @@ import { parseBounce, type BounceReport } from '../../src/bounces/parse-bounce';
  * The figures are printed and recorded in docs/bounces.md; the floors below sit just under them
  * so a change that makes the parser worse fails here.
  */
-const dir = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'bounces', 'sisimai');
-const present = fs.existsSync(path.join(dir, 'expected.jsonl'));
-if (!present) {
-  // A clone without ../shared still runs the rest of the suite; CI has the corpus, so there it must be found.
-  if (process.env.CI === 'true') throw new Error(`The bounce corpus is missing at ${dir} (see ../shared/corpora/README.md)`);
-  console.log(`Skipping the bounce corpus tests: ${dir} is absent`);
-}
-const maybe = present ? describe : describe.skip;
+const { dir, present, describe: maybe } = corpus('bounces/sisimai', 'expected.jsonl');
 
 interface Expected {
   file: string;

@@ -1,7 +1,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { startBounceServer, type BounceServer } from '../../src/bounces/bounce-server';
 import { FixedClock } from '../../src/core/clock';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

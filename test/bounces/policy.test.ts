@@ -3,7 +3,7 @@ import { BouncePolicy } from '../../src/bounces/policy';
 import { bounceReport } from '../../src/bounces/report';
 import { FixedClock } from '../../src/core/clock';
 import type { Runtime } from '../../src/delivery/runtime';
-import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 const day = 86_400_000;
 
@@ -16,7 +16,7 @@ describe('the bounce policy on real Redis', () => {
   /** An edition in the given state with `sent` copies recorded, and a ledger entry for each reader given. */
   async function edition(id: string, state: string, sent: number, readers: Array<[string, string]> = []): Promise<void> {
     await runtime.editions.createIfAbsent({ id, newsletterId: 'national', localDate: id.slice(-10), trigger: 'manual', scheduledFor: new Date(`${id.slice(-10)}T06:00:00Z`), now: new Date(`${id.slice(-10)}T06:00:00Z`) });
-    await runtime.editions.update(id, { state, sent, total: sent, fanoutDone: 1 });
+    await setEditionFields(runtime, id, { state, sent, total: sent, fanoutDone: 1 });
     for (const [sub, messageId] of readers) await runtime.redis.hset(runtime.keys.ledger(id), sub, `s|${new Date(`${id.slice(-10)}T06:00:05Z`).getTime()}|${messageId}`);
   }
 
@@ -139,7 +139,7 @@ describe('the bounce policy on real Redis', () => {
       const claim = await runtime.editions.claim({ editionId: 'national-2026-11-25', newsletterId: 'national', subscriberId: ids.c1!, owner: 'job-x', leaseMs: 1000, now: clock.now(), localDate: '2026-11-25' });
       expect(claim.kind).toBe('paused');
       // Ops resume it: the same numbers do not pause it again.
-      await runtime.editions.transition('national-2026-11-25', 'sending', ['paused']);
+      await setEditionFields(runtime, 'national-2026-11-25', { state: 'sending' });
       expect((await hard(3)).paused).toBeUndefined();
       expect((await runtime.editions.get('national-2026-11-25'))?.state).toBe('sending');
     });

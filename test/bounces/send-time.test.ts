@@ -3,7 +3,7 @@ import { bounceReport } from '../../src/bounces/report';
 import { FixedClock } from '../../src/core/clock';
 import type { Edition } from '../../src/delivery/edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { createEditionWorker } from '../../workers/edition.worker';
 import { createSendWorkers } from '../../workers/send.worker';

@@ -5,18 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { bounceReport } from '../../src/bounces/report';
-import { snsStringToSign, type SnsMessage } from '../../src/bounces/webhooks/sns';
+import { SnsCertificateUnavailable, snsStringToSign, type SnsMessage } from '../../src/bounces/webhooks/sns';
 import { FixedClock } from '../../src/core/clock';
 import type { Runtime } from '../../src/delivery/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { webhookRoutes } from '../../src/web/routes/webhooks';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { corpus } from '../helpers/corpus';
 
-const corpus = path.resolve(__dirname, '..', '..', '..', 'shared', 'corpora', 'webhooks');
-const present = fs.existsSync(corpus);
-if (!present) console.log(`Skipping the webhook tests: ${corpus} is absent`);
-const maybe = present ? describe : describe.skip;
-const read = (p: string) => fs.readFileSync(path.join(corpus, p), 'utf8');
+const { dir: webhookCorpus, present, describe: maybe } = corpus('webhooks');
+const read = (p: string) => fs.readFileSync(path.join(webhookCorpus, p), 'utf8');
 const mailgunKey = 'key-0p6mqbf74lb20gzq9f4dhpn9rg3zyk26';
 
 interface SignedSendgrid {
@@ -157,7 +155,23 @@ maybe('ESP webhooks with the providers\' sample payloads', () => {
       expect(await runtime.subscribers.isSuppressed('john@example.com')).toBe(false);
     });
 
+    test('a record older than webhooks.maxAgeSeconds is refused (401) even with the right credentials; one with no date is 400', async () => {
+      clock.set('2022-09-02T14:33:00Z');
+      const old = { ...(JSON.parse(read('postmark/bounce.json')) as Record<string, unknown>), Email: 'jane@example.com', BouncedAt: '2019-11-05T16:33:54.9070259Z' };
+      const res = await post(JSON.stringify(old), auth);
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error).toMatch(/^stale event \(BouncedAt 2019-11-05T16:33:54\.907Z/);
+      // Ahead by more than the window is no better (a clock cannot be trusted that far).
+      expect((await post(JSON.stringify({ ...old, BouncedAt: '2022-09-02T16:00:00Z' }), auth)).statusCode).toBe(401);
+      const change = { ...(JSON.parse(read('postmark/subscription_change.json')) as Record<string, unknown>), Recipient: 'jane@example.com', ChangedAt: '2019-11-05T16:33:54Z' };
+      expect((await post(JSON.stringify(change), auth)).statusCode).toBe(401);
+      const { BouncedAt: _dropped, ...undated } = old;
+      expect((await post(JSON.stringify(undated), auth)).statusCode).toBe(400);
+      expect(await runtime.subscribers.isSuppressed('jane@example.com')).toBe(false);
+    });
+
     test('a hard bounce suppresses; the spam complaint unsubscribes; the same record twice counts once', async () => {
+      clock.set('2022-09-02T14:33:00Z');
       expect((await post(read('postmark/bounce.json'), auth)).json()).toMatchObject({ ok: true, recorded: 1 });
       expect(await runtime.subscribers.suppression('john@example.com')).toMatchObject({ reason: 'hard bounce', source: 'postmark' });
       expect((await post(read('postmark/bounce.json'), auth)).json()).toMatchObject({ recorded: 0, duplicates: 1 });
@@ -219,6 +233,8 @@ maybe('ESP webhooks with the providers\' sample payloads', () => {
     const certUrl = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem';
     const fetched: string[] = [];
     const confirmed: string[] = [];
+    /** What the certificate source does: serve our certificate, answer as Amazon does for a missing one, or not answer. */
+    let certAnswer: 'certificate' | 'missing' | 'unreachable' = 'certificate';
     const topic = 'arn:aws:sns:us-east-1:168781634622:ses-inbound-grelay';
     let app: FastifyInstance;
 
@@ -241,7 +257,14 @@ maybe('ESP webhooks with the providers\' sample payloads', () => {
       await app.register(webhookRoutes, {
         runtime: r,
         sns: {
-          certificates: { certificate: async (url) => { fetched.push(url); return cert; } },
+          certificates: {
+            certificate: async (url) => {
+              fetched.push(url);
+              if (certAnswer === 'missing') throw new Error('HTTP 404');
+              if (certAnswer === 'unreachable') throw new SnsCertificateUnavailable('connect ETIMEDOUT');
+              return cert;
+            },
+          },
           confirmer: { confirm: async (url) => { confirmed.push(url); } },
         },
       });
@@ -283,6 +306,41 @@ maybe('ESP webhooks with the providers\' sample payloads', () => {
       // The genuine one gets through; the sample reuses the hard bounce's feedbackId, SES's id for the
       // event, so it is recognised as that event again and counts nothing twice.
       expect((await post(original)).json()).toMatchObject({ ok: true, events: 1, recorded: 0, duplicates: 1 });
+    });
+
+    test('a forged message is refused (401) before anything is fetched: foreign topic, a non-SNS certificate host such as sns.s3.amazonaws.com', async () => {
+      clock.set('2022-01-18T15:46:40Z');
+      const body = JSON.parse(read('ses/sns/soft_bounce_sns_body.json')) as Record<string, unknown>;
+      const before = fetched.length;
+      const foreign = sign({ ...body, TopicArn: 'arn:aws:sns:us-east-1:999999999999:someone-else' });
+      for (const message of [
+        { ...foreign, SigningCertURL: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem' },
+        { ...sign(body), SigningCertURL: 'https://sns.s3.amazonaws.com/SimpleNotificationService-0000.pem' },
+        { ...sign(body), SigningCertURL: 'https://sns.us-east-1.amazonaws.com.evil.example/x.pem' },
+        { ...sign(body), SigningCertURL: 'https://sns.us-east-1.amazonaws.com/cert.pem?x=1' },
+      ]) {
+        const res = await post(message);
+        expect({ url: message.SigningCertURL, status: res.statusCode }).toEqual({ url: message.SigningCertURL, status: 401 });
+      }
+      expect(fetched.length).toBe(before);
+    });
+
+    test('for our topic on an SNS host: a certificate Amazon does not have is 401, one it cannot serve just now is 503 (SNS retries); never a 500', async () => {
+      clock.set('2022-01-18T15:46:40Z');
+      const plausible = { ...sign(JSON.parse(read('ses/sns/soft_bounce_sns_body.json')) as Record<string, unknown>), SigningCertURL: 'https://sns.eu-west-2.amazonaws.com/SimpleNotificationService-forged.pem' };
+      try {
+        certAnswer = 'missing';
+        const missing = await post(plausible);
+        expect(missing.statusCode).toBe(401);
+        expect(missing.json().error).toMatch(/no SNS signing certificate/);
+        certAnswer = 'unreachable';
+        const unreachable = await post(plausible);
+        expect(unreachable.statusCode).toBe(503);
+        expect(unreachable.headers['retry-after']).toBe('60');
+      } finally {
+        certAnswer = 'certificate';
+      }
+      expect(await runtime.subscribers.isSuppressed('jane@example.com')).toBe(false);
     });
 
     test('SubscriptionConfirmation: the corpus one (not signed by our key) is refused; a signed one is confirmed without fetching anything', async () => {

@@ -16,9 +16,9 @@ describe('the daybreak command', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    sink = await startSmtpSink();
-    // A past Tuesday, so the edition's cut-off is that morning's slot whatever the real clock says.
-    const config = testConfig(uniquePrefix('cli'), { smtpUrl: sink.url, newsletters: newslettersWithFeed(writeTestFeed(['2026-11-10'])) });
+    sink = await startSmtpSink({ refuse: (address) => (address === 'refused@example.com' ? { code: 550, message: '5.1.1 <refused@example.com>: user unknown' } : undefined) });
+    // Past days, so each edition's cut-off is that morning's slot whatever the real clock says.
+    const config = testConfig(uniquePrefix('cli'), { smtpUrl: sink.url, newsletters: newslettersWithFeed(writeTestFeed(['2026-11-10', '2026-11-11'])), delivery: { attempts: 1 } });
     env = { DAYBREAK_CONFIG: writeConfigFile(config) };
     runtime = testRuntime(config);
   });
@@ -62,7 +62,7 @@ describe('the daybreak command', () => {
     expect(sink.messages).toHaveLength(2);
   });
 
-  test('preview writes the HTML an editor would see', async () => {
+  test('preview writes the HTML an editor would see, and lists the stories in the order the email shows them', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-preview-')), 'preview.html');
     const result = await daybreak(['preview', 'national', '--date', '2026-11-10', '--out', out], env);
     expect(result.code).toBe(0);
@@ -70,6 +70,20 @@ describe('the daybreak command', () => {
     const html = fs.readFileSync(out, 'utf8');
     expect(html).toContain('Story 1 for 2026-11-10');
     expect(html).not.toContain('%%slot:');
+    // "Story 3" in the list is the third story a reader meets in the email.
+    const listed = [...result.stdout.matchAll(/^\s+\d+\. (Story \d+) for/gm)].map((m) => m[1]);
+    const inEmail = [...html.matchAll(/(Story \d+) for 2026-11-10/g)].map((m) => m[1]).filter((t, i, all) => all.indexOf(t) === i);
+    expect(listed).toHaveLength(8);
+    expect(listed).toEqual(inEmail);
+  });
+
+  test('run-edition off a terminal prints progress lines, and says how to resend what failed', async () => {
+    await daybreak(['subscribers', 'add', 'refused@example.com'], env);
+    const result = await daybreak(['run-edition', 'national', '--date', '2026-11-11'], env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z national-2026-11-11 \w+: \d+\/\d+ settled, \d+ sent, \d+ failed/m);
+    expect(result.stdout).toContain('Messages: 2 sent, 1 failed, 0 skipped, 0 pending, of 3');
+    expect(result.stdout).toContain('Next: `daybreak resend national-2026-11-11 --failed --dry-run` lists the 1 failed send(s)');
   });
 
   test('failures exit non-zero with a message a person can act on', async () => {
@@ -77,7 +91,7 @@ describe('the daybreak command', () => {
     expect(badDate.code).toBe(2);
     expect(badDate.stderr).toContain('--date must be a calendar date like 2026-11-24');
     const unknown = await daybreak(['run-edition', 'weekly'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('Unknown newsletter "weekly"; configured: national');
     const noRedis = await daybreak(['run-edition', 'national'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
     expect(noRedis.code).toBe(3);

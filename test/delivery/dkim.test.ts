@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { FixedClock } from '../../src/core/clock';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';

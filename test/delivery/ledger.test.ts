@@ -1,5 +1,5 @@
 import type { Runtime } from '../../src/delivery/runtime';
-import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
 describe('the delivery ledger (Lua, on real Redis)', () => {
   let runtime: Runtime;
@@ -14,7 +14,7 @@ describe('the delivery ledger (Lua, on real Redis)', () => {
       ids.push(subscriber.id);
     }
     await runtime.editions.createIfAbsent({ id: editionId, newsletterId: 'national', localDate: '2026-11-24', trigger: 'manual', scheduledFor: now, now });
-    await runtime.editions.update(editionId, { state: 'sending' });
+    await setEditionFields(runtime, editionId, { state: 'sending' });
   });
   afterAll(() => closeRuntime(runtime));
 
@@ -54,11 +54,11 @@ describe('the delivery ledger (Lua, on real Redis)', () => {
   });
 
   test('a paused or cancelled edition sends nothing', async () => {
-    await runtime.editions.update(editionId, { state: 'paused' });
+    await setEditionFields(runtime, editionId, { state: 'paused' });
     expect((await claim(ids[1], 'job-1')).kind).toBe('paused');
-    await runtime.editions.update(editionId, { state: 'cancelled' });
+    await setEditionFields(runtime, editionId, { state: 'cancelled' });
     expect((await claim(ids[1], 'job-1')).kind).toBe('cancelled');
-    await runtime.editions.update(editionId, { state: 'sending' });
+    await setEditionFields(runtime, editionId, { state: 'sending' });
   });
 
   test('a daily cap holds sends back once reached', async () => {

@@ -1,10 +1,10 @@
 import { FixedClock } from '../../src/core/clock';
 import { editionIdFor } from '../../src/delivery/edition';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/delivery/runtime';
 import { EditionScheduler } from '../../src/delivery/scheduler';
 import { createEditionWorker } from '../../workers/edition.worker';
-import { waitForEdition } from '../../src/delivery/watch';
+import { waitForEdition } from '../../src/ops/watch';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 

@@ -48,3 +48,11 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.close();
   runtime.redis.disconnect();
 }
+
+/**
+ * Test set-up only: writes edition fields directly (a state, counts) to put an edition where a
+ * test needs it. Code never does this: it goes through the edition store's transitions.
+ */
+export async function setEditionFields(runtime: Runtime, id: string, fields: Record<string, string | number>): Promise<void> {
+  await runtime.redis.hset(runtime.keys.edition(id), fields);
+}

@@ -1,14 +1,22 @@
-import { cancelEdition, EditionControlError, pauseEdition, resumeEdition } from '../../src/delivery/control';
+import { cancelEdition, EditionControlError, pauseEdition, resumeEdition } from '../../src/ops/control';
+import { pendingCount, type Edition } from '../../src/delivery/edition';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { waitForEdition } from '../../src/delivery/watch';
+import { runEditionNow } from '../../src/ops/run-now';
+import { waitForEdition } from '../../src/ops/watch';
 import { closeRuntime, writeConfigFile } from '../helpers/runtime';
 import { closeWorkers, copiesByRecipient, opsFixture, runCli, startWorkers, until, type OpsFixture } from './fixture';
 
 const readers = 150;
 
+async function claimedCount(editionId: string): Promise<number> {
+  let n = 0;
+  for await (const entry of f.runtime.editions.scanLedger(editionId)) if (entry.kind === 'claimed') n += 1;
+  return n;
+}
+
+let f: OpsFixture;
+
 describe('pause, resume and cancel, across the workers', () => {
-  let f: OpsFixture;
 
   beforeAll(async () => {
     // A slow server (40 ms per message, 2 connections) so an edition takes a few seconds.
@@ -27,8 +35,9 @@ describe('pause, resume and cancel, across the workers', () => {
       const paused = await pauseEdition(f.runtime, edition.id, { by: 'night-editor', reason: 'typo in the lead' });
       expect(paused).toMatchObject({ previous: 'sending', state: 'paused', unchanged: false });
       expect(await f.runtime.queues.send('national').isPaused()).toBe(true);
-      // Messages already with the SMTP server finish; then nothing more for longer than a retry cycle.
-      await new Promise((r) => setTimeout(r, 800));
+      // Messages already with the SMTP server finish (no claim left open, no job active); then
+      // nothing more for longer than a paused job's look-again cycle.
+      await until(async () => (await claimedCount(edition.id)) === 0 && ((await f.runtime.queues.send('national').getJobCounts('active')).active ?? 0) === 0, 30_000, 'in-flight sends settled');
       const atPause = f.sink.messages.length;
       const sentAtPause = (await f.runtime.editions.get(edition.id))?.sent;
       await new Promise((r) => setTimeout(r, 3000));
@@ -67,38 +76,51 @@ describe('pause, resume and cancel, across the workers', () => {
     expect(await f.runtime.queues.send('national').isPaused()).toBe(false);
   });
 
-  test('cancel: nothing more is sent, the queue drains without sending, and it cannot be undone', async () => {
+  test('cancel: queued jobs leave the queue at once, nothing more is sent, the counts it reports match the final ledger, and it cannot be undone', async () => {
     f.clock.set('2026-11-25T06:00:00Z');
     const workers = startWorkers(f.runtime, 4);
     try {
       const { edition } = await enqueueEdition(f.runtime, { newsletterId: 'national', localDate: '2026-11-25', trigger: 'manual' });
       const before = f.sink.messages.length;
       await f.sink.waitForCount(before + 15, 30_000);
+      // Freeze the server's replies: whatever is claimed now is "with the mail server" during the cancel.
+      f.sink.hold();
+      await until(async () => (await claimedCount(edition.id)) > 0, 30_000, 'a copy in flight');
       const result = await cancelEdition(f.runtime, edition.id, { by: 'night-editor', reason: 'wrong date' });
       expect(result).toMatchObject({ previous: 'sending', state: 'cancelled' });
-      await new Promise((r) => setTimeout(r, 800));
-      const atCancel = f.sink.messages.length;
-      // The workers drain the cancelled edition's jobs without sending any of them.
+      expect(result.removedJobs).toBeGreaterThan(0);
+      expect(result.inFlight).toBeGreaterThan(0);
+      // Nothing of this edition waits in the queue any more: `status` does not list jobs that will never run.
+      const queued = await f.runtime.queues.send('national').getJobCounts('waiting', 'delayed', 'prioritized');
+      expect((queued.waiting ?? 0) + (queued.delayed ?? 0) + (queued.prioritized ?? 0)).toBe(0);
+      const atCancel = (await f.runtime.editions.get(edition.id)) as Edition;
+      const willNotBeSent = pendingCount(atCancel) - (result.inFlight ?? 0);
+
+      f.sink.release();
+      await until(async () => (await claimedCount(edition.id)) === 0, 30_000, 'in-flight copies recorded');
       await until(async () => {
-        const c = await f.runtime.queues.send('national').getJobCounts('waiting', 'delayed', 'active');
-        return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.active ?? 0) === 0;
-      }, 30_000, 'queue drained');
-      expect(f.sink.messages.length).toBe(atCancel);
-      const cancelled = await f.runtime.editions.get(edition.id);
-      expect(cancelled?.state).toBe('cancelled');
-      expect(cancelled?.sent).toBe(atCancel - before);
-      expect(cancelled?.reason).toBe('cancelled by night-editor: wrong date');
-      expect(cancelled?.finishedAt).toBeDefined();
+        const c = await f.runtime.queues.send('national').getJobCounts('active');
+        return (c.active ?? 0) === 0;
+      }, 30_000, 'active jobs finished');
+      const cancelled = (await f.runtime.editions.get(edition.id)) as Edition;
+      // What `cancel` said would not be sent is exactly what the ledger ends with.
+      expect(pendingCount(cancelled)).toBe(willNotBeSent);
+      expect(cancelled.sent).toBe(f.sink.messages.length - before);
+      expect(cancelled.state).toBe('cancelled');
+      expect(cancelled.reason).toBe('cancelled by night-editor: wrong date');
+      expect(cancelled.finishedAt).toBeDefined();
       expect((await f.runtime.editions.history(edition.id)).find((h) => h.event === 'cancelled')).toMatchObject({ by: 'night-editor', from: 'sending' });
 
       await expect(resumeEdition(f.runtime, edition.id)).rejects.toThrow(/cancelled; only a paused edition can be resumed/);
       await expect(pauseEdition(f.runtime, edition.id)).rejects.toThrow(EditionControlError);
       expect(await cancelEdition(f.runtime, edition.id)).toMatchObject({ unchanged: true });
       // A manual run of the same day does not bring it back.
+      const sentAfter = f.sink.messages.length;
       const rerun = await runEditionNow(f.runtime, { newsletterId: 'national', localDate: '2026-11-25' });
       expect(rerun.alreadyFinished).toBe(true);
-      expect(f.sink.messages.length).toBe(atCancel);
+      expect(f.sink.messages.length).toBe(sentAfter);
     } finally {
+      f.sink.release();
       await closeWorkers(workers);
     }
   });

@@ -3,7 +3,7 @@ import { FixedClock } from '../../src/core/clock';
 import { createLogger } from '../../src/core/logger';
 import { maskEmail, maskEmailsInText } from '../../src/core/mask';
 import { createRedis } from '../../src/core/redis';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { runEditionNow } from '../../src/ops/run-now';
 import { Runtime } from '../../src/delivery/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, uniquePrefix } from '../helpers/runtime';

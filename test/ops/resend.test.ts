@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import { buildEdition } from '../../src/delivery/build-edition';
-import { executeResend, planResend, ResendError } from '../../src/delivery/resend';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { waitForEdition } from '../../src/delivery/watch';
-import { pauseEdition, resumeEdition } from '../../src/delivery/control';
+import { executeResend, planResend, ResendError } from '../../src/ops/resend';
+import { runEditionNow } from '../../src/ops/run-now';
+import { waitForEdition } from '../../src/ops/watch';
+import { pauseEdition, resumeEdition } from '../../src/ops/control';
 import { closeRuntime, writeConfigFile } from '../helpers/runtime';
 import { bin, copiesByRecipient, editionId, opsFixture, runCli, until, type OpsFixture } from './fixture';
 

@@ -1,10 +1,10 @@
 import { recordProgressSample } from '../../src/delivery/instrument';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { editionStatus, resolveEditionRef, type EditionStatus } from '../../src/delivery/status';
-import { waitForEdition } from '../../src/delivery/watch';
+import { runEditionNow } from '../../src/ops/run-now';
+import { editionStatus, resolveEditionRef, type EditionStatus } from '../../src/ops/status';
+import { waitForEdition } from '../../src/ops/watch';
 import { createSendWorkers } from '../../workers/send.worker';
-import { closeRuntime, writeConfigFile } from '../helpers/runtime';
+import { closeRuntime, setEditionFields, writeConfigFile } from '../helpers/runtime';
 import { spawn } from 'node:child_process';
 import { bin, closeWorkers, editionId, opsFixture, runCli, startWorkers, until, type OpsFixture } from './fixture';
 
@@ -29,7 +29,9 @@ describe('status and editions', () => {
     expect(s.counts).toEqual({ total: 30, sent: 29, failed: 0, bounced: 0, complaints: 0, skipped: 1, pending: 0 });
     expect(s.articles.length).toBeGreaterThan(3);
     expect(s.subject).toContain('National');
-    expect(s.history.map((h) => h.event)).toEqual(['created', 'rendered', 'fanned-out']);
+    // The call that settled the last reader wrote 'done' with the final counts, in the same script.
+    expect(s.history.map((h) => h.event)).toEqual(['created', 'rendered', 'fanned-out', 'done']);
+    expect(s.history[3]).toMatchObject({ event: 'done', sent: 29, failed: 0, skipped: 1 });
     expect(s.etaSeconds).toBeUndefined();
     expect(s.notes).toEqual([]);
   });
@@ -38,10 +40,10 @@ describe('status and editions', () => {
     const id = 'national-2026-11-25';
     await f.runtime.editions.createIfAbsent({ id, newsletterId: 'national', localDate: '2026-11-25', trigger: 'manual', scheduledFor: new Date('2026-11-25T06:00:00Z'), now: new Date('2026-11-25T06:00:00Z') });
     f.clock.set('2026-11-25T06:00:30Z');
-    await f.runtime.editions.update(id, { state: 'sending', fanoutDone: 1, total: 1000, sent: 100, startedAt: new Date('2026-11-25T06:00:00Z').getTime() });
+    await setEditionFields(f.runtime, id, { state: 'sending', fanoutDone: 1, total: 1000, sent: 100, startedAt: new Date('2026-11-25T06:00:00Z').getTime() });
     await recordProgressSample(f.runtime, id);
     f.clock.set('2026-11-25T06:01:00Z');
-    await f.runtime.editions.update(id, { sent: 390, failed: 6, skipped: 4 });
+    await setEditionFields(f.runtime, id, { sent: 390, failed: 6, skipped: 4 });
 
     const idle = await editionStatus(f.runtime, id);
     // 300 settled in the 30 s since the sample: 10 a second.

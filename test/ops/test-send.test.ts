@@ -1,6 +1,6 @@
 import type { Runtime } from '../../src/delivery/runtime';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { testSend, TestSendError } from '../../src/delivery/test-send';
+import { runEditionNow } from '../../src/ops/run-now';
+import { testSend, TestSendError } from '../../src/ops/test-send';
 import { closeRuntime, writeConfigFile } from '../helpers/runtime';
 import { opsFixture, runCli, type OpsFixture } from './fixture';
 

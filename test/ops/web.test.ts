@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { silentLogger } from '../../src/core/logger';
 import { createRedis } from '../../src/core/redis';
-import { cancelEdition } from '../../src/delivery/control';
-import { runEditionNow } from '../../src/delivery/run-now';
+import { cancelEdition } from '../../src/ops/control';
+import { runEditionNow } from '../../src/ops/run-now';
 import { Runtime } from '../../src/delivery/runtime';
 import { buildWebServer } from '../../src/web/server';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
@@ -53,13 +56,32 @@ describe('web for ops and readers', () => {
     expect(html).not.toContain('Number');
     expect(html).not.toContain('/unsubscribe/');
     expect(html).not.toContain('/preferences/');
-    // The personal links lead to a page explaining the web copy is not personal.
-    expect(html).toContain('href="http://daybreak.test/archive/personal-links"');
+    // The help page older stored editions' footer links point to still answers.
     const help = await app.inject({ url: '/archive/personal-links' });
     expect(help.statusCode).toBe(200);
     expect(help.body).toContain('the same for every reader');
-    // The email's own "view in browser" link is this page.
-    expect(html).toContain('href="http://daybreak.test/archive/national/2026-11-24"');
+  });
+
+  test('the web copy drops the email-only chrome: no "view in browser" link to itself, no subscriber footer', async () => {
+    const html = (await app.inject({ url: '/archive/national/2026-11-24' })).body;
+    expect(html).not.toContain('Trouble reading this email?');
+    expect(html).not.toContain('View it in your browser');
+    expect(html).not.toContain('href="http://daybreak.test/archive/national/2026-11-24"');
+    expect(html).not.toContain('You are receiving this');
+    expect(html).not.toContain('Unsubscribe');
+    expect(html).not.toContain('Manage your preferences');
+    expect(html).not.toContain('personal-links');
+    expect(html).not.toContain('email-only');
+    // The stories, the sign-up block, past editions and the postal address stay.
+    expect(html).toContain('Sign up for free');
+    expect(html).toMatch(/>Past editions<\/a>/);
+    expect(html).toContain(f.config.organisation.postalAddress);
+    // The emails readers got keep all of it.
+    const sent = f.sink.messages.find((m) => m.recipients.includes('reader-1@example.com'));
+    if (!sent) throw new Error('reader-1 got no copy');
+    const email = (await f.sink.parse(sent)).html || '';
+    expect(email).toContain('View it in your browser');
+    expect(email).toContain('/unsubscribe/');
   });
 
   test('/archive lists published editions; unknown, malformed and cancelled ones are 404', async () => {
@@ -163,6 +185,76 @@ describe('web for ops and readers', () => {
     // Latency buckets are cumulative.
     const buckets = [...text.matchAll(/daybreak_send_latency_seconds_bucket\{newsletter="national",le="[^"]+"\} (\d+)/g)].map((m) => Number(m[1]));
     expect([...buckets].sort((a, b) => a - b)).toEqual(buckets);
+  });
+
+  describe('with DAYBREAK_METRICS_TOKEN set', () => {
+    const token = 'ops-token-0123456789abcdef';
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    let guarded: FastifyInstance;
+    beforeAll(async () => {
+      guarded = await buildWebServer(f.runtime, { env: { DAYBREAK_METRICS_TOKEN: token } });
+    });
+    afterAll(async () => {
+      await guarded.close();
+    });
+
+    test('/metrics needs the bearer token: 401 with a Bearer challenge without it or with a wrong one', async () => {
+      for (const headers of [{}, bearer('wrong-token'), { authorization: `Basic ${Buffer.from(`ops:${token}`).toString('base64')}` }, bearer(`${token}x`)]) {
+        const res = await guarded.inject({ url: '/metrics', headers });
+        expect(res.statusCode).toBe(401);
+        expect(res.headers['www-authenticate']).toBe('Bearer realm="daybreak-ops"');
+        expect(res.body).not.toContain('daybreak_');
+      }
+      const ok = await guarded.inject({ url: '/metrics', headers: bearer(token) });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.body).toContain('daybreak_messages_sent_total{newsletter="national"}');
+      // Unset, it stays open (the default): the server built without the variable above answers.
+      expect((await app.inject({ url: '/metrics' })).statusCode).toBe(200);
+    });
+
+    test('/healthz without the token answers only the status (so probes keep working); details need the token', async () => {
+      const bare = await guarded.inject({ url: '/healthz' });
+      expect(bare.statusCode).toBe(200);
+      expect(bare.json()).toEqual({ status: 'ok' });
+      expect(bare.body).not.toContain('127.0.0.1');
+      expect((await guarded.inject({ url: '/healthz', headers: bearer('wrong-token') })).statusCode).toBe(401);
+      const detailed = await guarded.inject({ url: '/healthz', headers: bearer(token) });
+      expect(detailed.statusCode).toBe(200);
+      expect(detailed.json()).toMatchObject({ status: 'ok', redis: { ok: true }, smtp: { ok: true, transport: `SMTP smtp://127.0.0.1:${f.sink.port}` } });
+    });
+
+    test('an unhealthy install is still 503 without the token, with no details', async () => {
+      const deadSmtp = testRuntime(testConfig(uniquePrefix('web-dead-smtp-token'), { smtpUrl: `smtp://127.0.0.1:${await closedPort()}` }));
+      const web = await buildWebServer(deadSmtp, { env: { DAYBREAK_METRICS_TOKEN: token } });
+      try {
+        const res = await web.inject({ url: '/healthz' });
+        expect(res.statusCode).toBe(503);
+        expect(res.json()).toEqual({ status: 'unhealthy' });
+      } finally {
+        await web.close();
+        await closeRuntime(deadSmtp);
+      }
+    });
+
+    test("the Dockerfile's HEALTHCHECK command passes against a guarded server (and fails when nothing answers)", async () => {
+      const dockerfile = fs.readFileSync(path.join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+      const script = /CMD node -e "([^"]+)"/.exec(dockerfile)?.[1];
+      if (!script) throw new Error('no `CMD node -e "..."` HEALTHCHECK in the Dockerfile');
+      const listening = await buildWebServer(f.runtime, { env: { DAYBREAK_METRICS_TOKEN: token } });
+      await listening.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const port = (listening.server.address() as net.AddressInfo).port;
+        // Asynchronously: the server answering it lives in this process.
+        const run = (p: number) =>
+          new Promise<number | null>((resolve) => {
+            execFile(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, PORT: String(p) }, timeout: 20_000 }, (error) => resolve(error ? (typeof error.code === 'number' ? error.code : null) : 0));
+          });
+        expect(await run(port)).toBe(0);
+        expect(await run(await closedPort())).toBe(1);
+      } finally {
+        await listening.close();
+      }
+    });
   });
 
   test('/admin/queues: off (404) without credentials in the environment; behind basic auth with them', async () => {

@@ -5,6 +5,7 @@ import type { RenderedEdition } from '../../src/render/contract';
 import { GMAIL_CLIP_BYTES, gmailClipWarning } from '../../src/render/gmail';
 import { clearTemplateCache, renderEdition, renderSubject } from '../../src/render/render-edition';
 import { countSlots, splitSlots } from '../../src/render/slots';
+import { EMAIL_ONLY_END, EMAIL_ONLY_START, webCopyHtml } from '../../src/render/web-copy';
 import { buildEditionContent, fixtureArticles } from './fixtures';
 
 /** Text between two markers, for "where exactly" checks. */
@@ -152,6 +153,70 @@ describe('renderEdition: escaping and hostile content', () => {
     const r = await renderEdition(buildEditionContent({ articles: [] }));
     expect(r.warnings).toContain('edition has no articles');
     expect(r.html).toContain('%%slot:unsubscribeUrl%%');
+  });
+});
+
+describe('renderEdition: images an email can show', () => {
+  const withLeadImage = (imageUrl: string) => {
+    const articles = fixtureArticles();
+    articles[0] = { ...articles[0], imageUrl };
+    return buildEditionContent({ articles });
+  };
+
+  test.each([
+    ['SVG', 'https://cdn.daybreak.example/images/lead-picture.svg'],
+    ['WebP', 'https://cdn.daybreak.example/images/lead-picture.WEBP?v=3'],
+    ['WebP asked of a CDN', 'https://images.daybreak.example/lead-picture?w=1200&fm=webp'],
+    ['AVIF, Cloudinary style', 'https://res.cloudinary.example/demo/image/upload/w_600,f_avif/lead-picture'],
+  ])('a lead image in a format Gmail or Outlook cannot show (%s) is left out, with a warning', async (_what, imageUrl) => {
+    const r = await renderEdition(withLeadImage(imageUrl));
+    expect(r.html).not.toMatch(/<img\s/);
+    expect(r.html).not.toContain('lead-picture');
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^lead story image left out: (SVG|WEBP|AVIF) is not shown by every email client/);
+  });
+
+  test.each([
+    ['a PNG made from an SVG', 'https://cdn.daybreak.example/uploads/flag.svg.png?20191008'],
+    ['a JPEG a CDN converts from WebP', 'https://images.daybreak.example/lead-picture.webp?format=jpg'],
+    ['an extension-less CDN URL', 'https://images.daybreak.example/p/8f3a2c'],
+  ])('a raster lead image stays (%s)', async (_what, imageUrl) => {
+    const r = await renderEdition(withLeadImage(imageUrl));
+    expect(r.warnings).toEqual([]);
+    expect(/<img\s[^>]*>/.exec(r.html)?.[0]).toContain(`src="${imageUrl.replace(/&/g, '&amp;').replace(/=/g, '&#x3D;')}"`);
+  });
+});
+
+describe('the web copy of an edition', () => {
+  test('drops the email-only chrome: view-in-browser, "you are receiving this", unsubscribe and preferences', async () => {
+    const { html } = await renderEdition(buildEditionContent());
+    // The email keeps all of it, between marks.
+    expect(html).toContain('Trouble reading this email?');
+    expect(html.split(EMAIL_ONLY_START)).toHaveLength(4);
+    expect(html.split(EMAIL_ONLY_END)).toHaveLength(4);
+    const web = webCopyHtml(html);
+    expect(web).not.toContain('Trouble reading this email?');
+    expect(web).not.toContain('View it in your browser');
+    expect(web).not.toContain('https://daybreak.example/newsletters/national/2026-11-24');
+    expect(web).not.toContain('You are receiving this');
+    expect(web).not.toContain('Unsubscribe');
+    expect(web).not.toContain('Manage your preferences');
+    expect(web).not.toContain('daybreak:email-only');
+    expect(countSlots(splitSlots(web))).toEqual({ greeting: 1, email: 0, unsubscribeUrl: 0, preferencesUrl: 0 });
+    // What a web reader needs stays: the stories, sign-up, past editions, the postal address.
+    for (const a of fixtureArticles()) expect(web).toContain(a.summaryHtml);
+    expect(web).toContain('Sign up for free');
+    expect(web).toMatch(/<a href="https:\/\/daybreak\.example\/newsletters\/national"[^>]*>Past editions<\/a>/);
+    expect(web).toContain('Daybreak Media Ltd, 1 Quayside');
+    // Cutting at the marks leaves Outlook's conditional tables balanced.
+    const opens = (s: string) => (s.match(/<!--\[if mso \| IE\]><table/g) ?? []).length;
+    const closes = (s: string) => (s.match(/<!--\[if mso \| IE\]><\/td><\/tr><\/table>/g) ?? []).length;
+    expect(opens(web) - closes(web)).toBe(opens(html) - closes(html));
+  });
+
+  test('HTML without marks, or with a start mark never closed, is kept as it is', () => {
+    expect(webCopyHtml('<p>stored before the marks</p>')).toBe('<p>stored before the marks</p>');
+    expect(webCopyHtml(`<p>a</p>${EMAIL_ONLY_START}<p>b</p>${EMAIL_ONLY_END}<p>c</p>${EMAIL_ONLY_START}<p>d</p>`)).toBe(`<p>a</p><p>c</p>${EMAIL_ONLY_START}<p>d</p>`);
   });
 });
 

@@ -45,8 +45,8 @@ describe('CSV import and export', () => {
       'ada@example.com,Ada,national;london,vip', //          2
       'not-an-email,Bob,,', //                              3
       '', //                                                4 (blank: ignored)
-      'carol@example.com,"Carol', //                         5 (a name over two lines: refused)
-      'Smith",north-east,', //                               6
+      'carol@example.com,"Carol', //                         5 (a quote left open: this line only is refused)
+      'Smith",north-east,', //                               6 (and this one is read afresh)
       'dave@example.com,Dave,atlantis,', //                  7
       ',No Address,,', //                                    8
       'EVE@Example.com,"Eve ""Q"" Jones",NATIONAL | Yorkshire,', // 9
@@ -56,13 +56,14 @@ describe('CSV import and export', () => {
     ].join('\r\n'));
     const issues: ImportIssue[] = [];
     const report = await importCsv({ ...base(), file, confirmed: true, onIssue: (i) => issues.push(i) });
-    expect(report).toMatchObject({ rows: 9, created: 3, updated: 1, unchanged: 0, invalid: 5, suppressed: 0, unsubscribed: 0, ignoredColumns: ['Notes'] });
-    expect(issues.map((i) => [i.line, i.kind])).toEqual([[3, 'invalid'], [5, 'invalid'], [7, 'invalid'], [8, 'invalid'], [11, 'invalid']]);
+    expect(report).toMatchObject({ rows: 10, created: 3, updated: 1, unchanged: 0, invalid: 6, suppressed: 0, unsubscribed: 0, ignoredColumns: ['Notes'] });
+    expect(issues.map((i) => [i.line, i.kind])).toEqual([[3, 'invalid'], [5, 'invalid'], [6, 'invalid'], [7, 'invalid'], [8, 'invalid'], [11, 'invalid']]);
     expect(issues[0]?.reason).toMatch(/invalid email "not-an-email"/);
-    expect(issues[1]?.reason).toMatch(/invalid name/);
-    expect(issues[2]?.reason).toMatch(/unknown newsletter "atlantis"/);
-    expect(issues[3]?.reason).toBe('no email address');
-    expect(issues[4]?.reason).toMatch(/invalid name "G+…" \(is too long/);
+    expect(issues[1]?.reason).toBe('malformed CSV: a quoted field (column 2) is not closed on this line');
+    expect(issues[2]?.reason).toMatch(/invalid email "Smith""/);
+    expect(issues[3]?.reason).toMatch(/unknown newsletter "atlantis"/);
+    expect(issues[4]?.reason).toBe('no email address');
+    expect(issues[5]?.reason).toMatch(/invalid name "G+…" \(is too long/);
     expect(await runtime.subscribers.findByEmail('frank@example.com')).toMatchObject({ name: 'Fr"ank' });
     expect(await runtime.subscribers.findByEmail('ada@example.com')).toMatchObject({ name: 'Ada', status: 'confirmed', newsletters: ['national', 'london', 'scotland'] });
     expect(await runtime.subscribers.findByEmail('eve@example.com')).toMatchObject({ name: 'Eve "Q" Jones', newsletters: ['national', 'yorkshire'] });
@@ -74,6 +75,68 @@ describe('CSV import and export', () => {
     expect(await runtime.subscribers.pageMembers('london', 0, 100)).toEqual([ada]);
   });
 
+  /** 100 data rows, row i (1-based) on file line i + 1, with what `bad` puts in place of some rows. */
+  function hundredRows(tag: string, bad: Record<number, string> = {}, eol: (i: number) => string = () => '\n'): string {
+    let text = `email,name${eol(0)}`;
+    for (let i = 1; i <= 100; i++) text += `${bad[i] ?? `${tag}-${i}@example.com,Reader ${i}`}${eol(i)}`;
+    return text;
+  }
+
+  test('an unbalanced quote costs its own line only: the rows after it are imported', async () => {
+    const file = writeCsv('quote.csv', hundredRows('quote', { 51: 'quote-51@example.com,"Unclosed name' }));
+    const issues: ImportIssue[] = [];
+    const report = await importCsv({ ...base(), file, confirmed: true, onIssue: (i) => issues.push(i) });
+    expect(report).toMatchObject({ rows: 100, created: 99, invalid: 1 });
+    expect(issues).toEqual([{ line: 52, kind: 'invalid', reason: 'malformed CSV: a quoted field (column 2) is not closed on this line' }]);
+    expect(await runtime.subscribers.findByEmail('quote-52@example.com')).toMatchObject({ name: 'Reader 52' });
+    expect(await runtime.subscribers.findByEmail('quote-100@example.com')).toMatchObject({ name: 'Reader 100' });
+  });
+
+  test('a 10 MB field is one bad line, reported once, and the row count stays true', async () => {
+    const file = writeCsv('huge.csv', hundredRows('huge', { 52: `huge-52@example.com,${'x'.repeat(10 * 1024 * 1024)}` }));
+    const issues: ImportIssue[] = [];
+    const report = await importCsv({ ...base(), file, confirmed: true, onIssue: (i) => issues.push(i) });
+    expect(report).toMatchObject({ rows: 100, created: 99, invalid: 1 });
+    expect(issues).toEqual([{ line: 53, kind: 'invalid', reason: 'line is longer than 65,536 bytes' }]);
+    expect(await runtime.subscribers.findByEmail('huge-53@example.com')).toMatchObject({ name: 'Reader 53' });
+  });
+
+  test('CR, LF and CRLF line ends are alike, even mixed in one file', async () => {
+    const ends = ['\n', '\r\n', '\r'];
+    const file = writeCsv('mixed-eol.csv', hundredRows('eol', {}, (i) => ends[i % 3] as string));
+    const issues: ImportIssue[] = [];
+    const report = await importCsv({ ...base(), file, confirmed: true, onIssue: (i) => issues.push(i) });
+    expect(issues).toEqual([]);
+    expect(report).toMatchObject({ rows: 100, created: 100, invalid: 0 });
+    for (const i of [1, 33, 34, 99, 100]) expect(await runtime.subscribers.findByEmail(`eol-${i}@example.com`)).toMatchObject({ name: `Reader ${i}` });
+    // A blank line made of "\n\r" counts as a line for the numbering, and is not a row.
+    const gaps = writeCsv('gaps.csv', 'email\r\n\n\rnot-an-address\r\n');
+    const gapIssues: ImportIssue[] = [];
+    expect(await importCsv({ ...base(), file: gaps, confirmed: true, onIssue: (i) => gapIssues.push(i) })).toMatchObject({ rows: 1, invalid: 1 });
+    expect(gapIssues.map((i) => i.line)).toEqual([4]);
+  });
+
+  test('a file that is not UTF-8 is refused whole, naming the line of the first bad byte; --encoding latin1 reads it', async () => {
+    const latin1 = path.join(__dirname, '..', 'fixtures', 'subscribers', 'latin1-names.csv');
+    await expect(importCsv({ ...base(), file: latin1, confirmed: true })).rejects.toThrow(/latin1-names\.csv line 2: byte 0xEB is not valid UTF-8, so the file is not UTF-8 and nothing was imported\. .*--encoding latin1\.$/);
+    expect(await runtime.subscribers.findByEmail('zoe@example.com')).toBeUndefined();
+    // Invalid UTF-8 deep in a long file: still nothing imported, and the right line.
+    const broken = writeCsv('broken-utf8.csv', '');
+    fs.writeFileSync(broken, Buffer.concat([Buffer.from(hundredRows('broken').slice(0, 2000)), Buffer.from([0x0d, 0x0a, 0xc3, 0x28, 0x0a])]));
+    const lineOfBad = hundredRows('broken').slice(0, 2000).split('\n').length + 1;
+    await expect(importCsv({ ...base(), file: broken, confirmed: true })).rejects.toThrow(new RegExp(`line ${lineOfBad}: byte 0xC3 `));
+    expect(await runtime.subscribers.findByEmail('broken-1@example.com')).toBeUndefined();
+
+    const report = await importCsv({ ...base(), file: latin1, confirmed: true, encoding: 'latin1' });
+    expect(report).toMatchObject({ rows: 2, created: 2, invalid: 0, encoding: 'latin1' });
+    expect(await runtime.subscribers.findByEmail('zoe@example.com')).toMatchObject({ name: 'Zoë Brûlé' });
+    expect(await runtime.subscribers.findByEmail('noel@example.com')).toMatchObject({ name: 'Noël Ætherling' });
+    // A UTF-8 BOM is fine, and so is UTF-8 itself.
+    const bom = writeCsv('bom.csv', '\uFEFFemail,name\nbom@example.com,Chloé 李\n');
+    expect(await importCsv({ ...base(), file: bom, confirmed: true })).toMatchObject({ rows: 1, created: 1 });
+    expect(await runtime.subscribers.findByEmail('bom@example.com')).toMatchObject({ name: 'Chloé 李' });
+  });
+
   test('is safe to run twice: the second run changes nothing', async () => {
     const file = path.join(tmp, 'mixed.csv');
     // Our keys (BullMQ may add its queue metadata on its own schedule).
@@ -82,7 +145,7 @@ describe('CSV import and export', () => {
     const ada = (await runtime.subscribers.findIdByEmail('ada@example.com')) as string;
     const historyBefore = (await runtime.subscribers.history(ada)).length;
     const report = await importCsv({ ...base(), file, confirmed: true });
-    expect(report).toMatchObject({ created: 0, updated: 0, unchanged: 4, invalid: 5 });
+    expect(report).toMatchObject({ created: 0, updated: 0, unchanged: 4, invalid: 6 });
     expect(await prefixKeys()).toEqual(keysBefore);
     expect(await runtime.subscribers.history(ada)).toHaveLength(historyBefore);
   });
@@ -201,6 +264,16 @@ describe('CSV import and export', () => {
 
       const counts = await daybreak(['subscribers', 'counts'], env);
       expect(counts.stdout).toMatch(/National +0 +0 +1/);
+
+      const latin1 = path.join(__dirname, '..', 'fixtures', 'subscribers', 'latin1-names.csv');
+      const refused = await daybreak(['subscribers', 'import', latin1], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toMatch(/latin1-names\.csv line 2: byte 0xEB is not valid UTF-8/);
+      const converted = await daybreak(['subscribers', 'import', latin1, '--encoding', 'latin1', '--newsletter', 'scotland'], env);
+      expect(converted.code).toBe(0);
+      expect(converted.stdout).toContain('read as Latin-1 (ISO-8859-1), as --encoding latin1 asked');
+      expect(converted.stdout).toMatch(/2 rows: 2 new/);
 
       const bad = await daybreak(['subscribers', 'import', file, '--newsletter', 'atlantis'], env);
       expect(bad.code).toBe(2);

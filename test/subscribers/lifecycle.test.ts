@@ -113,7 +113,7 @@ describe('subscriber lifecycle in Redis', () => {
   test('preferences: adding for a suppressed address is refused', async () => {
     const { subscriber } = await runtime.subscribers.add({ email: 'bounced@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
     await runtime.subscribers.suppress('bounced@example.com', { reason: 'hard bounce', source: 'test' });
-    await expect(runtime.subscribers.updatePreferences(subscriber.id, { newsletters: ['national', 'london'], now: at('2026-11-24T15:00:00Z'), context })).rejects.toMatchObject({ code: 'suppressed' });
+    await expect(runtime.subscribers.updatePreferences(subscriber.id, { newsletters: ['national', 'london'], now: at('2026-11-24T15:00:00Z'), context })).rejects.toMatchObject({ code: 'refused', reason: 'suppressed' });
     // Leaving is always allowed.
     const { subscriber: after } = await runtime.subscribers.updatePreferences(subscriber.id, { newsletters: [], now: at('2026-11-24T15:01:00Z'), context });
     expect(after.status).toBe('unsubscribed');

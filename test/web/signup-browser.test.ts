@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
-import { runEditionNow } from '../../src/delivery/run-now';
-import { waitForEdition } from '../../src/delivery/watch';
+import { runEditionNow } from '../../src/ops/run-now';
+import { waitForEdition } from '../../src/ops/watch';
 import { createEditionWorker } from '../../workers/edition.worker';
 import { createSendWorkers } from '../../workers/send.worker';
 import type { Runtime } from '../../src/delivery/runtime';
@@ -14,7 +14,6 @@ import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 
-const docs = path.join(__dirname, '..', '..', 'docs');
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
@@ -59,10 +58,10 @@ describe('sign-up in a real browser', () => {
     return page;
   }
 
-  test('the form at 375 px and 1280 px: screenshots for docs/, nothing overflows', async () => {
+  // The screenshots in docs/ come from `npm run screenshots`, never from a test: tests write no tracked file.
+  test('the form at 375 px and 1280 px: nothing overflows, the honeypot is out of sight', async () => {
     for (const width of [375, 1280]) {
       const page = await openForm(width);
-      await page.screenshot({ path: path.join(docs, `signup-${width}.png`), fullPage: true });
       // No horizontal scrolling on a phone or a desktop.
       expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(width);
       // The honeypot is out of sight and out of the tab order.

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FixedClock } from '../../src/core/clock';
 import type { Runtime } from '../../src/delivery/runtime';
+import { settleSignups } from '../../src/subscribers/signup';
 import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
@@ -41,6 +42,9 @@ describe('subscriber pages and endpoints', () => {
     runtime = testRuntime(config, { clock });
     app = await buildWebServer(runtime);
   });
+
+  // Sign-ups finish after their answer: each test starts once the last one's have.
+  afterEach(() => settleSignups(runtime));
 
   afterAll(async () => {
     await app.close();
@@ -175,6 +179,27 @@ describe('subscriber pages and endpoints', () => {
     expect(await runtime.subscribers.findByEmail('inject@example.com')).toBeUndefined();
   });
 
+  test('a name is text, never a pre-encoded header: an RFC 2047 encoded-word in it reaches the To: as those characters', async () => {
+    const name = '=?utf-8?q?Bob=0D=0ABcc:everyone@example.com?=';
+    const before = sink.messages.length;
+    const res = await signUp({ email: 'encoded-name@example.com', name, newsletters: 'national' });
+    expect(res.statusCode).toBe(200);
+    await sink.waitForCount(before + 1);
+    const message = [...sink.messages].reverse().find((m) => m.recipients.includes('encoded-name@example.com'));
+    expect(message?.recipients).toEqual(['encoded-name@example.com']);
+    const mail = await lastMailTo('encoded-name@example.com');
+    const to = Array.isArray(mail.to) ? mail.to : [mail.to];
+    expect(to.flatMap((a) => a?.value ?? [])).toEqual([{ address: 'encoded-name@example.com', name }]);
+    expect(mail.bcc).toBeUndefined();
+    expect(mail.cc).toBeUndefined();
+    // And a name with non-ASCII letters and quotes survives the same way.
+    const other = 'Zoë "Z" O\'Brien, Jr.';
+    await signUp({ email: 'quoted-name@example.com', name: other, newsletters: 'national' });
+    await sink.waitForCount(before + 2);
+    const second = await lastMailTo('quoted-name@example.com');
+    expect((Array.isArray(second.to) ? second.to : [second.to]).flatMap((a) => a?.value ?? [])).toEqual([{ address: 'quoted-name@example.com', name: other }]);
+  });
+
   test('the answer never reveals whether an address was already subscribed', async () => {
     await runtime.subscribers.add({ email: 'known@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
     const before = sink.messages.length;
@@ -192,13 +217,55 @@ describe('subscriber pages and endpoints', () => {
     expect(note.text).not.toContain('7 days');
   });
 
+  test('the answer is sent before the address is looked up: one code path for new, pending, confirmed, suppressed and erased addresses', async () => {
+    await runtime.subscribers.suppress('held-suppressed@example.com', { reason: 'hard bounce', source: 'test' });
+    await runtime.subscribers.add({ email: 'held-erased@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
+    await runtime.subscribers.forget('held-erased@example.com', { now: clock.now(), source: 'test', newsletters: ['national'] });
+    await runtime.subscribers.add({ email: 'held-confirmed@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
+    await runtime.subscribers.requestSignup({ email: 'held-pending@example.com', newsletters: ['national'], context: { form: 'test', consentText: 'test' }, now: clock.now() });
+    const addresses = ['held-new@example.com', 'held-pending@example.com', 'held-confirmed@example.com', 'held-suppressed@example.com', 'held-erased@example.com'];
+
+    // The store is held shut: no sign-up can learn anything about its address until it is let go.
+    const store = runtime.subscribers;
+    const real = store.requestSignup.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const asked: string[] = [];
+    const held = jest.spyOn(store, 'requestSignup').mockImplementation(async (input) => {
+      asked.push(input.email);
+      await gate;
+      return real(input);
+    });
+    const answers = [];
+    try {
+      for (const email of addresses) answers.push(await signUp({ email, newsletters: 'national' }));
+      const api = await app.inject({ method: 'POST', url: '/api/subscribers', payload: { email: 'held-suppressed@example.com', newsletters: ['national'] } });
+      expect(api.statusCode).toBe(202);
+    } finally {
+      open();
+    }
+    // Every answer came back while the store had answered nobody, all alike but for the address shown.
+    const strip = (html: string) => mainOf(html).replace(/held-[a-z]+@example\.com/g, 'ADDRESS');
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(answers.map((a) => strip(a.body))).size).toBe(1);
+    await settleSignups(runtime);
+    held.mockRestore();
+    // And each then went the same way, through the store, which decided.
+    expect(asked).toEqual([...addresses, 'held-suppressed@example.com']);
+    expect(await runtime.subscribers.findByEmail('held-new@example.com')).toMatchObject({ status: 'pending' });
+    expect(await runtime.subscribers.findByEmail('held-suppressed@example.com')).toBeUndefined();
+    expect(await runtime.subscribers.findByEmail('held-erased@example.com')).toBeUndefined();
+    await sink.waitForCount(1);
+    expect(sink.messages.filter((m) => m.recipients.some((r) => r === 'held-suppressed@example.com' || r === 'held-erased@example.com'))).toEqual([]);
+  });
+
   test('a suppressed address gets the same answer and nothing is stored or sent', async () => {
     await runtime.subscribers.suppress('blocked@example.com', { reason: 'complaint', source: 'test' });
     const before = sink.messages.length;
     const res = await signUp({ email: 'blocked@example.com', newsletters: 'national' });
     expect(res.statusCode).toBe(200);
     expect(mainOf(res.body)).toContain('Check your inbox');
-    await new Promise((r) => setTimeout(r, 200));
+    await settleSignups(runtime);
     expect(sink.messages.length).toBe(before);
     expect(await runtime.subscribers.findByEmail('blocked@example.com')).toBeUndefined();
   });
@@ -226,7 +293,7 @@ describe('subscriber pages and endpoints', () => {
     const res = await signUp({ email: 'bot@example.com', newsletters: 'national', leave_blank: 'http://spam.example' });
     expect(res.statusCode).toBe(200);
     expect(mainOf(res.body)).toContain('Check your inbox');
-    await new Promise((r) => setTimeout(r, 200));
+    await settleSignups(runtime);
     expect(sink.messages.length).toBe(before);
     expect(await runtime.subscribers.findByEmail('bot@example.com')).toBeUndefined();
   });
@@ -249,6 +316,7 @@ describe('subscriber pages and endpoints', () => {
     const embedded = await app.inject({ method: 'POST', url: '/subscribe', headers: { 'content-type': form['content-type'], origin: 'https://partner.example' }, payload: encode({ email: 'embedded@example.com', name: 'Em', newsletters: ['national', 'london'] }) });
     expect(embedded.statusCode).toBe(200);
     expect(mainOf(embedded.body)).toContain('Check your inbox');
+    await settleSignups(runtime);
     expect(await runtime.subscribers.pendingSignup((await runtime.subscribers.findIdByEmail('embedded@example.com')) as string)).toMatchObject({ context: { form: 'embedded:https://partner.example' } });
   });
 
@@ -423,16 +491,28 @@ describe('rate limits', () => {
     app = await buildWebServer(runtime);
   });
 
+  // Sign-ups finish after their answer: each test starts once the last one's have.
+  afterEach(() => settleSignups(runtime));
+
   afterAll(async () => {
     await app.close();
     await closeRuntime(runtime);
     await sink.close();
   });
 
-  const post = async (email: string, ip: string) => {
+  const post = async (email: string, ip: string, extraHeaders: Record<string, string> = {}) => {
     const page = await app.inject({ method: 'GET', url: '/subscribe', remoteAddress: ip });
-    return app.inject({ method: 'POST', url: '/subscribe', remoteAddress: ip, headers: form, payload: encode({ form_token: formToken(page.body), email, newsletters: 'national' }) });
+    return app.inject({ method: 'POST', url: '/subscribe', remoteAddress: ip, headers: { ...form, ...extraHeaders }, payload: encode({ form_token: formToken(page.body), email, newsletters: 'national' }) });
   };
+
+  test('by default no proxy is trusted: rotating X-Forwarded-For from loopback still hits the per-IP limit', async () => {
+    expect(runtime.config.web.trustProxy).toBe(false);
+    const codes: number[] = [];
+    for (let i = 0; i < 8; i++) codes.push((await post(`xff-${i}@example.com`, '127.0.0.1', { 'x-forwarded-for': `198.51.100.${i + 1}` })).statusCode);
+    expect(codes).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+    const api = await app.inject({ method: 'POST', url: '/api/subscribers', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.99' }, payload: { email: 'xff-api@example.com', newsletters: ['national'] } });
+    expect(api.statusCode).toBe(429);
+  });
 
   test('per address: a third confirmation within the window is refused with a clear 429 page', async () => {
     expect((await post('limited@example.com', '10.1.0.1')).statusCode).toBe(200);
@@ -442,8 +522,7 @@ describe('rate limits', () => {
     expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
     expect(mainOf(third.body)).toContain('Too many requests');
     expect(mainOf(third.body)).toContain('already sent several confirmation emails to this address');
-    await sink.waitForCount(2);
-    await new Promise((r) => setTimeout(r, 200));
+    await settleSignups(runtime);
     expect(sink.messages.filter((m) => m.recipients.includes('limited@example.com'))).toHaveLength(2);
   });
 

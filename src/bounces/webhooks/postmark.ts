@@ -20,6 +20,8 @@ export const postmarkBodySchema = z.object({
   Details: z.string().optional(),
   BouncedAt: z.string().optional(),
   ChangedAt: z.string().optional(),
+  ReceivedAt: z.string().optional(),
+  DeliveredAt: z.string().optional(),
   SuppressSending: z.boolean().optional(),
   SuppressionReason: z.string().optional(),
   Metadata: z.record(z.string(), z.unknown()).optional(),
@@ -37,6 +39,31 @@ export function checkBasicAuth(header: string | undefined, username: string, pas
   const a = crypto.createHash('sha256').update(given).digest();
   const b = crypto.createHash('sha256').update(expected).digest();
   return crypto.timingSafeEqual(a, b);
+}
+
+export type PostmarkCheck = { ok: true } | { ok: false; status: 400 | 401; reason: string };
+
+/** When Postmark says the event happened: BouncedAt (bounces, complaints), ChangedAt (suppression changes), ReceivedAt (opens, clicks), DeliveredAt. */
+export function postmarkEventTime(body: PostmarkBody): { field: string; at: Date } | undefined {
+  for (const field of ['BouncedAt', 'ChangedAt', 'ReceivedAt', 'DeliveredAt'] as const) {
+    const value = body[field];
+    if (value === undefined) continue;
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : { field, at: new Date(t) };
+  }
+  return undefined;
+}
+
+/**
+ * Postmark signs nothing and sends no timestamp header, so the record's own date is the only
+ * freshness there is: older (or further ahead) than `maxAgeSeconds` is refused like a stale
+ * signature elsewhere. A record that would act but carries no readable date is malformed.
+ */
+export function checkPostmarkAge(body: PostmarkBody, now: Date, maxAgeSeconds: number): PostmarkCheck {
+  const when = postmarkEventTime(body);
+  if (!when) return { ok: false, status: 400, reason: 'no readable BouncedAt, ChangedAt or ReceivedAt date' };
+  if (Math.abs(now.getTime() - when.at.getTime()) > maxAgeSeconds * 1000) return { ok: false, status: 401, reason: `stale event (${when.field} ${when.at.toISOString()}, more than ${maxAgeSeconds} s from now)` };
+  return { ok: true };
 }
 
 /** Postmark bounce types: https://postmarkapp.com/developer/api/bounce-api#bounce-types */

@@ -34,18 +34,25 @@ export interface SnsSubscriptionConfirmer {
   confirm(subscribeUrl: string): Promise<void>;
 }
 
-/** Only Amazon's own SNS hosts may serve certificates or confirmation links. */
+/**
+ * Amazon's SNS endpoints: `sns.<region>.amazonaws.com` (us-east-1, us-gov-west-1, ...) and, in
+ * China, `sns.cn-<region>.amazonaws.com.cn`. Nothing else under amazonaws.com: anyone can serve a
+ * file from `sns.s3.amazonaws.com` (an S3 bucket named "sns").
+ */
+const SNS_HOST = /^sns\.(?:(?!cn-)[a-z]{2}(?:-[a-z]+){1,2}-\d{1,2}\.amazonaws\.com|cn-[a-z]+-\d{1,2}\.amazonaws\.com\.cn)$/;
+
+/** Only Amazon's own SNS hosts may serve certificates (a path ending .pem) or confirmation links. */
 export function isSnsUrl(value: string | undefined, kind: 'certificate' | 'subscribe'): boolean {
-  if (!value) return false;
+  if (!value || value.length > 2048) return false;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return false;
   }
-  if (url.protocol !== 'https:' || url.port !== '' || url.username || url.password) return false;
-  if (!/^sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$/.test(url.hostname)) return false;
-  return kind === 'certificate' ? /\.pem$/.test(url.pathname) : url.searchParams.get('Action') === 'ConfirmSubscription';
+  if (url.protocol !== 'https:' || url.port !== '' || url.username || url.password || url.hash) return false;
+  if (!SNS_HOST.test(url.hostname)) return false;
+  return kind === 'certificate' ? url.search === '' && /^\/[\w./-]+\.pem$/.test(url.pathname) : url.searchParams.get('Action') === 'ConfirmSubscription';
 }
 
 /** The canonical string SNS signs: `Key\nValue\n` for the type's fields, in this order, absent ones left out. */
@@ -57,19 +64,38 @@ export function snsStringToSign(m: SnsMessage): string {
   return fields.filter((f) => typeof record[f] === 'string').map((f) => `${f}\n${record[f] as string}\n`).join('');
 }
 
-export type SnsCheck = { ok: true } | { ok: false; status: 400 | 401; reason: string };
+/**
+ * 400: malformed; 401: not authentic, not ours or stale; 503: the certificate could not be
+ * fetched just now (SNS retries on 5xx and gives up on 4xx, so a genuine message is not lost).
+ */
+export type SnsCheck = { ok: true } | { ok: false; status: 400 | 401 | 503; reason: string };
 
-export async function verifySnsMessage(m: SnsMessage, certs: SnsCertificateSource, now: Date, maxAgeSeconds: number): Promise<SnsCheck> {
+/** Thrown by a certificate source when the failure is passing (network, timeout, Amazon's 5xx), not an answer. */
+export class SnsCertificateUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SnsCertificateUnavailable';
+  }
+}
+
+/**
+ * Checks an SNS message, cheapest and most telling first, and fetches nothing until the message
+ * names one of `topics` (when given), an SNS certificate address and a fresh timestamp. Never
+ * throws: every failure is an answer.
+ */
+export async function verifySnsMessage(m: SnsMessage, certs: SnsCertificateSource, now: Date, maxAgeSeconds: number, topics?: readonly string[]): Promise<SnsCheck> {
+  // SNS signs for every AWS account's topics: only ours may talk to us.
+  if (topics && !topics.includes(m.TopicArn)) return { ok: false, status: 401, reason: `topic ${m.TopicArn.slice(0, 200)} is not in webhooks.ses.topicArns` };
   if (!isSnsUrl(m.SigningCertURL, 'certificate')) return { ok: false, status: 401, reason: 'SigningCertURL is not an Amazon SNS certificate address' };
   const sent = Date.parse(m.Timestamp);
   if (Number.isNaN(sent)) return { ok: false, status: 400, reason: 'Timestamp is not a date' };
-  if (Math.abs(now.getTime() - sent) > maxAgeSeconds * 1000) return { ok: false, status: 401, reason: `stale message (sent ${m.Timestamp})` };
+  if (Math.abs(now.getTime() - sent) > maxAgeSeconds * 1000) return { ok: false, status: 401, reason: `stale message (sent ${m.Timestamp.slice(0, 40)})` };
   let pem: string;
   try {
     pem = await certs.certificate(m.SigningCertURL);
   } catch (error) {
-    // Could not get the certificate: not the sender's fault, so SNS should retry (it does on 5xx).
-    throw new Error(`cannot get the SNS signing certificate ${m.SigningCertURL}: ${(error as Error).message}`);
+    if (error instanceof SnsCertificateUnavailable) return { ok: false, status: 503, reason: `cannot fetch the SNS signing certificate just now (${error.message}); SNS will retry` };
+    return { ok: false, status: 401, reason: `no SNS signing certificate at ${m.SigningCertURL} (${(error as Error).message})` };
   }
   let valid = false;
   try {
@@ -91,11 +117,17 @@ export class HttpsSnsCertificates implements SnsCertificateSource {
     let pending = this.cache.get(url);
     if (!pending) {
       pending = fetch(url, { signal: AbortSignal.timeout(10_000) }).then(async (res) => {
+        if (res.status >= 500) throw new SnsCertificateUnavailable(`HTTP ${res.status}`);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const pem = await res.text();
+        const pem = await res.text().catch((error: unknown) => {
+          throw new SnsCertificateUnavailable(`reading the certificate: ${(error as Error).message}`, { cause: error });
+        });
         // Checks it is a certificate (throws otherwise) before trusting it for later messages.
         new crypto.X509Certificate(pem);
         return pem;
+      }, (error: unknown) => {
+        // No answer at all (DNS, connection, timeout): passing, not a verdict on the message.
+        throw new SnsCertificateUnavailable((error as Error).message, { cause: error });
       });
       pending.catch(() => this.cache.delete(url));
       this.cache.set(url, pending);

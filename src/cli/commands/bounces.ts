@@ -1,25 +1,19 @@
+/** suppress, unsuppress, bounces (report, parse, unparsed) and bounce-server. */
 import fs from 'node:fs';
-import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import type { BounceActivity } from '../../bounces/report';
 import { findVerpTargets, verpSettings } from '../../bounces/verp';
 import { ConfigError, loadConfig } from '../../config/load';
+import { DaybreakError } from '../../core/errors';
 import type { Runtime } from '../../delivery/runtime';
-import { emailSchema, normaliseEmail } from '../../subscribers/email';
-import { CliError, loadCliConfig, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
-
-function parseEmail(raw: string): string {
-  const email = emailSchema.safeParse(raw);
-  if (!email.success) throw new CliError(`"${raw}" ${email.error.issues[0]?.message ?? 'is not a valid address'}`, 2);
-  return normaliseEmail(email.data);
-}
+import { loadCliConfig, parseEmailArgument, withRuntime, type GlobalOptions } from '../context';
 
 /** A date (YYYY-MM-DD, local midnight), an ISO timestamp, or a span back from now: 7d, 24h. */
 export function parseSince(value: string, now: Date): Date {
   const span = /^(\d{1,4})([dh])$/.exec(value);
   if (span) return new Date(now.getTime() - Number(span[1]) * (span[2] === 'd' ? 86_400_000 : 3_600_000));
   const dt = DateTime.fromISO(value);
-  if (!dt.isValid) throw new CliError(`--since must be a date like 2026-11-24, a time like 2026-11-24T06:00, or a span like 7d or 24h (got "${value}")`, 2);
+  if (!dt.isValid) throw new DaybreakError('bad-input', `--since must be a date like 2026-11-24, a time like 2026-11-24T06:00, or a span like 7d or 24h (got "${value}")`);
   return dt.toJSDate();
 }
 
@@ -73,158 +67,126 @@ function untilSignal(runtime: Runtime): Promise<void> {
   });
 }
 
-/** suppress, unsuppress, bounces (report, parse, unparsed) and bounce-server. */
-export function registerBounces(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('suppress')
-    .description('add an address to the suppression list (no newsletter goes to it, whatever its subscriptions)')
-    .argument('<email>', 'the address')
-    .option('--reason <text>', 'why (kept with the suppression)', 'suppressed by ops')
-    .action(async (rawEmail: string, opts: { reason: string }) => {
-      const email = parseEmail(rawEmail);
-      if (!opts.reason.trim() || opts.reason.length > 300) throw new CliError('--reason must be 1 to 300 characters', 2);
-      await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
-        const existing = await runtime.subscribers.suppression(email);
-        if (existing) {
-          console.log(`${email} is already suppressed since ${existing.at} (${existing.reason}, ${existing.source}); left as it was.`);
-          return;
-        }
-        await runtime.subscribers.suppress(email, { reason: opts.reason.trim(), source: 'cli', at: runtime.clock.now().toISOString() });
-        const id = await runtime.subscribers.findIdByEmail(email);
-        console.log(`Suppressed ${email}: ${opts.reason.trim()}.${id ? ` Subscriber ${id} keeps their record but gets no more mail, from queued editions too.` : ' No subscriber has this address yet; a sign-up will be refused.'}`);
-      });
-    });
+export async function suppress(rawEmail: string, opts: { reason: string }, globals: GlobalOptions): Promise<void> {
+  const email = parseEmailArgument(rawEmail);
+  if (!opts.reason.trim() || opts.reason.length > 300) throw new DaybreakError('bad-input', '--reason must be 1 to 300 characters');
+  await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
+    const existing = await runtime.subscribers.suppression(email);
+    if (existing) {
+      console.log(`${email} is already suppressed since ${existing.at} (${existing.reason}, ${existing.source}); left as it was.`);
+      return;
+    }
+    await runtime.subscribers.suppress(email, { reason: opts.reason.trim(), source: 'cli', at: runtime.clock.now().toISOString() });
+    const id = await runtime.subscribers.findIdByEmail(email);
+    console.log(`Suppressed ${email}: ${opts.reason.trim()}.${id ? ` Subscriber ${id} keeps their record but gets no more mail, from queued editions too.` : ' No subscriber has this address yet; a sign-up will be refused.'}`);
+  });
+}
 
-  program
-    .command('unsuppress')
-    .description('remove an address from the suppression list (its soft-bounce count starts again)')
-    .argument('<email>', 'the address')
-    .action(async (rawEmail: string) => {
-      const email = parseEmail(rawEmail);
-      await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
-        const existing = await runtime.subscribers.suppression(email);
-        if (!existing) throw new CliError(`${email} is not on the suppression list`, 1);
-        await runtime.subscribers.unsuppress(email);
-        await runtime.redis.del(runtime.keys.softBounces(runtime.subscribers.hashOf(email)));
-        const sub = await runtime.subscribers.findByEmail(email);
-        console.log(`Removed ${email} from the suppression list (was: ${existing.reason}, ${existing.source}, ${existing.at}).`);
-        if (sub?.status === 'unsubscribed') console.log(`Subscriber ${sub.id} is still unsubscribed; they get mail again only if they sign up again.`);
-      });
-    });
+export async function unsuppress(rawEmail: string, globals: GlobalOptions): Promise<void> {
+  const email = parseEmailArgument(rawEmail);
+  await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
+    const existing = await runtime.subscribers.suppression(email);
+    if (!existing) throw new DaybreakError('not-found', `${email} is not on the suppression list`);
+    await runtime.subscribers.unsuppress(email);
+    await runtime.redis.del(runtime.keys.softBounces(runtime.subscribers.hashOf(email)));
+    const sub = await runtime.subscribers.findByEmail(email);
+    console.log(`Removed ${email} from the suppression list (was: ${existing.reason}, ${existing.source}, ${existing.at}).`);
+    if (sub?.status === 'unsubscribed') console.log(`Subscriber ${sub.id} is still unsubscribed; they get mail again only if they sign up again.`);
+  });
+}
 
-  const bounces = program
-    .command('bounces')
-    .description('report bounces and complaints: hard/soft/complaint counts and the addresses')
-    .option('--edition <id>', 'only this edition (e.g. national-2026-11-24)')
-    .option('--since <when>', 'from this date, time or span back (2026-11-24, 7d, 24h); default 7d, or the whole log with --edition')
-    .option('--limit <n>', 'addresses to list', parsePositiveInt('--limit'), 50)
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: { edition?: string; since?: string; limit: number; json?: boolean }) => {
-      await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
-        const now = runtime.clock.now();
-        const since = opts.since ? parseSince(opts.since, now) : opts.edition ? new Date(0) : parseSince('7d', now);
-        if (opts.edition && !(await runtime.editions.get(opts.edition))) throw new CliError(`Edition ${opts.edition} does not exist (see \`daybreak editions\`)`, 1);
-        const { bounceReport } = require('../../bounces/report') as typeof import('../../bounces/report');
-        const report = await bounceReport(runtime, { since, editionId: opts.edition });
-        console.log(opts.json ? JSON.stringify(report, null, 2) : renderReport(report, opts.limit));
-      });
-    });
+export async function report(opts: { edition?: string; since?: string; limit: number; json?: boolean }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
+    const now = runtime.clock.now();
+    const since = opts.since ? parseSince(opts.since, now) : opts.edition ? new Date(0) : parseSince('7d', now);
+    if (opts.edition && !(await runtime.editions.get(opts.edition))) throw new DaybreakError('not-found', `Edition ${opts.edition} does not exist (see \`daybreak editions\`)`);
+    const { bounceReport } = require('../../bounces/report') as typeof import('../../bounces/report');
+    const report = await bounceReport(runtime, { since, editionId: opts.edition });
+    console.log(opts.json ? JSON.stringify(report, null, 2) : renderReport(report, opts.limit));
+  });
+}
 
-  bounces
-    .command('parse')
-    .description('show what the bounce parser makes of raw messages (.eml): one JSON line each; exit 1 if any could not be read')
-    .argument('<files...>', 'raw messages')
-    .action(async (files: string[]) => {
-      // VERP tokens are checked with the install secret when a config is there; parsing needs nothing else.
-      let settings: ReturnType<typeof verpSettings>;
-      let limits: { maxMessageBytes: number; timeBudgetMs: number } | undefined;
-      try {
-        const config = globals().config ? loadCliConfig(globals()) : loadConfig();
-        settings = verpSettings(config);
-        limits = { maxMessageBytes: config.bounces.server.maxMessageBytes, timeBudgetMs: config.bounces.server.parseTimeBudgetMs };
-      } catch (error) {
-        if (!(error instanceof ConfigError) && !(error instanceof CliError)) throw error;
-      }
-      // Loaded here, not at start-up: every other command (and each worker) stays without mailparser.
-      const { BounceParseError, parseBounce } = require('../../bounces/parse-bounce') as typeof import('../../bounces/parse-bounce');
-      let failures = 0;
-      // Each file gets its own line: one that cannot be read or parsed says why, and the rest go on.
-      for (const file of files) {
-        let raw: Buffer;
-        try {
-          raw = fs.readFileSync(file);
-        } catch (error) {
-          failures += 1;
-          console.log(JSON.stringify({ file, error: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message, code: 'unreadable' }));
-          continue;
-        }
-        let parsed: Awaited<ReturnType<typeof parseBounce>>;
-        try {
-          parsed = await parseBounce(raw, limits ?? {});
-        } catch (error) {
-          failures += 1;
-          const known = error instanceof BounceParseError;
-          console.log(JSON.stringify({ file, error: known ? error.message : `the parser failed: ${(error as Error).message}`, code: known ? error.code : 'parser-failure' }));
-          continue;
-        }
-        const { parts, ...report } = parsed;
-        const verp = settings ? findVerpTargets(settings, parts.raw.slice(0, 1024 * 1024)) : [];
-        console.log(JSON.stringify({
-          file,
-          bounce: report.isBounce,
-          kind: report.kind,
-          format: report.format,
-          recipients: report.recipients.map((r) => ({
-            recipient: r.recipient, kind: r.kind, action: r.action, reason: r.reason, status: r.status ?? null, replyCode: r.replyCode ?? null, attribution: r.attribution,
-            ...(r.reportedAs ? { reportedAs: r.reportedAs } : {}), ...(r.finalRecipient ? { finalRecipient: r.finalRecipient } : {}), diagnostic: r.diagnostic.slice(0, 300),
-          })),
-          ...(report.feedbackType ? { feedbackType: report.feedbackType } : {}),
-          ...(report.note ? { note: report.note } : {}),
-          ...(verp.length ? { verp } : {}),
-          originalMessageIds: report.originalMessageIds,
-        }));
-      }
-      if (failures) process.exitCode = 1;
-    });
+export async function parse(files: string[], globals: GlobalOptions): Promise<void> {
+  // VERP tokens are checked with the install secret when a config is there; parsing needs nothing else.
+  let settings: ReturnType<typeof verpSettings>;
+  let limits: { maxMessageBytes: number; timeBudgetMs: number } | undefined;
+  try {
+    const config = globals.config ? loadCliConfig(globals) : loadConfig();
+    settings = verpSettings(config);
+    limits = { maxMessageBytes: config.bounces.server.maxMessageBytes, timeBudgetMs: config.bounces.server.parseTimeBudgetMs };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+  }
+  // Loaded here, not at start-up: every other command (and each worker) stays without mailparser.
+  const { BounceParseError, parseBounce } = require('../../bounces/parse-bounce') as typeof import('../../bounces/parse-bounce');
+  let failures = 0;
+  // Each file gets its own line: one that cannot be read or that the parser refuses says why, and the rest go on.
+  for (const file of files) {
+    let raw: Buffer;
+    try {
+      raw = fs.readFileSync(file);
+    } catch (error) {
+      failures += 1;
+      console.log(JSON.stringify({ file, error: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message, code: 'unreadable' }));
+      continue;
+    }
+    let parsed: Awaited<ReturnType<typeof parseBounce>>;
+    try {
+      parsed = await parseBounce(raw, limits ?? {});
+    } catch (error) {
+      failures += 1;
+      const known = error instanceof BounceParseError;
+      console.log(JSON.stringify({ file, error: known ? error.message : `the parser failed: ${(error as Error).message}`, code: known ? error.code : 'parser-failure' }));
+      continue;
+    }
+    const { parts, ...report } = parsed;
+    const verp = settings ? findVerpTargets(settings, parts.raw.slice(0, 1024 * 1024)) : [];
+    console.log(JSON.stringify({
+      file,
+      bounce: report.isBounce,
+      kind: report.kind,
+      format: report.format,
+      recipients: report.recipients.map((r) => ({
+        recipient: r.recipient, kind: r.kind, action: r.action, reason: r.reason, status: r.status ?? null, replyCode: r.replyCode ?? null, attribution: r.attribution,
+        ...(r.reportedAs ? { reportedAs: r.reportedAs } : {}), ...(r.finalRecipient ? { finalRecipient: r.finalRecipient } : {}), diagnostic: r.diagnostic.slice(0, 300),
+      })),
+      ...(report.feedbackType ? { feedbackType: report.feedbackType } : {}),
+      ...(report.note ? { note: report.note } : {}),
+      ...(verp.length ? { verp } : {}),
+      originalMessageIds: report.originalMessageIds,
+    }));
+  }
+  // Exit status: 0 when every file was parsed (whatever it turned out to be), 1 when any could not be read or was refused.
+  if (failures) process.exitCode = 1;
+}
 
-  bounces
-    .command('unparsed')
-    .description('list messages to the bounce domain that could not be read (kept, never counted)')
-    .option('--limit <n>', 'how many, newest first', parsePositiveInt('--limit'), 20)
-    .option('--raw', 'print each message in full')
-    .action(async (opts: { limit: number; raw?: boolean }) => {
-      await withRuntime({ ...globals(), logLevel: 'warn' }, async (runtime) => {
-        const { listUnparsed } = require('../../bounces/inbound') as typeof import('../../bounces/inbound');
-        const kept = await listUnparsed(runtime, opts.limit);
-        if (!kept.length) {
-          console.log('No unreadable messages kept.');
-          return;
-        }
-        for (const m of kept) {
-          console.log(`${m.at}  from ${m.mailFrom || '<>'} to ${m.rcptTo.join(', ')}  ${m.size} bytes\n  From: ${m.from}\n  Subject: ${m.subject}\n  Why: ${m.note}`);
-          if (opts.raw) console.log(`\n${m.raw}\n${'-'.repeat(72)}`);
-        }
-      });
-    });
+export async function unparsed(opts: { limit: number; raw?: boolean }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
+    const { listUnparsed } = require('../../bounces/inbound') as typeof import('../../bounces/inbound');
+    const kept = await listUnparsed(runtime, opts.limit);
+    if (!kept.length) {
+      console.log('No unreadable messages kept.');
+      return;
+    }
+    for (const m of kept) {
+      console.log(`${m.at}  from ${m.mailFrom || '<>'} to ${m.rcptTo.join(', ')}  ${m.size} bytes\n  From: ${m.from}\n  Subject: ${m.subject}\n  Why: ${m.note}`);
+      if (opts.raw) console.log(`\n${m.raw}\n${'-'.repeat(72)}`);
+    }
+  });
+}
 
-  program
-    .command('bounce-server')
-    .description('run the DSN mailbox: an SMTP listener for the bounce domain (VERP addresses) that records bounces and complaints')
-    .option('--port <port>', 'port (default: bounces.server.port, 2525)', parsePositiveInt('--port'))
-    .option('--host <host>', 'address to listen on (default: bounces.server.host)')
-    .action(async (opts: { port?: number; host?: string }) => {
-      await withRuntime(globals(), async (runtime) => {
-        if (!runtime.config.delivery.bounceDomain) throw new CliError('delivery.bounceDomain is not set: the bounce server only takes mail for that domain (see docs/bounces.md)', 2);
-        const { startBounceServer } = require('../../bounces/bounce-server') as typeof import('../../bounces/bounce-server');
-        let server;
-        try {
-          server = await startBounceServer(runtime, { port: opts.port, host: opts.host });
-        } catch (error) {
-          throw new CliError(`cannot listen: ${(error as Error).message}`, 1);
-        }
-        process.stderr.write(`Bounce server for ${runtime.config.delivery.bounceDomain} listening on ${server.host}:${server.port}\n`);
-        await untilSignal(runtime);
-        await server.close();
-      });
-    });
+export async function bounceServer(opts: { port?: number; host?: string }, globals: GlobalOptions): Promise<void> {
+  await withRuntime(globals, async (runtime) => {
+    if (!runtime.config.delivery.bounceDomain) throw new DaybreakError('config-invalid', 'delivery.bounceDomain is not set: the bounce server only takes mail for that domain (see docs/bounces.md)');
+    const { startBounceServer } = require('../../bounces/bounce-server') as typeof import('../../bounces/bounce-server');
+    let server;
+    try {
+      server = await startBounceServer(runtime, { port: opts.port, host: opts.host });
+    } catch (error) {
+      throw new DaybreakError('bad-input', `cannot listen: ${(error as Error).message} (choose another --port or --host)`);
+    }
+    process.stderr.write(`Bounce server for ${runtime.config.delivery.bounceDomain} listening on ${server.host}:${server.port}\n`);
+    await untilSignal(runtime);
+    await server.close();
+  });
 }

@@ -1,14 +1,15 @@
+/** `daybreak demo`: a full morning edition on built-in defaults, into the local outbox. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
 import { loadConfig } from '../../config/load';
+import { DaybreakError } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { redisAnswers, startPrivateRedis, which, type PrivateRedis } from '../../core/redis-server';
 import { editionIdFor } from '../../delivery/edition';
 import { Runtime } from '../../delivery/runtime';
 import { localDateOf } from '../../delivery/schedule';
 import { outboxDir } from '../../delivery/transports';
-import { CliError, loadCliConfig, type GlobalOptions } from '../context';
+import { loadCliConfig, type GlobalOptions } from '../context';
 import { runEditionWithProgress } from './run-edition';
 
 /** A handful of readers, with the names a real list has (accents, apostrophes, none at all). */
@@ -21,44 +22,39 @@ export const demoReaders: Array<{ email: string; name?: string; suppressed?: boo
   { email: 'gone.away@example.com', name: 'Former Reader', suppressed: true },
 ];
 
-export function registerDemo(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('demo')
-    .description('run a full morning edition on built-in defaults: sample feed, seeded readers, local outbox')
-    .action(async () => {
-      const started = performance.now();
-      const base = loadCliConfig(globals());
-      let privateRedis: PrivateRedis | undefined;
-      let redisUrl = base.redisUrl;
-      if (!(await redisAnswers(redisUrl))) {
-        const binary = which('redis-server');
-        if (!binary) {
-          throw new CliError(`No Redis answers at ${redisUrl} and there is no redis-server on the PATH.\nInstall one (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`, 3);
-        }
-        privateRedis = await startPrivateRedis(binary);
-        redisUrl = privateRedis.url;
-        console.log(`No Redis at ${base.redisUrl}; started a private redis-server for this run at ${redisUrl}.`);
-      }
-      // The demo keeps its data under its own prefix and clears it first, so it can run again and again.
-      const config = loadConfig({ file: globals().config, overrides: { redisUrl, redisPrefix: `${base.redisPrefix}-demo` } });
-      const runtime = new Runtime(config, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
-      try {
-        await runtime.deleteAllKeys();
-        const newsletter = config.newsletters[0];
-        for (const reader of demoReaders) {
-          await runtime.subscribers.add({ email: reader.email, name: reader.name, newsletters: [newsletter.id], confirmed: true, source: 'demo' });
-          if (reader.suppressed) await runtime.subscribers.suppress(reader.email, { reason: 'hard bounce (demo)', source: 'demo' });
-        }
-        const localDate = localDateOf(runtime.clock.now(), newsletter.timezone);
-        const editionId = editionIdFor(newsletter.id, localDate);
-        if (!config.smtpUrl) await fs.rm(path.join(outboxDir(config), editionId), { recursive: true, force: true });
-        console.log(`Daybreak demo: ${newsletter.name} edition for ${localDate}, ${demoReaders.length} seeded readers (one suppressed), ${config.smtpUrl ? `sending through ${config.smtpUrl.replace(/\/\/[^@]*@/, '//')}` : 'delivering into the local outbox'}.`);
-        const edition = await runEditionWithProgress(runtime, newsletter.id, localDate, {});
-        console.log(`Demo finished in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
-        if (edition.state !== 'done' && edition.state !== 'skipped') throw new CliError(`Edition ${edition.id} ended ${edition.state}: ${edition.reason ?? ''}`, 1);
-      } finally {
-        await runtime.close();
-        await privateRedis?.stop();
-      }
-    });
+export async function demo(globals: GlobalOptions): Promise<void> {
+  const started = performance.now();
+  const base = loadCliConfig(globals);
+  let privateRedis: PrivateRedis | undefined;
+  let redisUrl = base.redisUrl;
+  if (!(await redisAnswers(redisUrl))) {
+    const binary = which('redis-server');
+    if (!binary) {
+      throw new DaybreakError('redis-unreachable', `No Redis answers at ${redisUrl} and there is no redis-server on the PATH. Install one (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`);
+    }
+    privateRedis = await startPrivateRedis(binary);
+    redisUrl = privateRedis.url;
+    console.log(`No Redis at ${base.redisUrl}; started a private redis-server for this run at ${redisUrl}.`);
+  }
+  // The demo keeps its data under its own prefix and clears it first, so it can run again and again.
+  const config = loadConfig({ file: globals.config, overrides: { redisUrl, redisPrefix: `${base.redisPrefix}-demo` } });
+  const runtime = new Runtime(config, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
+  try {
+    await runtime.deleteAllKeys();
+    const newsletter = config.newsletters[0];
+    for (const reader of demoReaders) {
+      await runtime.subscribers.add({ email: reader.email, name: reader.name, newsletters: [newsletter.id], confirmed: true, source: 'demo' });
+      if (reader.suppressed) await runtime.subscribers.suppress(reader.email, { reason: 'hard bounce (demo)', source: 'demo' });
+    }
+    const localDate = localDateOf(runtime.clock.now(), newsletter.timezone);
+    const editionId = editionIdFor(newsletter.id, localDate);
+    if (!config.smtpUrl) await fs.rm(path.join(outboxDir(config), editionId), { recursive: true, force: true });
+    console.log(`Daybreak demo: ${newsletter.name} edition for ${localDate}, ${demoReaders.length} seeded readers (one suppressed), ${config.smtpUrl ? `sending through ${config.smtpUrl.replace(/\/\/[^@]*@/, '//')}` : 'delivering into the local outbox'}.`);
+    const edition = await runEditionWithProgress(runtime, newsletter.id, localDate, {});
+    console.log(`Demo finished in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
+    if (edition.state !== 'done' && edition.state !== 'skipped') throw new DaybreakError('edition-failed', `Edition ${edition.id} ended ${edition.state}: ${edition.reason ?? ''}`);
+  } finally {
+    await runtime.close();
+    await privateRedis?.stop();
+  }
 }

@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+/** `daybreak editions`: recent editions as a table or JSON. */
 import { finalStates, pendingCount, type Edition } from '../../delivery/edition';
 import type { Runtime } from '../../delivery/runtime';
-import { formatDuration } from '../../delivery/status';
-import { parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
-import { asCliErrors, localTime, n } from './status';
+import { formatDuration } from '../../ops/status';
+import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
+import { localTime } from './status';
 
 function durationOf(e: Edition, now: Date): number | undefined {
   if (!e.startedAt) return undefined;
@@ -25,29 +25,19 @@ export function renderEditionsTable(runtime: Runtime, editions: Edition[]): stri
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-export function registerEditions(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('editions')
-    .description('recent editions, newest first, with state, counts and duration')
-    .option('--newsletter <id>', 'only this newsletter')
-    .option('--limit <n>', 'how many (default 20)', parsePositiveInt('--limit'))
-    .option('--json', 'machine-readable output')
-    .action(async (opts: { newsletter?: string; limit?: number; json?: boolean }) => {
-      await withRuntime({ ...globals(), logLevel: process.env.LOG_LEVEL ?? 'warn' }, (runtime) =>
-        asCliErrors(async () => {
-          if (opts.newsletter) runtime.newsletter(opts.newsletter);
-          const editions = await runtime.editions.list(opts.newsletter, opts.limit ?? 20);
-          if (opts.json) {
-            const now = runtime.clock.now();
-            console.log(JSON.stringify(editions.map((e) => ({ ...e, pending: pendingCount(e), durationMs: durationOf(e, now) })), null, 2));
-            return;
-          }
-          if (editions.length === 0) {
-            console.log(`No editions yet${opts.newsletter ? ` for ${opts.newsletter}` : ''}. (\`daybreak run-edition <newsletter>\` sends today's.)`);
-            return;
-          }
-          console.log(renderEditionsTable(runtime, editions));
-        }),
-      );
-    });
+export async function editions(opts: { newsletter?: string; limit?: number; json?: boolean }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+    if (opts.newsletter) runtime.newsletter(opts.newsletter);
+    const list = await runtime.editions.list(opts.newsletter, opts.limit ?? 20);
+    if (opts.json) {
+      const now = runtime.clock.now();
+      console.log(JSON.stringify(list.map((e) => ({ ...e, pending: pendingCount(e), durationMs: durationOf(e, now) })), null, 2));
+      return;
+    }
+    if (list.length === 0) {
+      console.log(`No editions yet${opts.newsletter ? ` for ${opts.newsletter}` : ''}. (\`daybreak run-edition <newsletter>\` sends today's.)`);
+      return;
+    }
+    console.log(renderEditionsTable(runtime, list));
+  });
 }

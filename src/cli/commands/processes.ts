@@ -1,17 +1,21 @@
+/** The long-running commands: start, scheduler, worker, serve. */
 import type { Worker } from 'bullmq';
-import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { createEditionWorker } from '../../../workers/edition.worker';
 import { createSendWorkers } from '../../../workers/send.worker';
 import type { BounceServer } from '../../bounces/bounce-server';
 import { EditionScheduler } from '../../delivery/scheduler';
 import type { Runtime } from '../../delivery/runtime';
-import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
+import { sampleSourceRefusal } from '../../config/load';
+import { DaybreakError } from '../../core/errors';
+import { withRuntime, type GlobalOptions } from '../context';
 
 type Part = 'scheduler' | 'workers' | 'web' | 'bounces';
 
 /** Runs the chosen long-lived parts until SIGINT/SIGTERM, then closes them in order. */
 async function runParts(runtime: Runtime, parts: Part[], options: { concurrency?: number; port?: number }): Promise<void> {
+  const refusal = parts.includes('scheduler') || parts.includes('workers') ? sampleSourceRefusal(runtime.config) : undefined;
+  if (refusal) throw new DaybreakError('config-invalid', refusal);
   const workers: Worker[] = [];
   let scheduler: EditionScheduler | undefined;
   let web: FastifyInstance | undefined;
@@ -49,37 +53,20 @@ async function runParts(runtime: Runtime, parts: Part[], options: { concurrency?
   await Promise.all(workers.map((w) => w.close()));
 }
 
-export function registerProcesses(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('start')
-    .description('run the scheduler, the workers and the web server in one process')
-    .option('--concurrency <n>', 'sends in flight per newsletter', parsePositiveInt('--concurrency'))
-    .option('--no-scheduler', 'leave out the scheduler')
-    .option('--no-workers', 'leave out the workers (run them with `daybreak worker`)')
-    .option('--no-web', 'leave out the web server')
-    .action(async (opts: { concurrency?: number; scheduler: boolean; workers: boolean; web: boolean }) => {
-      const parts: Part[] = (['scheduler', 'workers', 'web'] as const).filter((p) => opts[p]);
-      if (parts.length === 0) throw new CliError('nothing to start: every part was left out', 2);
-      await withRuntime(globals(), (runtime) => runParts(runtime, runtime.config.bounces.server.enabled ? [...parts, 'bounces'] : parts, opts));
-    });
-  program
-    .command('scheduler')
-    .description("queue each newsletter's edition on its cron schedule, in its own time zone")
-    .action(async () => {
-      await withRuntime(globals(), (runtime) => runParts(runtime, ['scheduler'], {}));
-    });
-  program
-    .command('worker')
-    .description('process edition and send jobs (run as many as you like)')
-    .option('--concurrency <n>', 'sends in flight per newsletter', parsePositiveInt('--concurrency'))
-    .action(async (opts: { concurrency?: number }) => {
-      await withRuntime(globals(), (runtime) => runParts(runtime, ['workers'], opts));
-    });
-  program
-    .command('serve')
-    .description('run the web server (sign-up, confirm, unsubscribe, preferences, health)')
-    .option('--port <port>', 'port (default: PORT or 3000)', parsePositiveInt('--port'))
-    .action(async (opts: { port?: number }) => {
-      await withRuntime(globals(), (runtime) => runParts(runtime, ['web'], opts));
-    });
+export async function start(opts: { concurrency?: number; scheduler: boolean; workers: boolean; web: boolean }, globals: GlobalOptions): Promise<void> {
+  const parts: Part[] = (['scheduler', 'workers', 'web'] as const).filter((p) => opts[p]);
+  if (parts.length === 0) throw new DaybreakError('bad-input', 'nothing to start: every part was left out');
+  await withRuntime(globals, (runtime) => runParts(runtime, runtime.config.bounces.server.enabled ? [...parts, 'bounces'] : parts, opts));
+}
+
+export async function scheduler(globals: GlobalOptions): Promise<void> {
+  await withRuntime(globals, (runtime) => runParts(runtime, ['scheduler'], {}));
+}
+
+export async function worker(opts: { concurrency?: number }, globals: GlobalOptions): Promise<void> {
+  await withRuntime(globals, (runtime) => runParts(runtime, ['workers'], opts));
+}
+
+export async function serve(opts: { port?: number }, globals: GlobalOptions): Promise<void> {
+  await withRuntime(globals, (runtime) => runParts(runtime, ['web'], opts));
 }

@@ -1,8 +1,8 @@
+/** `daybreak resend`: plan (and with --dry-run only show) a resend, then carry it out. */
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
-import { executeResend, planResend, type ResendPlan, type ResendTarget } from '../../delivery/resend';
-import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
-import { asCliErrors, n } from './status';
+import { DaybreakError } from '../../core/errors';
+import { executeResend, planResend, type ResendPlan, type ResendTarget } from '../../ops/resend';
+import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 const reasonLabel: Record<ResendTarget['reason'], string> = {
   explicit: 'explicit resend',
@@ -45,78 +45,54 @@ export function renderPlan(plan: ResendPlan, dryRun: boolean): string {
   return lines.join('\n');
 }
 
-export function registerResend(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('resend')
-    .description('send an edition again: to one reader, to failed sends, or to everyone not yet sent')
-    .argument('<edition>', 'edition id, e.g. national-2026-11-24')
-    .option('--to <email>', 'one subscriber, even if already sent (explicit; recorded)')
-    .option('--failed', 'every failed send whose reader is still deliverable (not suppressed, still subscribed)')
-    .option('--unsent', 'everyone eligible with no sent mark (after an SMTP outage or a crash); nobody is mailed twice')
-    .option('--dry-run', 'list who would get it; send nothing, record nothing')
-    .option('--no-wait', 'queue the resend and return without waiting for the sends')
-    .option('--concurrency <n>', 'sends in flight when this command runs its own workers', parsePositiveInt('--concurrency'))
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', `
-Every resend is recorded in the edition's history with who ran it and when (\`daybreak status\`).
-When no worker is running, this command brings its own and waits for its sends.
-
-Examples:
-  daybreak resend national-2026-11-24 --failed --dry-run
-  daybreak resend national-2026-11-24 --unsent
-  daybreak resend national-2026-11-24 --to reader@example.com`)
-    .action(async (id: string, opts: { to?: string; failed?: boolean; unsent?: boolean; dryRun?: boolean; wait: boolean; concurrency?: number; json?: boolean }) => {
-      if (!opts.to && !opts.failed && !opts.unsent) throw new CliError('Say whom to resend to: --to EMAIL, --failed or --unsent (see --help).', 2);
-      await withRuntime({ ...globals(), logLevel: process.env.LOG_LEVEL ?? 'warn' }, (runtime) =>
-        asCliErrors(async () => {
-          const plan = await planResend(runtime, id, { to: opts.to, failed: opts.failed, unsent: opts.unsent });
-          if (opts.dryRun) {
-            console.log(opts.json ? JSON.stringify({ dryRun: true, ...plan }, null, 2) : renderPlan(plan, true));
-            return;
-          }
-          if (!opts.json) console.log(renderPlan(plan, false));
-          if (plan.targets.length === 0) {
-            if (opts.json) console.log(JSON.stringify({ editionId: id, queued: 0, outcomes: {} }));
-            else console.log(`Nothing to resend: ${opts.failed && !opts.unsent ? 'no failed send is still deliverable' : 'every reader of this edition has a sent (or settled) mark'}.`);
-            return;
-          }
-          const interactive = process.stderr.isTTY && !opts.json;
-          const bar = new SingleBar({ format: '  resending |{bar}| {value}/{total} · {sent} sent · {failed} failed · {skipped} skipped · {other} other', hideCursor: true, barsize: 30 });
-          let started = false;
-          const result = await executeResend(runtime, plan, {
-            wait: opts.wait,
-            concurrency: opts.concurrency,
-            onProgress: (p) => {
-              if (!interactive) return;
-              const o = p.outcomes;
-              const known = (o.sent ?? 0) + (o.failed ?? 0) + (o.skipped ?? 0);
-              const payload = { sent: o.sent ?? 0, failed: o.failed ?? 0, skipped: o.skipped ?? 0, other: p.done - known };
-              if (!started) {
-                bar.start(p.total, p.done, payload);
-                started = true;
-              } else bar.update(p.done, payload);
-            },
-          });
-          if (started) bar.stop();
-          const failed = Object.entries(result.outcomes).filter(([k]) => k === 'failed' || k.startsWith('error')).reduce((s, [, v]) => s + v, 0);
-          if (opts.json) {
-            console.log(JSON.stringify({ editionId: id, queued: result.queued, alreadyHandled: result.alreadyHandled, waited: result.waited, broughtWorkers: result.broughtWorkers, outcomes: result.outcomes, perSubscriber: Object.fromEntries(result.perSubscriber), ms: Math.round(result.ms) }, null, 2));
-          } else {
-            if (result.alreadyHandled) console.log(`${n(result.alreadyHandled)} failed send(s) were no longer failed when the resend ran (resent meanwhile); left alone.`);
-            if (!result.waited) {
-              console.log(`Queued ${n(result.queued)} send job(s); follow them with \`daybreak status ${id} --watch\`.`);
-              if ((await runtime.queues.send(plan.newsletterId).getWorkersCount()) === 0) console.log('No worker is connected to send them: start `daybreak worker`.');
-            }
-            else {
-              if (result.broughtWorkers) console.log('No workers were running, so this command ran its own.');
-              const parts = Object.entries(result.outcomes).map(([k, v]) => `${n(v)} ${outcomeLabel[k] ?? k}`);
-              console.log(`Done in ${(result.ms / 1000).toFixed(1)} s: ${parts.join(', ') || 'nothing to do'}.`);
-              for (const [sub, outcome] of result.perSubscriber) if (outcome === 'failed' || outcome.startsWith('error')) console.log(`  subscriber ${sub}: ${outcome}`);
-            }
-            console.log(`Recorded in the history of ${id}.`);
-          }
-          if (failed > 0) process.exitCode = 1;
-        }),
-      );
+export async function resend(id: string, opts: { to?: string; failed?: boolean; unsent?: boolean; dryRun?: boolean; wait: boolean; concurrency?: number; json?: boolean }, globals: GlobalOptions): Promise<void> {
+  if (!opts.to && !opts.failed && !opts.unsent) throw new DaybreakError('bad-input', 'Say whom to resend to: --to EMAIL, --failed or --unsent (see --help).');
+  await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+    const plan = await planResend(runtime, id, { to: opts.to, failed: opts.failed, unsent: opts.unsent });
+    if (opts.dryRun) {
+      console.log(opts.json ? JSON.stringify({ dryRun: true, ...plan }, null, 2) : renderPlan(plan, true));
+      return;
+    }
+    if (!opts.json) console.log(renderPlan(plan, false));
+    if (plan.targets.length === 0) {
+      if (opts.json) console.log(JSON.stringify({ editionId: id, queued: 0, outcomes: {} }));
+      else console.log(`Nothing to resend: ${opts.failed && !opts.unsent ? 'no failed send is still deliverable' : 'every reader of this edition has a sent (or settled) mark'}.`);
+      return;
+    }
+    const interactive = process.stderr.isTTY && !opts.json;
+    const bar = new SingleBar({ format: '  resending |{bar}| {value}/{total} · {sent} sent · {failed} failed · {skipped} skipped · {other} other', hideCursor: true, barsize: 30 });
+    let started = false;
+    const result = await executeResend(runtime, plan, {
+      wait: opts.wait,
+      concurrency: opts.concurrency,
+      onProgress: (p) => {
+        if (!interactive) return;
+        const o = p.outcomes;
+        const known = (o.sent ?? 0) + (o.failed ?? 0) + (o.skipped ?? 0);
+        const payload = { sent: o.sent ?? 0, failed: o.failed ?? 0, skipped: o.skipped ?? 0, other: p.done - known };
+        if (!started) {
+          bar.start(p.total, p.done, payload);
+          started = true;
+        } else bar.update(p.done, payload);
+      },
     });
+    if (started) bar.stop();
+    const failed = Object.entries(result.outcomes).filter(([k]) => k === 'failed' || k.startsWith('error')).reduce((sum, [, v]) => sum + v, 0);
+    if (opts.json) {
+      console.log(JSON.stringify({ editionId: id, queued: result.queued, alreadyHandled: result.alreadyHandled, waited: result.waited, broughtWorkers: result.broughtWorkers, outcomes: result.outcomes, perSubscriber: Object.fromEntries(result.perSubscriber), ms: Math.round(result.ms) }, null, 2));
+    } else {
+      if (result.alreadyHandled) console.log(`${n(result.alreadyHandled)} failed send(s) were no longer failed when the resend ran (resent meanwhile); left alone.`);
+      if (!result.waited) {
+        console.log(`Queued ${n(result.queued)} send job(s); follow them with \`daybreak status ${id} --watch\`.`);
+        if ((await runtime.queues.send(plan.newsletterId).getWorkersCount()) === 0) console.log('No worker is connected to send them: start `daybreak worker`.');
+      } else {
+        if (result.broughtWorkers) console.log('No workers were running, so this command ran its own.');
+        const parts = Object.entries(result.outcomes).map(([k, v]) => `${n(v)} ${outcomeLabel[k] ?? k}`);
+        console.log(`Done in ${(result.ms / 1000).toFixed(1)} s: ${parts.join(', ') || 'nothing to do'}.`);
+        for (const [sub, outcome] of result.perSubscriber) if (outcome === 'failed' || outcome.startsWith('error')) console.log(`  subscriber ${sub}: ${outcome}`);
+      }
+      console.log(`Recorded in the history of ${id}.`);
+    }
+    if (failed > 0) process.exitCode = 1;
+  });
 }

@@ -1,22 +1,25 @@
+/** `daybreak run-edition`: build and send a day's edition now, with progress, and say what happened. */
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Command } from 'commander';
+import { DaybreakError } from '../../core/errors';
 import { planEdition } from '../../delivery/build-edition';
 import { editionIdFor, pendingCount, type Edition } from '../../delivery/edition';
-import { writeOutboxIndex } from '../../delivery/outbox-index';
-import { runEditionNow } from '../../delivery/run-now';
+import { writeOutboxIndex } from '../../ops/outbox-index';
+import { runEditionNow } from '../../ops/run-now';
 import type { Runtime } from '../../delivery/runtime';
-import { isLocalDate, localDateOf, scheduledSlot } from '../../delivery/schedule';
+import { editionSlot, isLocalDate, localDateOf } from '../../delivery/schedule';
 import { outboxDir } from '../../delivery/transports';
 import { articleList } from '../article-list';
-import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
+import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 export function resolveLocalDate(runtime: Runtime, newsletterId: string, date: string | undefined): string {
   const newsletter = runtime.newsletter(newsletterId);
   if (date === undefined) return localDateOf(runtime.clock.now(), newsletter.timezone);
-  if (!isLocalDate(date)) throw new CliError(`--date must be a calendar date like 2026-11-24 (got "${date}")`, 2);
+  if (!isLocalDate(date)) throw new DaybreakError('bad-input', `--date must be a calendar date like 2026-11-24 (got "${date}")`);
   return date;
 }
+
+const progressLineEveryMs = 5000;
 
 /** Runs an edition with a progress bar and prints what happened; shared by run-edition and demo. */
 export async function runEditionWithProgress(runtime: Runtime, newsletterId: string, localDate: string, options: { force?: boolean; concurrency?: number; quiet?: boolean }): Promise<Edition> {
@@ -24,13 +27,26 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   const bar = new SingleBar({ format: '  sending |{bar}| {value}/{total} settled · {sent} sent · {failed} failed · {skipped} skipped', hideCursor: true, clearOnComplete: false, noTTYOutput: false, stopOnComplete: false }, Presets.shades_classic);
   let barStarted = false;
   const interactive = process.stderr.isTTY && !options.quiet;
+  // Off a terminal (cron, CI, a log), a line every few seconds instead of a bar, so minutes of
+  // retries are never silent.
+  let lastLine = 0;
+  let lastState = '';
+  const progressLine = (e: Edition) => {
+    const now = Date.now();
+    if (e.state === lastState && now - lastLine < progressLineEveryMs) return;
+    lastLine = now;
+    lastState = e.state;
+    process.stdout.write(`${new Date(now).toISOString()} ${e.id} ${e.state}: ${n(e.sent + e.failed + e.skipped)}/${n(e.total)} settled, ${n(e.sent)} sent, ${n(e.failed)} failed, ${n(e.skipped)} skipped, ${n(pendingCount(e))} pending\n`);
+  };
   const result = await runEditionNow(runtime, {
     newsletterId,
     localDate,
     force: options.force,
     concurrency: options.concurrency,
     onProgress: (e) => {
-      if (!interactive || e.total === 0) return;
+      if (options.quiet) return;
+      if (!interactive) return progressLine(e);
+      if (e.total === 0) return;
       const payload = { sent: e.sent, failed: e.failed, skipped: e.skipped };
       if (!barStarted) {
         bar.start(e.total, e.sent + e.failed + e.skipped, payload);
@@ -58,45 +74,38 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   out(`Time: ${(result.ms / 1000).toFixed(2)} s`);
   for (const w of e.warnings) out(`Warning: ${w}`);
   if (e.reason) out(`Reason: ${e.reason}`);
+  if (e.failed > 0) out(`Next: \`daybreak resend ${e.id} --failed --dry-run\` lists the ${n(e.failed)} failed send(s) and why; without --dry-run it sends them again.`);
+  if (e.state === 'sending' || e.state === 'paused') out(`Next: \`daybreak status ${e.id} --watch\` follows it.`);
   if (e.state === 'done' && !runtime.config.smtpUrl && e.total > 0) {
     const dir = outboxDir(runtime.config);
-    const index = await writeOutboxIndex(dir, e.id);
+    const index = await writeOutboxIndex(dir, e.id, { publicUrl: runtime.config.publicUrl });
     out(`Outbox: ${path.relative(process.cwd(), index) || index} (one .eml and one .html per message; set SMTP_URL to send for real)`);
+    out(`Links and images in the emails point at PUBLIC_URL (${runtime.config.publicUrl}): \`${runtime.config.redisPrefix === 'daybreak' ? '' : `DAYBREAK_REDIS_PREFIX=${runtime.config.redisPrefix} `}npx daybreak serve\` on the same Redis makes them live.`);
   } else if (runtime.config.smtpUrl) {
     out(`Delivered through ${runtime.transport.description}`);
   }
   return e;
 }
 
-export function registerRunEdition(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('run-edition')
-    .description("build and send a newsletter's edition for a day now, and wait until it is done")
-    .argument('<newsletter>', 'newsletter id, e.g. national')
-    .option('--date <YYYY-MM-DD>', "the edition's date in the newsletter's time zone (default: today)")
-    .option('--dry-run', 'show what would be picked and who would get it; send nothing, store nothing')
-    .option('--force', 'send an edition that was held as too late for its send window')
-    .option('--concurrency <n>', 'sends in flight when this command runs its own workers', parsePositiveInt('--concurrency'))
-    .action(async (newsletterId: string, opts: { date?: string; dryRun?: boolean; force?: boolean; concurrency?: number }) => {
-      await withRuntime({ ...globals(), logLevel: process.env.LOG_LEVEL ?? 'warn' }, async (runtime) => {
-        const newsletter = runtime.newsletter(newsletterId);
-        const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
-        if (opts.dryRun) {
-          const id = editionIdFor(newsletterId, localDate);
-          const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? runtime.clock.now();
-          const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
-          const readers = await runtime.subscribers.countMembers(newsletterId);
-          console.log(`Dry run of ${id}: nothing stored, nothing sent.`);
-          console.log(`Articles published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}: ${plan.articles.length} picked of ${plan.considered} in the feed`);
-          console.log(articleList(plan.articles).join('\n'));
-          console.log(`Would go to up to ${readers} confirmed subscriber(s) (suppressed ones are skipped at send time).`);
-          return;
-        }
-        const edition = await runEditionWithProgress(runtime, newsletterId, localDate, opts);
-        if (edition.state === 'held') throw new CliError(`Edition ${edition.id} is held: ${edition.reason}`, 4);
-        if (edition.state === 'failed') throw new CliError(`Edition ${edition.id} failed: ${edition.reason}`, 1);
-        if (edition.state === 'cancelled') throw new CliError(`Edition ${edition.id} was cancelled`, 1);
-        if (edition.failed > 0) process.exitCode = 1;
-      });
-    });
+export async function runEdition(newsletterId: string, opts: { date?: string; dryRun?: boolean; force?: boolean; concurrency?: number }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+    const newsletter = runtime.newsletter(newsletterId);
+    const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
+    if (opts.dryRun) {
+      const id = editionIdFor(newsletterId, localDate);
+      const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, localDate);
+      const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
+      const readers = await runtime.subscribers.countMembers(newsletterId);
+      console.log(`Dry run of ${id}: nothing stored, nothing sent.`);
+      console.log(`Articles published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}: ${plan.articles.length} picked of ${plan.considered} in the feed`);
+      console.log(articleList(plan.articles).join('\n'));
+      console.log(`Would go to up to ${readers} confirmed subscriber(s) (suppressed ones are skipped at send time).`);
+      return;
+    }
+    const edition = await runEditionWithProgress(runtime, newsletterId, localDate, opts);
+    if (edition.state === 'held') throw new DaybreakError('edition-held', `Edition ${edition.id} is held: ${edition.reason}`, { context: { edition: edition.id } });
+    if (edition.state === 'failed') throw new DaybreakError('edition-failed', `Edition ${edition.id} failed: ${edition.reason}`, { context: { edition: edition.id } });
+    if (edition.state === 'cancelled') throw new DaybreakError('refused', `Edition ${edition.id} was cancelled`, { context: { edition: edition.id } });
+    if (edition.failed > 0) process.exitCode = 1;
+  });
 }

@@ -1,26 +1,10 @@
+/** `daybreak status`: where an edition stands, once or live. */
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { EditionControlError } from '../../delivery/control';
-import { ResendError } from '../../delivery/resend';
 import type { Runtime } from '../../delivery/runtime';
-import { EditionNotFoundError, editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../delivery/status';
-import { TestSendError } from '../../delivery/test-send';
-import { CliError, parsePositiveInt, withRuntime, type GlobalOptions } from '../context';
+import { editionStatus, formatDuration, resolveEditionRef, type EditionStatus } from '../../ops/status';
 import { articleList } from '../article-list';
-
-/** Domain errors meant for the person at the terminal become CliErrors (exit 1: refused or not found). */
-export async function asCliErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof EditionNotFoundError || error instanceof EditionControlError || error instanceof ResendError || error instanceof TestSendError) throw new CliError(error.message, 1);
-    if (error instanceof Error && error.message.startsWith('Unknown newsletter')) throw new CliError(error.message, 2);
-    throw error;
-  }
-}
-
-export const n = (value: number): string => value.toLocaleString('en-GB');
+import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 
 export function localTime(runtime: Runtime, newsletterId: string, iso: string | undefined, format = 'yyyy-LL-dd HH:mm:ss'): string {
   if (!iso) return '-';
@@ -131,32 +115,16 @@ async function watch(runtime: Runtime, id: string, opts: { json?: boolean; inter
   }
 }
 
-export function registerStatus(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('status')
-    .description("where an edition stands: state, counts, send rate and ETA (live with --watch)")
-    .argument('<edition>', 'edition id, e.g. national-2026-11-24 (a newsletter id means its newest edition)')
-    .option('--watch', 'show a live progress bar until the edition is done (or cancelled, held, failed)')
-    .option('--interval <seconds>', 'how often --watch looks (default 1)', parsePositiveInt('--interval'))
-    .option('--json', 'machine-readable output (with --watch: one JSON line per change)')
-    .addHelpText('after', `
-Examples:
-  daybreak status national-2026-11-24
-  daybreak status national --watch        # newest national edition, live
-  daybreak status national-2026-11-24 --json | jq .counts`)
-    .action(async (ref: string, opts: { watch?: boolean; json?: boolean; interval?: number }) => {
-      await withRuntime({ ...globals(), logLevel: process.env.LOG_LEVEL ?? 'warn' }, (runtime) =>
-        asCliErrors(async () => {
-          const { id, viaNewsletter } = await resolveEditionRef(runtime, ref);
-          if (viaNewsletter && !opts.json) process.stderr.write(`(newest ${ref} edition: ${id})\n`);
-          if (opts.watch) {
-            const final = await watch(runtime, id, { json: opts.json, intervalMs: (opts.interval ?? 1) * 1000 });
-            if (!opts.json) console.log(renderStatus(runtime, await editionStatus(runtime, final.id)));
-            return;
-          }
-          const s = await editionStatus(runtime, id);
-          console.log(opts.json ? JSON.stringify(s, null, 2) : renderStatus(runtime, s));
-        }),
-      );
-    });
+export async function status(ref: string, opts: { watch?: boolean; json?: boolean; interval?: number }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+    const { id, viaNewsletter } = await resolveEditionRef(runtime, ref);
+    if (viaNewsletter && !opts.json) process.stderr.write(`(newest ${ref} edition: ${id})\n`);
+    if (opts.watch) {
+      const final = await watch(runtime, id, { json: opts.json, intervalMs: (opts.interval ?? 1) * 1000 });
+      if (!opts.json) console.log(renderStatus(runtime, await editionStatus(runtime, final.id)));
+      return;
+    }
+    const s = await editionStatus(runtime, id);
+    console.log(opts.json ? JSON.stringify(s, null, 2) : renderStatus(runtime, s));
+  });
 }

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { editionIdFor, type Edition, type EditionState } from '../../delivery/edition';
 import type { Runtime } from '../../delivery/runtime';
-import { personalLinksHelpUrl } from '../../delivery/test-send';
+import { personalLinksHelpUrl } from '../../ops/test-send';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
+import { webCopyHtml } from '../../render/web-copy';
 import { page } from '../page';
 
 /** Editions readers may have in their inbox: from the first send on, whatever happened later, but not one ops cancelled. */
@@ -15,8 +16,10 @@ const listQuery = z.object({ newsletter: newsletterParam.optional() });
 
 /**
  * Every copy of an edition in the archive is the same: the HTML stored at build time (slot
- * markers, never a reader's data) with neutral values in the slots. The "Unsubscribe" and
- * "Manage your preferences" links point to a page explaining that the web copy is not personal.
+ * markers, never a reader's data) without its email-only parts (see render/web-copy.ts), with
+ * neutral values in what slots remain. In editions stored before those parts were marked, the
+ * "Unsubscribe" and "Manage your preferences" links point to a page explaining that the web copy
+ * is not personal.
  * A strict CSP keeps the newsletter's HTML from running anything in the site's origin.
  */
 export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): void {
@@ -66,7 +69,9 @@ export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): v
     if (!edition || !publishedStates.has(edition.state)) return notFound(reply, `There is no ${newsletter.data} edition for ${date.data}.`);
     const content = await runtime.editions.content(id);
     if (!content) return notFound(reply, `The ${newsletter.data} edition for ${date.data} is not available.`);
-    const html = fillSlots(content.html, neutralSlotValues({ unsubscribeUrl: help, preferencesUrl: help }), escapeHtml);
+    // The web copy drops the email-only parts (view in browser, subscriber footer); editions stored
+    // before those were marked still carry them, with neutral values.
+    const html = fillSlots(webCopyHtml(content.html), neutralSlotValues({ unsubscribeUrl: help, preferencesUrl: help }), escapeHtml);
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', edition.state === 'done' ? 'public, max-age=3600' : 'public, max-age=60')

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../delivery/runtime';
+import { askForToken, checkOpsAuth, metricsToken } from './metrics';
 
 export interface CheckResult {
   ok: boolean;
@@ -30,8 +31,11 @@ async function timed(check: () => Promise<unknown>, timeoutMs: number, what: str
  * `/healthz`: Redis and the mail transport (SMTP, or the outbox folder) are reachable. 200 when
  * both are, 503 otherwise, JSON either way. The SMTP check opens a connection, so its result is
  * kept for a few seconds: a load balancer probing every second does not open one a second.
+ * With DAYBREAK_METRICS_TOKEN set, a request without `Authorization: Bearer <token>` gets the
+ * same status with `{"status": ...}` only (the container healthcheck needs no more), and the
+ * details (timings, errors, the SMTP host) need the token.
  */
-export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number } = {}): void {
+export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number; env?: NodeJS.ProcessEnv } = {}): void {
   const redisTimeoutMs = options.redisTimeoutMs ?? 1500;
   // Under the image's 5 s HEALTHCHECK timeout, so a silent SMTP server still gets a JSON answer.
   const smtpTimeoutMs = options.smtpTimeoutMs ?? 3000;
@@ -44,12 +48,18 @@ export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, opt
     return smtpCache.result;
   };
 
-  app.get('/healthz', async (_request, reply) => {
+  const token = metricsToken(options.env);
+  app.get('/healthz', async (request, reply) => {
+    const auth = checkOpsAuth(request, token);
+    if (auth === 'wrong') {
+      runtime.logger.warn({ ip: request.ip, path: '/healthz' }, 'ops endpoint: wrong bearer token');
+      return askForToken(reply);
+    }
     const [redis, smtp] = await Promise.all([timed(() => runtime.redis.ping(), redisTimeoutMs, 'Redis'), smtpCheck()]);
     const healthy = redis.ok && smtp.ok;
-    return reply
-      .code(healthy ? 200 : 503)
-      .header('cache-control', 'no-store')
-      .send({ status: healthy ? 'ok' : 'unhealthy', redis, smtp: { ...smtp, transport: runtime.transport.description } });
+    const status = healthy ? 'ok' : 'unhealthy';
+    reply.code(healthy ? 200 : 503).header('cache-control', 'no-store');
+    if (auth === 'missing') return reply.send({ status });
+    return reply.send({ status, redis, smtp: { ...smtp, transport: runtime.transport.description } });
   });
 }

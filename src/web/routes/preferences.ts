@@ -89,7 +89,7 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
       runtime.logger.info({ subscriberId: sub.id, added, removed }, 'preferences saved');
       return show(reply, subscriber, token, { notice: 'Saved. Your choices apply from the next edition.' });
     } catch (error) {
-      if (error instanceof SubscriberError && error.code === 'suppressed') {
+      if (error instanceof SubscriberError && error.reason === 'suppressed') {
         return show(reply, sub, token, { name: typedName, chosen: typedList, errors: { newsletters: 'Email to this address is blocked on our side, so we cannot add newsletters. Reply to any of our emails and we will look into it.' }, status: 409 });
       }
       throw error;

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseSignup, publicNewsletters, requestSignup, type SignupFieldErrors } from '../../subscribers/signup';
+import { parseSignup, publicNewsletters, settleSignups, startSignup, type SignupFieldErrors } from '../../subscribers/signup';
 import type { PageKit } from '../kit';
 import { ipSubject } from '../rate-limit';
 import { checkFormPost, clientIp, HONEYPOT_FIELD, issueFormToken, judgeOrigin, userAgent } from '../security';
@@ -23,13 +23,16 @@ function honeypotFilled(body: Body): boolean {
 /**
  * The sign-up form (GET / and /subscribe, POST /subscribe) and its JSON twin for other sites
  * (POST /api/subscribers, CORS limited to web.allowedOrigins). Every outcome of a valid request
- * gets the same answer, so the response never tells whether an address was already subscribed.
+ * gets the same answer, given before the address is looked up (startSignup), so neither the
+ * response nor its timing tells whether an address was known, suppressed or erased.
  */
 export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
   const { runtime } = kit;
   const web = runtime.config.web;
   const allowed = publicNewsletters(runtime);
   const defaults = allowed.filter((n) => n.defaultChecked).map((n) => n.id);
+  // Sign-ups answered but still finishing are finished before the server (and its Redis) goes.
+  app.addHook('onClose', () => settleSignups(runtime));
 
   const showForm = (reply: FastifyReply, values: SignupFormValues, errors?: SignupFieldErrors, status = 200, notice?: string) =>
     kit.render(reply, signupView({ organisation: runtime.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(runtime), consentText: web.consentText, notice }), status);
@@ -62,11 +65,10 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
     if (!parsed.ok) return showForm(reply, values, parsed.errors, 400);
     const input = parsed.input;
     if (!(await kit.allow(request, reply, 'signup-email', runtime.subscribers.hashOf(input.email), web.rateLimits.signupPerEmail, 'email'))) return reply;
-    try {
-      await requestSignup(runtime, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) });
-    } catch (error) {
-      runtime.logger.error({ err: error }, 'sign-up failed');
-      return showForm(reply, values, { form: 'We could not send your confirmation email just now. Please try again in a few minutes.' }, 503);
+    // Answered before the address is looked at; the sign-up finishes in the background.
+    if (!startSignup(runtime, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+      runtime.logger.warn('sign-up refused: too many still being finished');
+      return showForm(reply, values, { form: 'We are very busy just now and could not take your sign-up. Please try again in a few minutes.' }, 503);
     }
     return kit.render(reply, checkInboxView(input.email));
   });
@@ -88,11 +90,9 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
       if (!parsed.ok) return reply.code(400).send({ error: 'invalid', message: 'Some fields need attention.', fields: parsed.errors });
       const perEmail = await kit.limiter.hit('signup-email', runtime.subscribers.hashOf(parsed.input.email), web.rateLimits.signupPerEmail);
       if (!perEmail.allowed) return reply.code(429).header('retry-after', String(perEmail.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Several confirmation emails were sent to this address recently; check the inbox.', retryAfterSeconds: perEmail.retryAfterSeconds });
-      try {
-        await requestSignup(runtime, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) });
-      } catch (error) {
-        runtime.logger.error({ err: error }, 'sign-up failed');
-        return reply.code(503).send({ error: 'unavailable', message: 'The confirmation email could not be sent just now; try again in a few minutes.' });
+      if (!startSignup(runtime, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+        runtime.logger.warn('sign-up refused: too many still being finished');
+        return reply.code(503).send({ error: 'unavailable', message: 'Too busy to take sign-ups just now; try again in a few minutes.' });
       }
       return reply.code(202).send(accepted);
     });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Runtime } from '../../delivery/runtime';
 import { mailgunBodySchema, mailgunEvents, verifyMailgun } from '../../bounces/webhooks/mailgun';
-import { checkBasicAuth, postmarkBodySchema, postmarkEvents } from '../../bounces/webhooks/postmark';
+import { checkBasicAuth, checkPostmarkAge, postmarkBodySchema, postmarkEvents } from '../../bounces/webhooks/postmark';
 import type { ProviderEvent } from '../../bounces/webhooks/provider-event';
 import { recordProviderEvents } from '../../bounces/webhooks/record';
 import { sendgridBodySchema, sendgridEvents, sendgridPublicKey, sendgridSignatureHeader, sendgridTimestampHeader, verifySendgrid } from '../../bounces/webhooks/sendgrid';
@@ -34,7 +34,9 @@ function zodMessage(error: z.ZodError): string {
 /**
  * ESP webhooks: POST /webhooks/ses (SNS), /sendgrid, /postmark, /mailgun. Each is registered only
  * when its provider is configured (otherwise 404). Nothing changes unless the payload is
- * authentic (401 otherwise), well formed (400 otherwise) and fresh; a repeat counts once.
+ * authentic (401 otherwise), well formed (400 otherwise) and fresh (401 otherwise); a repeat
+ * counts once. A check never ends in a 500: the one 5xx is 503 when an SNS certificate cannot be
+ * fetched just now (or a confirmation not made), so SNS retries a message that may be genuine.
  * Registered as an encapsulated plugin: its raw-body parser (signatures are over the exact bytes)
  * never touches the other routes.
  */
@@ -65,17 +67,24 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
       const parsed = snsMessageSchema.safeParse(json.value);
       if (!parsed.success) return refuse(reply, 'ses', 400, `not an SNS message: ${zodMessage(parsed.error)}`);
       const message = parsed.data;
-      const check = await verifySnsMessage(message, sns.certificates, runtime.clock.now(), config.maxAgeSeconds);
-      if (!check.ok) return refuse(reply, 'ses', check.status, check.reason);
-      // SNS signs for every AWS account's topics: only ours may talk to us.
-      if (!ses.topicArns.includes(message.TopicArn)) return refuse(reply, 'ses', 401, `topic ${message.TopicArn} is not in webhooks.ses.topicArns`);
+      // Topic, certificate host and freshness are checked before anything is fetched.
+      const check = await verifySnsMessage(message, sns.certificates, runtime.clock.now(), config.maxAgeSeconds, ses.topicArns);
+      if (!check.ok) {
+        if (check.status === 503) reply.header('retry-after', '60');
+        return refuse(reply, 'ses', check.status, check.reason);
+      }
       if (message.Type === 'SubscriptionConfirmation') {
         if (!isSnsUrl(message.SubscribeURL, 'subscribe')) return refuse(reply, 'ses', 400, 'SubscribeURL is not an Amazon SNS confirmation address');
         if (!ses.autoConfirm) {
           log.warn({ topic: message.TopicArn, subscribeUrl: message.SubscribeURL }, 'SNS subscription waiting: visit the SubscribeURL to confirm it');
           return reply.code(200).send({ ok: true, confirmed: false });
         }
-        await sns.confirmer.confirm(message.SubscribeURL as string);
+        try {
+          await sns.confirmer.confirm(message.SubscribeURL as string);
+        } catch (error) {
+          // Authentic, but Amazon did not take the confirmation just now: 503, so SNS sends it again.
+          return refuse(reply.header('retry-after', '60'), 'ses', 503, `could not confirm the SNS subscription just now: ${(error as Error).message}`);
+        }
         log.info({ topic: message.TopicArn }, 'SNS subscription confirmed');
         return reply.code(200).send({ ok: true, confirmed: true });
       }
@@ -120,7 +129,14 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
       if (!json.ok) return refuse(reply, 'postmark', 400, 'body is not JSON');
       const parsed = postmarkBodySchema.safeParse(json.value);
       if (!parsed.success) return refuse(reply, 'postmark', 400, `not a Postmark webhook: ${zodMessage(parsed.error)}`);
-      return accept(reply, 'postmark', postmarkEvents(parsed.data, runtime.clock.now()));
+      const now = runtime.clock.now();
+      const events = postmarkEvents(parsed.data, now);
+      // Basic auth proves the sender, not the moment: an old record (a leaked log, a replay) must not act now.
+      if (events.length > 0) {
+        const fresh = checkPostmarkAge(parsed.data, now, config.maxAgeSeconds);
+        if (!fresh.ok) return refuse(reply, 'postmark', fresh.status, fresh.reason);
+      }
+      return accept(reply, 'postmark', events);
     });
   }
 

@@ -1,9 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
-import { finalStates, pendingCount, type Edition } from './edition';
-import { latencyBuckets } from './instrument';
-import { editionQueueName, sendQueueName } from './queues';
-import type { Runtime } from './runtime';
-import { recentRate, settledCount } from './status';
+import { finalStates, pendingCount, type Edition } from '../delivery/edition';
+import { latencyBuckets } from '../delivery/instrument';
+import { editionQueueName, sendQueueName } from '../delivery/queues';
+import type { Runtime } from '../delivery/runtime';
+import { recentRate, settledCount } from '../ops/status';
 
 /**
  * Prometheus metrics for the whole install, computed when scraped, so any one process serving
@@ -59,15 +59,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
       registers: [registry],
       async collect() {
         this.reset();
-        for (const id of newsletters()) {
-          const ids = await runtime.redis.zrange(runtime.keys.editionsOf(id), '0', '-1');
-          const p = runtime.redis.pipeline();
-          for (const e of ids) p.hget(runtime.keys.edition(e), field);
-          const rows = (await p.exec()) ?? [];
-          let sum = 0;
-          for (const [, v] of rows) sum += Number(v ?? 0);
-          this.inc({ newsletter: id }, sum);
-        }
+        for (const id of newsletters()) this.inc({ newsletter: id }, await runtime.editions.sumOf(id, field));
       },
     });
   editionSum('skipped', 'daybreak_messages_skipped_total', 'Messages not sent because the reader was suppressed, unsubscribed or unconfirmed (at fan-out or at send time), by newsletter.');

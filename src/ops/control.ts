@@ -1,8 +1,9 @@
 import os from 'node:os';
-import type { EditionState } from './edition';
-import { enqueueEdition } from './enqueue';
-import type { Runtime } from './runtime';
-import { getEditionOrThrow } from './status';
+import { DaybreakError } from '../core/errors';
+import type { EditionState } from '../delivery/edition';
+import { enqueueEdition } from '../delivery/enqueue';
+import type { Runtime } from '../delivery/runtime';
+import { getEditionOrThrow } from '../ops/status';
 
 /** Who is at the terminal, for the edition's history. */
 export function currentOperator(): string {
@@ -15,9 +16,9 @@ export function currentOperator(): string {
 }
 
 /** A control command that does not apply to the edition's current state. */
-export class EditionControlError extends Error {
+export class EditionControlError extends DaybreakError {
   constructor(readonly editionId: string, readonly state: string, message: string) {
-    super(message);
+    super('conflict', message, { context: { edition: editionId, state } });
     this.name = 'EditionControlError';
   }
 }
@@ -30,6 +31,10 @@ export interface ControlResult {
   unchanged: boolean;
   /** For resume: the edition turned out to be complete and is now done. */
   finished?: boolean;
+  /** For cancel: queued send jobs of this edition taken off the queue. */
+  removedJobs?: number;
+  /** For cancel: messages already claimed (with the mail server) when it was cancelled; they settle as sent or failed. */
+  inFlight?: number;
 }
 
 /** Other editions of the newsletter that are paused: the shared send queue must stay paused for them. */
@@ -50,16 +55,21 @@ async function resumeQueueUnlessHeld(runtime: Runtime, newsletterId: string, edi
  */
 export async function pauseEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'paused', ['sending']);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'pause', {
+    at: now,
+    detail: { by, ...(options.reason ? { reason: options.reason } : {}), ...options.evidence },
+    // A pause with a reason (the circuit breaker's) shows it in `status` from the same instant.
+    fields: { pausedAt: now, ...(options.reason ? { reason: options.reason } : {}) },
+  });
   if (!result.ok) {
     if (result.previous === 'paused') return { editionId: id, previous: 'paused', state: 'paused', unchanged: true };
     const hint = result.previous === 'created' || result.previous === 'building' ? ' It can be paused once it is sending (seconds from now), or cancelled now.' : '';
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a sending edition can be paused.${hint}`);
   }
   await runtime.queues.send(edition.newsletterId).pause();
-  await runtime.editions.update(id, { pausedAt: runtime.clock.now().getTime() });
-  await runtime.editions.log(id, runtime.clock.now(), 'paused', { by: options.by ?? currentOperator(), ...(options.reason ? { reason: options.reason } : {}), ...options.evidence });
-  runtime.logger.child({ editionId: id }).info({ by: options.by ?? currentOperator() }, 'edition paused');
+  runtime.logger.child({ editionId: id }).info({ by }, 'edition paused');
   return { editionId: id, previous: 'sending', state: 'paused', unchanged: false };
 }
 
@@ -70,7 +80,9 @@ export async function pauseEdition(runtime: Runtime, id: string, options: { by?:
  */
 export async function resumeEdition(runtime: Runtime, id: string, options: { by?: string } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'sending', ['paused']);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'resume', { at: now, detail: { by }, clear: ['pausedAt'] });
   if (!result.ok) {
     if (result.previous === 'sending') {
       // Still make sure the queue runs: a crash between the two steps of a resume leaves it paused.
@@ -79,35 +91,64 @@ export async function resumeEdition(runtime: Runtime, id: string, options: { by?
     }
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a paused edition can be resumed.`);
   }
-  const now = runtime.clock.now();
-  await runtime.editions.log(id, now, 'resumed', { by: options.by ?? currentOperator() });
   await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
   let finished = false;
   if (edition.fanoutDone) finished = await runtime.editions.fanoutDone(id, now);
   else await enqueueEdition(runtime, { newsletterId: edition.newsletterId, localDate: edition.localDate, trigger: 'manual' });
-  runtime.logger.child({ editionId: id }).info({ by: options.by ?? currentOperator(), finished }, 'edition resumed');
+  runtime.logger.child({ editionId: id }).info({ by, finished }, 'edition resumed');
   return { editionId: id, previous: 'paused', state: finished ? 'done' : 'sending', unchanged: false, finished };
 }
 
-const cancellable: EditionState[] = ['created', 'building', 'sending', 'paused', 'held'];
+/**
+ * Takes the edition's jobs that no worker holds off its newsletter's queue (its own and resend
+ * jobs; other editions' jobs stay), so `status` stops listing them. A job a worker already holds
+ * cannot be removed; its claim sees the cancelled state and sends nothing.
+ */
+async function removeQueuedJobs(runtime: Runtime, newsletterId: string, editionId: string): Promise<number> {
+  const queue = runtime.queues.send(newsletterId);
+  const ours = (id: string) => id.startsWith(`${editionId}.`) || id.startsWith(`resend.${editionId}.`);
+  let removed = 0;
+  for (;;) {
+    const ids = (await queue.getRanges(['waiting', 'delayed', 'prioritized'], 0, -1)).filter(ours);
+    if (ids.length === 0) return removed;
+    let progressed = 0;
+    for (let i = 0; i < ids.length; i += 200) {
+      const results = await Promise.all(ids.slice(i, i + 200).map((id) => queue.remove(id).catch(() => 0)));
+      progressed += results.filter((r) => r === 1).length;
+    }
+    removed += progressed;
+    if (progressed === 0) return removed;
+  }
+}
+
+/** Readers whose copy was claimed (handed to SMTP or about to be) and not yet recorded. */
+async function claimedNow(runtime: Runtime, editionId: string): Promise<number> {
+  let claimed = 0;
+  for await (const entry of runtime.editions.scanLedger(editionId)) if (entry.kind === 'claimed') claimed += 1;
+  return claimed;
+}
 
 /**
  * Cancels an edition for good: every worker's claim sees it before SMTP and completes the job
- * without sending. Queued jobs are left to drain (each is a claim and nothing more); the ledger
- * keeps who had already been sent.
+ * without sending, and the edition's queued jobs are removed. Copies already claimed finish and
+ * are recorded; the result says how many, so the counts ops are told add up with the ledger.
  */
 export async function cancelEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string } = {}): Promise<ControlResult> {
   const edition = await getEditionOrThrow(runtime, id);
-  const result = await runtime.editions.transition(id, 'cancelled', cancellable);
+  const now = runtime.clock.now();
+  const by = options.by ?? currentOperator();
+  const result = await runtime.editions.apply(id, 'cancel', {
+    at: now,
+    detail: { by, ...(options.reason ? { reason: options.reason } : {}) },
+    fields: { finishedAt: now, reason: `cancelled by ${by}${options.reason ? `: ${options.reason}` : ''}` },
+  });
   if (!result.ok) {
     if (result.previous === 'cancelled') return { editionId: id, previous: 'cancelled', state: 'cancelled', unchanged: true };
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is already ${result.previous}; there is nothing left to cancel.`);
   }
-  const now = runtime.clock.now();
-  const by = options.by ?? currentOperator();
-  await runtime.editions.update(id, { finishedAt: now.getTime(), reason: `cancelled by ${by}${options.reason ? `: ${options.reason}` : ''}` });
-  await runtime.editions.log(id, now, 'cancelled', { by, from: result.previous, ...(options.reason ? { reason: options.reason } : {}) });
+  const removedJobs = await removeQueuedJobs(runtime, edition.newsletterId, id);
   if (result.previous === 'paused') await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
-  runtime.logger.child({ editionId: id }).info({ by, from: result.previous }, 'edition cancelled');
-  return { editionId: id, previous: result.previous as EditionState, state: 'cancelled', unchanged: false };
+  const inFlight = await claimedNow(runtime, id);
+  runtime.logger.child({ editionId: id }).info({ by, from: result.previous, removedJobs, inFlight }, 'edition cancelled');
+  return { editionId: id, previous: result.previous as EditionState, state: 'cancelled', unchanged: false, removedJobs, inFlight };
 }

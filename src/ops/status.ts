@@ -1,10 +1,11 @@
-import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from './edition';
-import type { Runtime } from './runtime';
+import { DaybreakError } from '../core/errors';
+import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from '../delivery/edition';
+import type { Runtime } from '../delivery/runtime';
 
 /** Asked for an edition that is not there: says which ones are. */
-export class EditionNotFoundError extends Error {
+export class EditionNotFoundError extends DaybreakError {
   constructor(readonly editionId: string, readonly suggestions: string[]) {
-    super(`No edition "${editionId}".${suggestions.length ? ` Recent editions: ${suggestions.join(', ')}` : ' There are no editions yet.'} (\`daybreak editions\` lists them)`);
+    super('not-found', `No edition "${editionId}".${suggestions.length ? ` Recent editions: ${suggestions.join(', ')}` : ' There are no editions yet.'} (\`daybreak editions\` lists them)`, { context: { edition: editionId } });
     this.name = 'EditionNotFoundError';
   }
 }
@@ -21,7 +22,7 @@ export async function getEditionOrThrow(runtime: Runtime, id: string): Promise<E
  * `daybreak status national`). Only read-only commands accept the shorthand.
  */
 export async function resolveEditionRef(runtime: Runtime, ref: string): Promise<{ id: string; viaNewsletter: boolean }> {
-  if (await runtime.redis.exists(runtime.keys.edition(ref))) return { id: ref, viaNewsletter: false };
+  if (await runtime.editions.exists(ref)) return { id: ref, viaNewsletter: false };
   if (runtime.config.newsletters.some((n) => n.id === ref)) {
     const [latest] = await runtime.editions.list(ref, 1);
     if (latest) return { id: latest.id, viaNewsletter: true };
@@ -70,13 +71,11 @@ export const rateWindowMs = 60_000;
 
 /** Settled per second over the recent samples (any worker process writes them), if there are enough. */
 export async function recentRate(runtime: Runtime, editionId: string, settledNow: number, now: Date): Promise<SendRate | undefined> {
-  const members = await runtime.redis.zrangebyscore(runtime.keys.editionProgress(editionId), now.getTime() - rateWindowMs, '+inf', 'LIMIT', 0, 1);
-  const oldest = members[0];
+  const oldest = await runtime.editions.oldestProgressSince(editionId, new Date(now.getTime() - rateWindowMs));
   if (!oldest) return undefined;
-  const [ms, settled] = oldest.split(':').map(Number) as [number, number];
-  const seconds = (now.getTime() - ms) / 1000;
+  const seconds = (now.getTime() - oldest.at.getTime()) / 1000;
   if (seconds < 1) return undefined;
-  return { perSecond: Math.max(0, (settledNow - settled) / seconds), basis: 'recent', windowSeconds: Math.round(seconds) };
+  return { perSecond: Math.max(0, (settledNow - oldest.settled) / seconds), basis: 'recent', windowSeconds: Math.round(seconds) };
 }
 
 export function settledCount(e: Pick<Edition, 'sent' | 'failed' | 'skipped'>): number {
@@ -93,7 +92,7 @@ export async function editionStatus(runtime: Runtime, id: string, options: { his
     queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
     queue.isPaused(),
     queue.getWorkersCount(),
-    runtime.redis.lrange(runtime.keys.editionHistory(id), -(options.historyLines ?? 8), -1),
+    runtime.editions.history(id, options.historyLines ?? 8),
   ]);
   const settled = settledCount(e);
   const pending = pendingCount(e);
@@ -137,7 +136,7 @@ export async function editionStatus(runtime: Runtime, id: string, options: { his
     warnings: e.warnings,
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
     notes,
-    history: history.map((l) => JSON.parse(l) as { at: string; event: string } & Record<string, unknown>),
+    history,
   };
 }
 

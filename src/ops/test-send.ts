@@ -1,21 +1,22 @@
 import crypto from 'node:crypto';
+import { DaybreakError, type ErrorCode } from '../core/errors';
 import type { RenderedEdition } from '../render/contract';
 import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';
 import { renderEdition } from '../render/render-edition';
 import { normaliseEmail } from '../subscribers/email';
-import { senderDomain } from './addresses';
-import { editionHeaders, planEdition } from './build-edition';
-import { editionIdFor } from './edition';
-import { addressOf } from './envelope';
-import { greetingFor, preferencesUrl, unsubscribeUrl } from './personalise';
-import type { Runtime } from './runtime';
-import { scheduledSlot } from './schedule';
+import { senderDomain } from '../delivery/addresses';
+import { editionHeaders, planEdition } from '../delivery/build-edition';
+import { editionIdFor } from '../delivery/edition';
+import { addressOf } from '../delivery/envelope';
+import { greetingFor, preferencesUrl, unsubscribeUrl } from '../delivery/personalise';
+import type { Runtime } from '../delivery/runtime';
+import { editionSlot } from '../delivery/schedule';
 
 export const TEST_SUBJECT_PREFIX = '[TEST] ';
 
-export class TestSendError extends Error {
-  constructor(message: string) {
-    super(message);
+export class TestSendError extends DaybreakError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
     this.name = 'TestSendError';
   }
 }
@@ -49,7 +50,7 @@ export async function testSend(runtime: Runtime, input: { newsletterId: string; 
   const newsletter = runtime.newsletter(input.newsletterId);
   const to = normaliseEmail(input.to);
   if (await runtime.subscribers.isSuppressed(to)) {
-    throw new TestSendError(`${to} is on the suppression list (it bounced or complained); a test to it would hurt the sender's reputation. Use another address.`);
+    throw new TestSendError('refused', `${to} is on the suppression list (it bounced or complained); a test to it would hurt the sender's reputation. Use another address.`);
   }
   const editionId = editionIdFor(newsletter.id, input.localDate);
   let rendered: RenderedEdition | undefined = await runtime.editions.content(editionId);
@@ -58,9 +59,9 @@ export async function testSend(runtime: Runtime, input: { newsletterId: string; 
   if (rendered) {
     articles = (await runtime.editions.get(editionId))?.articleIds.length ?? 0;
   } else {
-    const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, input.localDate) ?? runtime.clock.now();
+    const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, input.localDate);
     const plan = await planEdition(runtime, { id: editionId, newsletterId: newsletter.id, localDate: input.localDate, scheduledFor });
-    if (plan.articles.length === 0) throw new TestSendError(`No articles for ${editionId} (${plan.considered} in the feed, none published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}); nothing to test.`);
+    if (plan.articles.length === 0) throw new TestSendError('conflict', `No articles for ${editionId} (${plan.considered} in the feed, none published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}); nothing to test.`);
     rendered = await renderEdition(plan.content);
     articles = plan.articles.length;
   }

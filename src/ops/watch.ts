@@ -1,5 +1,5 @@
-import { finalStates, type Edition } from './edition';
-import type { Runtime } from './runtime';
+import { finalStates, type Edition } from '../delivery/edition';
+import type { Runtime } from '../delivery/runtime';
 
 /** Polls an edition until it reaches a final state (done, skipped, held, cancelled, failed). */
 export async function waitForEdition(

@@ -1,10 +1,10 @@
 import type { Worker } from 'bullmq';
 import { createEditionWorker } from '../../workers/edition.worker';
 import { createSendWorkers } from '../../workers/send.worker';
-import { editionIdFor, type Edition } from './edition';
-import { enqueueEdition } from './enqueue';
-import type { Runtime } from './runtime';
-import { waitForEdition } from './watch';
+import { editionIdFor, type Edition } from '../delivery/edition';
+import { enqueueEdition } from '../delivery/enqueue';
+import type { Runtime } from '../delivery/runtime';
+import { waitForEdition } from '../ops/watch';
 
 export interface RunNowResult {
   edition: Edition;

@@ -1,13 +1,13 @@
+import { DaybreakError, type ErrorCode } from '../core/errors';
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import { createSendWorkers } from '../../workers/send.worker';
-import { LuaScript } from '../core/lua-script';
 import { normaliseEmail } from '../subscribers/email';
-import { currentOperator } from './control';
-import type { Edition } from './edition';
-import { type SendJobData } from './queues';
-import type { Runtime } from './runtime';
-import type { SendOutcome } from './send-processor';
-import { getEditionOrThrow } from './status';
+import { currentOperator } from '../ops/control';
+import type { Edition } from '../delivery/edition';
+import { type SendJobData } from '../delivery/queues';
+import type { Runtime } from '../delivery/runtime';
+import type { SendOutcome } from '../delivery/send-processor';
+import { getEditionOrThrow } from '../ops/status';
 
 /**
  * Ops resends. The ledger stays the only guard against double sends:
@@ -18,9 +18,9 @@ import { getEditionOrThrow } from './status';
  * - `--to` is the one explicit override: a forced job sends even to someone already sent.
  */
 
-export class ResendError extends Error {
-  constructor(readonly editionId: string, message: string) {
-    super(message);
+export class ResendError extends DaybreakError {
+  constructor(code: ErrorCode, readonly editionId: string, message: string) {
+    super(code, message, { context: { edition: editionId } });
     this.name = 'ResendError';
   }
 }
@@ -57,48 +57,11 @@ export interface ResendPlan {
 
 const sendableStates = new Set(['sending', 'done']);
 
-/** Turns still-failed ledger entries back into queued ones. KEYS: edition, ledger. ARGV: now, ids... */
-const requeueFailedScript = new LuaScript(`
-local out = {}
-for i = 2, #ARGV do
-  local prev = redis.call('HGET', KEYS[2], ARGV[i])
-  if prev and string.sub(prev, 1, 1) == 'f' then
-    redis.call('HSET', KEYS[2], ARGV[i], 'q|' .. ARGV[1])
-    redis.call('HINCRBY', KEYS[1], 'failed', -1)
-    out[#out + 1] = ARGV[i]
-  end
-end
-return out
-`);
 
-/** Why a send to this reader would be skipped now, or undefined when it would go. One round trip per batch. */
+/** Why a send to this reader would be skipped now (the claim's own rule), or undefined when it would go. */
 async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
-  const out = new Map<string, { email?: string; skipBecause?: string }>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const batch = ids.slice(i, i + 500);
-    const p = runtime.redis.pipeline();
-    for (const id of batch) p.hmget(runtime.keys.subscriber(id), 'email', 'status', 'newsletters', 'emailHash');
-    const rows = ((await p.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v as Array<string | null>;
-    });
-    const s = runtime.redis.pipeline();
-    for (const row of rows) s.hexists(runtime.keys.suppressions(), row[3] ?? '');
-    const suppressed = ((await s.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return v === 1;
-    });
-    batch.forEach((id, k) => {
-      const [email, status, newsletters] = rows[k] as Array<string | null>;
-      let skipBecause: string | undefined;
-      if (!email) skipBecause = 'subscriber no longer exists';
-      else if (suppressed[k]) skipBecause = 'suppressed';
-      else if (status !== 'confirmed') skipBecause = status === 'unsubscribed' ? 'unsubscribed' : `not confirmed (${status})`;
-      else if (!(newsletters ?? '').split(',').includes(newsletterId)) skipBecause = `unsubscribed from ${newsletterId}`;
-      out.set(id, { email: email ?? undefined, skipBecause });
-    });
-  }
-  return out;
+  const checked = await runtime.subscribers.deliverability(newsletterId, ids);
+  return new Map([...checked].map(([id, { email, reason }]) => [id, { email, skipBecause: reason }]));
 }
 
 function describeMode(request: ResendRequest): string {
@@ -107,18 +70,18 @@ function describeMode(request: ResendRequest): string {
 }
 
 function assertSendable(edition: Edition): void {
-  if (edition.state === 'paused') throw new ResendError(edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
-  if (edition.state === 'cancelled') throw new ResendError(edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
+  if (edition.state === 'paused') throw new ResendError('conflict', edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
+  if (edition.state === 'cancelled') throw new ResendError('refused', edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
   if (!sendableStates.has(edition.state)) {
-    throw new ResendError(edition.id, `Edition ${edition.id} is ${edition.state}; only an edition that has been sending (sending or done) can be resent.${edition.state === 'held' || edition.state === 'failed' || edition.state === 'created' || edition.state === 'building' ? ` \`daybreak run-edition ${edition.newsletterId} --date ${edition.localDate}\` builds and sends it.` : ''}`);
+    throw new ResendError('conflict', edition.id, `Edition ${edition.id} is ${edition.state}; only an edition that has been sending (sending or done) can be resent.${edition.state === 'held' || edition.state === 'failed' || edition.state === 'created' || edition.state === 'building' ? ` \`daybreak run-edition ${edition.newsletterId} --date ${edition.localDate}\` builds and sends it.` : ''}`);
   }
 }
 
 /** Who a resend would reach, and why; reads only. */
 export async function planResend(runtime: Runtime, editionId: string, request: ResendRequest): Promise<ResendPlan> {
   const modes = [request.to !== undefined, Boolean(request.failed), Boolean(request.unsent)].filter(Boolean).length;
-  if (modes === 0) throw new ResendError(editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
-  if (request.to !== undefined && modes > 1) throw new ResendError(editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
+  if (modes === 0) throw new ResendError('bad-input', editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
+  if (request.to !== undefined && modes > 1) throw new ResendError('bad-input', editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
   const edition = await getEditionOrThrow(runtime, editionId);
   assertSendable(edition);
   const nl = edition.newsletterId;
@@ -126,11 +89,11 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
 
   if (request.to !== undefined) {
     const subscriber = await runtime.subscribers.findByEmail(normaliseEmail(request.to));
-    if (!subscriber) throw new ResendError(editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
+    if (!subscriber) throw new ResendError('not-found', editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
     const check = (await deliverability(runtime, nl, [subscriber.id])).get(subscriber.id);
     if (check?.skipBecause) {
       const fix = check.skipBecause === 'suppressed' ? ' Suppression protects the sender: remove the suppression first if the address really works again.' : '';
-      throw new ResendError(editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
+      throw new ResendError('refused', editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
     }
     const entry = await runtime.editions.ledgerEntry(editionId, subscriber.id);
     plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
@@ -152,9 +115,9 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
       const ids = await runtime.subscribers.pageMembers(nl, cursor, 1000);
       if (ids.length === 0) break;
       cursor = Number(ids[ids.length - 1]);
-      const present = await runtime.redis.hmget(runtime.keys.ledger(editionId), ...ids);
+      const present = await runtime.editions.ledgerEntries(editionId, ids);
       ids.forEach((id, i) => {
-        if (present[i] === null) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
+        if (present[i] === undefined) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
       });
     }
     plan.completesFanout = true;
@@ -206,7 +169,7 @@ export async function executeResend(
   const edition = await getEditionOrThrow(runtime, editionId);
   assertSendable(edition);
   const queue = runtime.queues.send(newsletterId);
-  if (await queue.isPaused()) throw new ResendError(editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
+  if (await queue.isPaused()) throw new ResendError('conflict', editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
   const log = runtime.logger.child({ editionId });
   const now = runtime.clock.now();
 
@@ -214,12 +177,7 @@ export async function executeResend(
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set<string>();
-    for (let i = 0; i < failedIds.length; i += 500) {
-      const batch = failedIds.slice(i, i + 500);
-      const ids = (await requeueFailedScript.run(runtime.redis, [runtime.keys.edition(editionId), runtime.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[];
-      for (const id of ids) requeued.add(id);
-    }
+    const requeued = new Set(await runtime.editions.requeueFailed(editionId, failedIds, now));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
@@ -264,8 +222,7 @@ export async function executeResend(
     }
     if (plan.completesFanout && !edition.fanoutDone) {
       // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
-      await runtime.editions.fanoutDone(editionId, runtime.clock.now());
-      await runtime.editions.log(editionId, runtime.clock.now(), 'fanned-out', { by: `resend (${by})`, queued: jobIds.size });
+      await runtime.editions.fanoutDone(editionId, runtime.clock.now(), { detail: { by: `resend (${by})`, queued: jobIds.size } });
     }
     await runtime.editions.log(editionId, now, 'resend', {
       by, mode: plan.mode, queued: jobIds.size, ...(alreadyHandled ? { alreadyHandled } : {}),
@@ -300,7 +257,7 @@ export async function executeResend(
           if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
         }
       }
-      if (Date.now() > deadline) throw new ResendError(editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
+      if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
     }
     await runtime.editions.log(editionId, runtime.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
