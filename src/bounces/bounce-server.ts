@@ -2,6 +2,7 @@ import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import type { Runtime } from '../app/runtime';
 import { processInbound } from './inbound';
 import { parseUnsubscribeAddress, verpSettings } from '../mail/verp';
+import { BounceParserThread } from './parse-worker';
 
 /** Unsubscribes a reader who mailed their List-Unsubscribe address: from everything, at once. */
 async function unsubscribeByMail(runtime: Runtime, subscriberId: string): Promise<void> {
@@ -35,6 +36,10 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
   const settings = runtime.config.bounces.server;
   const log = runtime.logger.child({ part: 'bounce-server' });
   const verp = verpSettings(runtime.config);
+  // Parsing runs in a worker thread with a hard time budget: a hostile 5 MB message never stalls
+  // the greetings and replies of other connections, and one that runs too long is stopped and kept.
+  const parser = new BounceParserThread({ maxMessageBytes: settings.maxMessageBytes, timeBudgetMs: settings.parseTimeBudgetMs });
+  parser.warm();
   const server = new SMTPServer({
     name: domain,
     banner: 'Daybreak bounce processor',
@@ -43,6 +48,8 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
     disabledCommands: ['AUTH', 'STARTTLS'],
     size: settings.maxMessageBytes,
     logger: false,
+    // The client's hostname is never used: no reverse DNS lookup (up to 1.5 s) before each greeting.
+    disableReverseLookup: true,
     onRcptTo(address, _session, callback) {
       const rcpt = address.address.toLowerCase();
       if (!rcpt.endsWith(`@${domain}`)) return callback(new SmtpReplyError(`5.7.1 <${address.address}>: relay access denied; this server only takes mail for ${domain}`, 550));
@@ -54,9 +61,14 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
     },
     onData(stream: SMTPServerDataStream, session, callback) {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      let received = 0;
+      stream.on('data', (c: Buffer) => {
+        // Past the limit the message is refused anyway: keep reading it, not holding it.
+        received += c.length;
+        if (received <= settings.maxMessageBytes) chunks.push(c);
+      });
       stream.on('end', () => {
-        if (stream.sizeExceeded) return callback(new SmtpReplyError(`5.3.4 message too big for the bounce processor (limit ${settings.maxMessageBytes} bytes)`, 552));
+        if (stream.sizeExceeded || received > settings.maxMessageBytes) return callback(new SmtpReplyError(`5.3.4 message too big for the bounce processor (limit ${settings.maxMessageBytes} bytes)`, 552));
         const raw = Buffer.concat(chunks);
         const envelope = { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
         // Mail to a reader's List-Unsubscribe mailto (RFC 2369): the address itself is the request.
@@ -71,7 +83,7 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
           );
           return;
         }
-        processInbound(runtime, raw, envelope).then(
+        processInbound(runtime, raw, envelope, { parse: (message, options) => parser.parse(message, options) }).then(
           (result) => {
             log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate && !o.ignored).length, kept: result.kept }, 'bounce mailbox: message handled');
             const applied = result.outcomes.filter((o) => !o.duplicate && !o.ignored).length;
@@ -93,9 +105,13 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
   const host = options.host ?? settings.host;
   const port = options.port ?? settings.port;
   await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
+    const failed = (error: Error) => {
+      void parser.close();
+      reject(error);
+    };
+    server.server.once('error', failed);
     server.listen(port, host, () => {
-      server.server.off('error', reject);
+      server.server.off('error', failed);
       resolve();
     });
   });
@@ -104,6 +120,9 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
   return {
     port: bound,
     host,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await parser.close();
+    },
   };
 }

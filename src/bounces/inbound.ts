@@ -3,7 +3,8 @@ import { parseMessageId } from '../mail/personalise';
 import type { Runtime } from '../app/runtime';
 import type { BounceEvent, RecordOutcome } from './events';
 import { headerValue } from './message-parts';
-import { parseBounce, type BounceReport, type RecipientResult } from './parse-bounce';
+import { attributeToReader, parseBounce, type BounceReport, type ParseOptions, type RecipientResult } from './parse-bounce';
+import type { ParsedBounce } from './parse-worker';
 import { BouncePolicy } from './policy';
 import { senderFaultReasons, type BounceReason } from './reason';
 import { findVerpTargets, parseVerpAddress, verpSettings, type VerpTarget } from '../mail/verp';
@@ -36,7 +37,21 @@ export interface UnparsedMessage {
 }
 
 const keepRawBytes = 256 * 1024;
+/** A VERP address quoted in a report (Return-Path of the returned headers) sits near its top. */
+const verpScanChars = 1024 * 1024;
 
+/** How a message is parsed: in this thread by default; the bounce server passes its worker thread. */
+export type BounceParser = (raw: Buffer, options: Pick<ParseOptions, 'sentTo'>) => Promise<ParsedBounce>;
+
+/** The readers' addresses behind VERP targets: the addresses those copies were sent to. */
+async function readersAddresses(runtime: Runtime, targets: VerpTarget[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of targets.slice(0, 5)) {
+    const sub = await runtime.subscribers.get(t.subscriberId);
+    if (sub) out.push(sub.email);
+  }
+  return out;
+}
 
 /**
  * Events for one parsed report, attributed by the VERP token first (the RCPT address, or one
@@ -80,18 +95,8 @@ export function eventsFromReport(report: BounceReport, input: { verp: VerpTarget
  * Handles one message delivered to the bounce domain: parse, attribute, apply the policy. Auto-
  * replies and success reports are ignored; what cannot be read is kept and reported, never counted.
  */
-export async function processInbound(runtime: Runtime, raw: Buffer, envelope: InboundEnvelope): Promise<InboundResult> {
+export async function processInbound(runtime: Runtime, raw: Buffer, envelope: InboundEnvelope, options: { parse?: BounceParser } = {}): Promise<InboundResult> {
   const now = runtime.clock.now();
-  let parsed: Awaited<ReturnType<typeof parseBounce>>;
-  try {
-    parsed = await parseBounce(raw);
-  } catch (error) {
-    // A message that breaks the parser is kept, not refused: a 4xx would have the sender retry it for days.
-    await keepUnparsed(runtime, raw, envelope, '', '', `parser error: ${(error as Error).message}`);
-    runtime.logger.warn({ err: error, rcptTo: envelope.rcptTo }, 'kept a message the bounce parser could not read');
-    return { report: { isBounce: false, kind: 'unrecognised', format: 'unknown', recipients: [], originalMessageIds: [], originalMailFrom: [], note: 'parser error' }, attribution: 'none', outcomes: [], kept: true };
-  }
-  const { parts, ...report } = parsed;
   const settings = verpSettings(runtime.config);
   const verp: VerpTarget[] = [];
   if (settings) {
@@ -99,7 +104,24 @@ export async function processInbound(runtime: Runtime, raw: Buffer, envelope: In
       const check = parseVerpAddress(settings, rcpt);
       if (check.ok) verp.push(check.target);
     }
-    if (!verp.length) verp.push(...findVerpTargets(settings, parts.raw));
+  }
+  // A bounce to a VERP address is about one copy: the parser attributes it to that reader's address.
+  const sentTo = await readersAddresses(runtime, verp);
+  const parse: BounceParser = options.parse ?? ((message, o) => parseBounce(message, { maxMessageBytes: runtime.config.bounces.server.maxMessageBytes, timeBudgetMs: runtime.config.bounces.server.parseTimeBudgetMs, ...o }));
+  let parsed: ParsedBounce;
+  try {
+    parsed = await parse(raw, { sentTo });
+  } catch (error) {
+    // A message that breaks the parser is kept, not refused: a 4xx would have the sender retry it for days.
+    await keepUnparsed(runtime, raw, envelope, '', '', `parser error: ${(error as Error).message}`);
+    runtime.logger.warn({ err: error, rcptTo: envelope.rcptTo }, 'kept a message the bounce parser could not read');
+    return { report: { isBounce: false, kind: 'unrecognised', format: 'unknown', recipients: [], originalMessageIds: [], originalMailFrom: [], note: 'parser error' }, attribution: 'none', outcomes: [], kept: true };
+  }
+  const { parts, ...parsedReport } = parsed;
+  let report: BounceReport = parsedReport;
+  if (settings && !verp.length) {
+    verp.push(...findVerpTargets(settings, parts.raw.slice(0, verpScanChars)));
+    if (verp.length) report = attributeToReader(report, await readersAddresses(runtime, verp));
   }
   // The report's own Message-ID names it across redeliveries; without one, its bytes do.
   const ownId = headerValue(parts.headers, 'message-id');

@@ -1,9 +1,38 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { addressInValue } from './address-scan';
 
 /**
  * The parts of an incoming message that bounce classification reads, decoded once by mailparser
  * (transfer encodings, charsets, MIME structure). Everything after this is pure string work.
  */
+
+/** Why a message was refused rather than read: each is a clean answer, never a crash. */
+export type BounceParseErrorCode = 'too-large' | 'mime-structure' | 'time-budget' | 'parser-failure';
+
+/** A message the bounce parser refuses to read, with what to do about it on its last line. */
+export class BounceParseError extends Error {
+  constructor(readonly code: BounceParseErrorCode, message: string) {
+    super(message);
+    this.name = 'BounceParseError';
+  }
+}
+
+/**
+ * Limits on the MIME structure mailparser will build (its own defaults are 1 MB of headers per
+ * part and 1,000 parts). A real bounce has a few parts and a few KB of headers; these leave room
+ * for a returned message with attachments and a long Received chain.
+ */
+export const mimeLimits = {
+  /** Header bytes of one MIME part. */
+  maxHeadBytes: 256 * 1024,
+  /** MIME parts in one message, nested ones included. */
+  maxParts: 200,
+  /** HTML longer than this is not turned into text (a bounce's HTML part is small). */
+  maxHtmlChars: 1024 * 1024,
+  /** Returned original messages looked for, and characters of each one's header block kept. */
+  maxOriginals: 20,
+  maxOriginalHeaderChars: 64 * 1024,
+};
 export interface MessageParts {
   /** Top-level headers, lower-cased names, unfolded values, in order (a name may repeat). */
   headers: Array<[string, string]>;
@@ -59,18 +88,27 @@ export function findOriginalHeaderBlocks(raw: string): string[] {
   const bodyStart = text.indexOf('\n\n');
   if (bodyStart < 0) return blocks;
   const body = text.slice(bodyStart + 2);
+  const window = mimeLimits.maxOriginalHeaderChars;
+  // Each look-ahead reads at most a window past its start, so many markers cost no more than one.
+  const within = (needle: string, from: number) => {
+    const i = body.slice(from, from + window).indexOf(needle);
+    return i < 0 ? -1 : from + i;
+  };
   // MIME: a part typed message/rfc822 or text/rfc822-headers; its own headers end at a blank line.
   const partRe = new RegExp(partHeaderTypes.source, 'gim');
-  for (let m = partRe.exec(body); m; m = partRe.exec(body)) {
-    const partHeadersEnd = body.indexOf('\n\n', m.index);
+  // Candidates examined are counted too: a body of nothing but such lines costs no more than a real one.
+  let examined = 0;
+  for (let m = partRe.exec(body); m && blocks.length < mimeLimits.maxOriginals && examined++ < 2 * mimeLimits.maxOriginals; m = partRe.exec(body)) {
+    const partHeadersEnd = within('\n\n', m.index);
     if (partHeadersEnd < 0) continue;
     const partHeaders = body.slice(m.index, partHeadersEnd);
     let start = partHeadersEnd + 2;
-    while (body[start] === '\n') start++;
-    const end = body.indexOf('\n\n', start);
-    let block = body.slice(start, end < 0 ? undefined : end);
+    while (body[start] === '\n' && start < partHeadersEnd + 2 + window) start++;
+    const end = within('\n\n', start);
+    let block = body.slice(start, end < 0 ? start + window : end);
     if (/content-transfer-encoding:[ \t]*base64/i.test(partHeaders)) {
-      const decoded = Buffer.from(body.slice(start, body.indexOf('\n--', start) > 0 ? body.indexOf('\n--', start) : undefined).replace(/\s+/g, ''), 'base64').toString('latin1');
+      const boundary = within('\n--', start);
+      const decoded = Buffer.from(body.slice(start, boundary > 0 ? boundary : start + window).replace(/\s+/g, ''), 'base64').toString('latin1');
       block = decoded.replace(/\r\n?/g, '\n').split('\n\n')[0] ?? '';
     } else if (/content-transfer-encoding:[ \t]*quoted-printable/i.test(partHeaders)) {
       block = block.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
@@ -78,26 +116,25 @@ export function findOriginalHeaderBlocks(raw: string): string[] {
     if (/^[A-Za-z][\w-]*:/m.test(block)) blocks.push(block);
   }
   // Plain-text bounces: the original follows a marker, or simply appears as a run of header lines.
-  const lines = body.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^\s*(Return-Path|Received|Message-Id|From|To|Subject|Date|X-[\w-]+|Content-Type|MIME-Version|Delivered-To):[ \t]/i.test(lines[i] as string)) continue;
+  const lines = body.slice(0, 8 * window).split('\n');
+  for (let i = 0; i < lines.length && blocks.length < mimeLimits.maxOriginals; i++) {
+    if (!/^[ \t]*(Return-Path|Received|Message-Id|From|To|Subject|Date|X-[\w-]+|Content-Type|MIME-Version|Delivered-To):[ \t]/i.test(lines[i] as string)) continue;
     let j = i;
     let count = 0;
     let strong = false;
-    while (j < lines.length && (/^\s*[A-Za-z][\w-]*:[ \t]?/.test(lines[j] as string) || (/^[ \t]+\S/.test(lines[j] as string) && j > i))) {
-      if (/^\s*(Message-Id|To|From|Subject|Date|Return-Path):/i.test(lines[j] as string)) strong = true;
+    while (j < lines.length && (/^[ \t]*[A-Za-z][\w-]*:[ \t]?/.test(lines[j] as string) || (/^[ \t]+\S/.test(lines[j] as string) && j > i))) {
+      if (/^[ \t]*(Message-Id|To|From|Subject|Date|Return-Path):/i.test(lines[j] as string)) strong = true;
       count++;
       j++;
     }
-    if (count >= 3 && strong) blocks.push(lines.slice(i, j).map((l) => l.replace(/^\s+(?=[A-Za-z][\w-]*:)/, '')).join('\n'));
+    if (count >= 3 && strong) blocks.push(lines.slice(i, j).map((l) => l.replace(/^[ \t]+(?=[A-Za-z][\w-]*:)/, '')).join('\n').slice(0, window));
     i = j;
   }
   return blocks;
 }
 
 function addressOnly(value: string): string {
-  const m = /<([^<>\s]+@[^<>\s]+)>/.exec(value) ?? /([^\s<>"(),;:]+@[^\s<>"(),;:]+)/.exec(value);
-  return m ? (m[1] as string).toLowerCase() : '';
+  return addressInValue(value.slice(0, 4096));
 }
 
 function attachmentText(mail: ParsedMail, types: string[]): string[] {
@@ -107,7 +144,19 @@ function attachmentText(mail: ParsedMail, types: string[]): string[] {
 /** Decodes a raw message into the parts bounce classification reads. */
 export async function readMessageParts(raw: Buffer | string): Promise<MessageParts> {
   const buffer = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
-  const mail = await simpleParser(buffer, { keepDeliveryStatus: true, skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true });
+  let mail: ParsedMail;
+  try {
+    mail = await simpleParser(buffer, {
+      keepDeliveryStatus: true, skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true,
+      maxHeadSize: mimeLimits.maxHeadBytes, maxChildNodes: mimeLimits.maxParts, maxHtmlLengthToParse: mimeLimits.maxHtmlChars,
+    });
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/max header size|max allowed child nodes|too (?:long|large|many)/i.test(message)) {
+      throw new BounceParseError('mime-structure', `MIME structure refused (${message}): a bounce has at most ${mimeLimits.maxParts} parts and ${mimeLimits.maxHeadBytes / 1024} KB of headers per part; read this one by hand if it matters`);
+    }
+    throw new BounceParseError('parser-failure', `the MIME parser could not read the message (${message}); read it by hand if it matters`);
+  }
   const rawText = buffer.toString('latin1');
   const headerEnd = rawText.search(/\r?\n\r?\n/);
   const headers = parseHeaderBlock(headerEnd < 0 ? rawText : rawText.slice(0, headerEnd));
@@ -120,7 +169,8 @@ export async function readMessageParts(raw: Buffer | string): Promise<MessagePar
     // Broken MIME (a boundary that never appears, a multipart with none): read the body as it is.
     text = rawText.slice(headerEnd).replace(/^\r?\n\r?\n/, '');
   }
-  const originalHeaders = [...attachmentText(mail, ['text/rfc822-headers', 'message/global-headers']), ...findOriginalHeaderBlocks(rawText)];
+  const attachedHeaders = attachmentText(mail, ['text/rfc822-headers', 'message/global-headers']).map((h) => h.slice(0, mimeLimits.maxOriginalHeaderChars));
+  const originalHeaders = [...attachedHeaders, ...findOriginalHeaderBlocks(rawText)].slice(0, mimeLimits.maxOriginals);
   return {
     headers,
     subject: mail.subject ?? '',

@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 const breakerDefaults = { enabled: true, minSends: 500, bounceRate: 0.05, complaintRate: 0.003 };
-const serverDefaults = { enabled: false, host: '0.0.0.0', port: 2525, maxMessageBytes: 5 * 1024 * 1024 };
+const serverDefaults = { enabled: false, host: '0.0.0.0', port: 2525, maxMessageBytes: 5 * 1024 * 1024, parseTimeBudgetMs: 5000 };
 
 export const bouncesDefaults = {
   suppressOnHardBounce: true,
@@ -59,6 +59,8 @@ export const bouncesSchema = z.object({
     host: z.string().min(1).default(serverDefaults.host),
     port: z.number().int().min(0).max(65535).default(serverDefaults.port),
     maxMessageBytes: z.number().int().min(10_000).max(50 * 1024 * 1024).default(serverDefaults.maxMessageBytes),
+    /** A message whose parse runs longer is stopped (its worker thread ended) and kept for review. */
+    parseTimeBudgetMs: z.number().int().min(100).max(120_000).default(serverDefaults.parseTimeBudgetMs),
   }).strict().default(serverDefaults),
 }).strict();
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { startBounceServer, type BounceServer } from '../../src/bounces/bounce-server';
 import { listUnparsed } from '../../src/bounces/inbound';
@@ -56,6 +57,60 @@ function dsn(input: { to: string; recipient: string; status: string; diagnostic:
   ].join('\r\n');
 }
 
+/** A bare SMTP client on one socket, to see exactly when each reply comes. */
+class RawSmtp {
+  private buffer = '';
+  private readonly replies: string[] = [];
+  private readonly waiting: Array<(reply: string) => void> = [];
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      for (let m = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(this.buffer); m; m = /^(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n/.exec(this.buffer)) {
+        this.buffer = this.buffer.slice(m[0].length);
+        const last = m[0].trimEnd().split('\n').pop() as string;
+        const waiter = this.waiting.shift();
+        if (waiter) waiter(last.trim());
+        else this.replies.push(last.trim());
+      }
+    });
+  }
+
+  static async open(port: number): Promise<{ session: RawSmtp; greeting: string }> {
+    const socket = net.connect(port, '127.0.0.1');
+    const session = new RawSmtp(socket);
+    return { session, greeting: await session.reply() };
+  }
+
+  reply(): Promise<string> {
+    const ready = this.replies.shift();
+    return ready !== undefined ? Promise.resolve(ready) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  send(line: string): Promise<string> {
+    this.socket.write(`${line}\r\n`);
+    return this.reply();
+  }
+
+  /** Resolves once every byte is handed to the kernel (the server has read all but a socket buffer of it). */
+  write(data: string): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, 'latin1', (error) => (error ? reject(error) : resolve())));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A bounce-looking message of ~4.9 MB: long runs of letters, dots, @ and <, then a million short lines. */
+function adversarialBounce(to: string): string {
+  const run = 600 * 1024;
+  const head = ['From: Mail Delivery System <MAILER-DAEMON@mx.reader.example>', `To: ${to}`, 'Subject: Undelivered Mail Returned to Sender', 'Message-ID: <adversarial-1@mx.reader.example>', 'Content-Type: text/plain; charset=us-ascii', '', ''].join('\r\n');
+  // Dot-stuffed (RFC 5321 4.5.2): the run of dots starts its line.
+  return `${head}${'a'.repeat(run)}\r\n.${'.'.repeat(run)}\r\n${'@'.repeat(run)}\r\n${'<'.repeat(run)}\r\n${'\r\n'.repeat(1200 * 1024)}`;
+}
+
 describe('the bounce server end to end: an edition goes out with VERP senders, DSNs come back over SMTP', () => {
   let sink: SmtpSink;
   let runtime: Runtime;
@@ -76,12 +131,12 @@ describe('the bounce server end to end: an edition goes out with VERP senders, D
       bounces: { server: { host: '127.0.0.1', port: 0 }, breaker: { enabled: false } },
     });
     runtime = testRuntime(config, { clock });
-    for (const name of ['gone', 'complainer', 'away', 'full', 'fine']) {
+    for (const name of ['gone', 'complainer', 'away', 'full', 'fine', 'forwarded']) {
       const { subscriber } = await runtime.subscribers.add({ email: `${name}@reader.example`, newsletters: ['national'], confirmed: true, source: 'test' });
       readers[name] = subscriber.id;
     }
     const result = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
-    expect(result.edition).toMatchObject({ state: 'done', sent: 5 });
+    expect(result.edition).toMatchObject({ state: 'done', sent: 6 });
     server = await startBounceServer(runtime, { port: 0, host: '127.0.0.1' });
     client = nodemailer.createTransport({ host: '127.0.0.1', port: server.port, secure: false, ignoreTLS: true, tls: { rejectUnauthorized: false } });
   });
@@ -183,6 +238,57 @@ describe('the bounce server end to end: an edition goes out with VERP senders, D
     expect(kept[0]).toMatchObject({ subject: 'hello', rcptTo: [`bounces@${bounceDomain}`] });
     expect(kept[0]?.raw).toContain('right address for questions');
     expect((await runtime.editions.get(editionId))?.bounced).toBe(before);
+  });
+
+  test('a bounce to the VERP address that names a forwarding address suppresses the reader we sent to', async () => {
+    const copy = sentTo('forwarded@reader.example');
+    const raw = [
+      'From: Mail Delivery System <MAILER-DAEMON@mailhost.reader.example>',
+      `To: ${copy.envelopeFrom}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'Message-ID: <fwd-1@mailhost.reader.example>',
+      '',
+      'This is the mail system at host mailhost.reader.example.',
+      '',
+      '<fwd-7@store3.mailhost.reader.example>: host store3.mailhost.reader.example[192.0.2.9] said: 550 5.1.1',
+      '    <fwd-7@store3.mailhost.reader.example>: Recipient address rejected: User unknown (in reply to RCPT TO command)',
+      '',
+    ].join('\r\n');
+    expect((await deliver(copy.envelopeFrom, raw)).response).toMatch(/^250 .*bounce recorded/);
+    expect(await runtime.subscribers.suppression('forwarded@reader.example')).toMatchObject({ reason: 'hard bounce', evidence: { status: '5.1.1', editionId, attribution: 'verp' } });
+    expect(await runtime.subscribers.isSuppressed('fwd-7@store3.mailhost.reader.example')).toBe(false);
+    const log = await bounceReport(runtime, { since: new Date(0), editionId });
+    expect(log.entries.filter((e) => e.email === 'forwarded@reader.example').map((e) => e.kind)).toEqual(['hard']);
+  });
+
+  test('a second connection gets its greeting and its replies while a big adversarial message is parsed', async () => {
+    const first = (await RawSmtp.open(server.port)).session;
+    let second: RawSmtp | undefined;
+    try {
+      for (const command of ['EHLO first.example', 'MAIL FROM:<>', `RCPT TO:<bounces@${bounceDomain}>`]) expect(await first.send(command)).toMatch(/^250/);
+      expect(await first.send('DATA')).toMatch(/^354/);
+      const order: string[] = [];
+      const answered = first.reply().then((reply) => {
+        order.push('first message answered');
+        return reply;
+      });
+      await first.write(`${adversarialBounce(`bounces@${bounceDomain}`)}\r\n.\r\n`);
+      // The whole message is with the server now: it is parsing it while the second client talks.
+      const opened = await RawSmtp.open(server.port);
+      second = opened.session;
+      order.push('second connection greeted');
+      expect(opened.greeting).toMatch(/^220 /);
+      expect(await second.send('EHLO second.example')).toMatch(/^250 /);
+      expect(await second.send('NOOP')).toMatch(/^250 /);
+      order.push('second connection answered');
+      expect(await answered).toMatch(/^250 /);
+      expect(order).toEqual(['second connection greeted', 'second connection answered', 'first message answered']);
+      // It was read, found to name no one, and kept for ops (first 256 KB), not refused.
+      expect((await listUnparsed(runtime, 1))[0]).toMatchObject({ subject: 'Undelivered Mail Returned to Sender', rcptTo: [`bounces@${bounceDomain}`] });
+    } finally {
+      first.close();
+      second?.close();
+    }
   });
 
   test('mail for any other domain is refused: the bounce server is no relay', async () => {

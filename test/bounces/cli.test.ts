@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { BouncePolicy } from '../../src/bounces/policy';
 import type { Runtime } from '../../src/app/runtime';
@@ -7,6 +8,7 @@ import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } 
 import { corpus } from '../helpers/corpus';
 
 const { dir: sisimai, test: testWithCorpus } = corpus('bounces/sisimai', 'expected.jsonl');
+const fixtures = path.resolve(__dirname, '..', 'fixtures', 'bounces');
 
 const daybreak = (args: string[], env: Record<string, string> = {}) => runCli(args, { LOG_LEVEL: 'error', ...env });
 
@@ -59,5 +61,28 @@ describe('daybreak suppress, unsuppress and bounces', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { bounce: boolean; kind: string; recipients: Array<{ recipient: string; status: string | null }> });
     expect(lines.map((l) => [l.bounce, l.kind])).toEqual([[true, 'hard'], [false, 'auto-reply'], [true, 'complaint']]);
     expect(lines[0]?.recipients[0]).toMatchObject({ recipient: 'kijitora@example.co.jp', status: '5.1.1' });
+  });
+
+  test('bounces parse gives every file its own line: one the MIME splitter refuses gets an error line, the batch goes on, exit 1', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bounces-parse-'));
+    try {
+      const nested = ['From: MAILER-DAEMON@mx.example.net', 'Content-Type: multipart/mixed; boundary="b0"', ''];
+      for (let i = 0; i < 300; i++) nested.push(`--b${i}`, `Content-Type: multipart/mixed; boundary="b${i + 1}"`, '');
+      fs.writeFileSync(path.join(dir, 'too-many-parts.eml'), nested.join('\r\n'));
+      fs.writeFileSync(path.join(dir, 'huge-header.eml'), `From: MAILER-DAEMON@mx.example.net\r\nX-Filler: ${'a'.repeat(300_000)}\r\n\r\nbody\r\n`);
+      const files = [path.join(fixtures, 'original-and-final-recipient.eml'), path.join(dir, 'too-many-parts.eml'), path.join(dir, 'missing.eml'), path.join(dir, 'huge-header.eml'), path.join(fixtures, 'local-parts-only.eml')];
+      const r = await daybreak(['bounces', 'parse', ...files], env);
+      expect(r.code).toBe(1);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; error?: string; code?: string; kind?: string; recipients?: Array<Record<string, unknown>> });
+      expect(lines.map((l) => [path.basename(l.file), l.code ?? l.kind])).toEqual([
+        ['original-and-final-recipient.eml', 'soft'], ['too-many-parts.eml', 'mime-structure'], ['missing.eml', 'unreadable'], ['huge-header.eml', 'mime-structure'], ['local-parts-only.eml', 'soft'],
+      ]);
+      expect(lines[1]?.error).toMatch(/child nodes.*read this one by hand/);
+      expect(lines[0]?.recipients?.[0]).toMatchObject({ recipient: 'a.berg@example.org', finalRecipient: 'anna.berg@example.org', attribution: 'dsn' });
+      const ok = await daybreak(['bounces', 'parse', path.join(fixtures, 'quoted-address.eml')], env);
+      expect(ok.code).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

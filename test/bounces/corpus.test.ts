@@ -41,7 +41,7 @@ maybe('bounce parsing on the Sisimai corpus', () => {
   });
 
   test('accuracy: bounce detected, recipient right, hard/soft right (floors)', () => {
-    let detected = 0, detectedOf = 0, recipient = 0, recipientOf = 0, hardSoft = 0, hardSoftOf = 0, reason = 0;
+    let detected = 0, detectedOf = 0, recipient = 0, recipientStrict = 0, recipientOf = 0, hardSoft = 0, hardSoftOf = 0, reason = 0;
     let falseHard = 0, hardOf = 0, hardFound = 0;
     for (const e of expected) {
       const report = reports.get(e.file) as BounceReport;
@@ -50,8 +50,12 @@ maybe('bounce parsing on the Sisimai corpus', () => {
       if (isBounce ? report.isBounce : !report.isBounce) detected += 1;
       if (!isBounce) continue;
       recipientOf += 1;
-      const got = report.recipients.find((r) => r.recipient === e.recipient.toLowerCase());
+      // Sisimai names the Final-Recipient; we name the Original-Recipient (the address we sent to)
+      // and keep the Final-Recipient beside it, so either one naming Sisimai's address is right.
+      const want = e.recipient.toLowerCase();
+      const got = report.recipients.find((r) => r.recipient === want || r.finalRecipient === want);
       if (got) recipient += 1;
+      if (report.recipients.some((r) => r.recipient === want)) recipientStrict += 1;
       hardSoftOf += 1;
       const r = got ?? report.recipients[0];
       if (e.reason === 'feedback') {
@@ -69,16 +73,16 @@ maybe('bounce parsing on the Sisimai corpus', () => {
     const lines = [
       `Sisimai corpus (${files.length} messages, ${expected.length} expected results):`,
       `  bounce detected (vs not a bounce): ${detected}/${detectedOf} = ${pct(detected, detectedOf).toFixed(1)}%`,
-      `  recipient right:                   ${recipient}/${recipientOf} = ${pct(recipient, recipientOf).toFixed(1)}%`,
+      `  recipient right:                   ${recipient}/${recipientOf} = ${pct(recipient, recipientOf).toFixed(1)}% (as recipient: ${recipientStrict}; the rest as finalRecipient)`,
       `  hard/soft right (complaints incl): ${hardSoft}/${hardSoftOf} = ${pct(hardSoft, hardSoftOf).toFixed(1)}%`,
       `  hard bounces found:                ${hardFound}/${hardOf} = ${pct(hardFound, hardOf).toFixed(1)}%; soft or other called hard: ${falseHard}`,
       `  reason same as Sisimai's:          ${reason}/${hardSoftOf - expected.filter((e) => e.reason === 'feedback').length} = ${pct(reason, hardSoftOf - expected.filter((e) => e.reason === 'feedback').length).toFixed(1)}%`,
     ];
     console.log(lines.join('\n'));
-    expect(pct(detected, detectedOf)).toBeGreaterThanOrEqual(98.5);
-    expect(pct(recipient, recipientOf)).toBeGreaterThanOrEqual(97);
-    expect(pct(hardSoft, hardSoftOf)).toBeGreaterThanOrEqual(92.5);
-    expect(pct(hardFound, hardOf)).toBeGreaterThanOrEqual(92);
+    expect(pct(detected, detectedOf)).toBeGreaterThanOrEqual(99.5);
+    expect(pct(recipient, recipientOf)).toBeGreaterThanOrEqual(98);
+    expect(pct(hardSoft, hardSoftOf)).toBeGreaterThanOrEqual(93);
+    expect(pct(hardFound, hardOf)).toBeGreaterThanOrEqual(93);
     // A soft bounce called hard suppresses a reader wrongly: most of these say "user unknown" in words.
     expect(falseHard).toBeLessThanOrEqual(30);
   });

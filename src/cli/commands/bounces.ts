@@ -109,38 +109,54 @@ export async function report(opts: { edition?: string; since?: string; limit: nu
 export async function parse(files: string[], globals: GlobalOptions): Promise<void> {
   // VERP tokens are checked with the install secret when a config is there; parsing needs nothing else.
   let settings: ReturnType<typeof verpSettings>;
+  let limits: { maxMessageBytes: number; timeBudgetMs: number } | undefined;
   try {
     const config = globals.config ? loadCliConfig(globals) : loadConfig();
     settings = verpSettings(config);
+    limits = { maxMessageBytes: config.bounces.server.maxMessageBytes, timeBudgetMs: config.bounces.server.parseTimeBudgetMs };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
   }
   // Loaded here, not at start-up: every other command (and each worker) stays without mailparser.
-  const { parseBounce } = require('../../bounces/parse-bounce') as typeof import('../../bounces/parse-bounce');
+  const { BounceParseError, parseBounce } = require('../../bounces/parse-bounce') as typeof import('../../bounces/parse-bounce');
   let failures = 0;
+  // Each file gets its own line: one that cannot be read or that the parser refuses says why, and the rest go on.
   for (const file of files) {
     let raw: Buffer;
     try {
       raw = fs.readFileSync(file);
     } catch (error) {
       failures += 1;
-      console.log(JSON.stringify({ file, error: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message }));
+      console.log(JSON.stringify({ file, error: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message, code: 'unreadable' }));
       continue;
     }
-    const { parts, ...report } = await parseBounce(raw);
-    const verp = settings ? findVerpTargets(settings, parts.raw) : [];
+    let parsed: Awaited<ReturnType<typeof parseBounce>>;
+    try {
+      parsed = await parseBounce(raw, limits ?? {});
+    } catch (error) {
+      failures += 1;
+      const known = error instanceof BounceParseError;
+      console.log(JSON.stringify({ file, error: known ? error.message : `the parser failed: ${(error as Error).message}`, code: known ? error.code : 'parser-failure' }));
+      continue;
+    }
+    const { parts, ...report } = parsed;
+    const verp = settings ? findVerpTargets(settings, parts.raw.slice(0, 1024 * 1024)) : [];
     console.log(JSON.stringify({
       file,
       bounce: report.isBounce,
       kind: report.kind,
       format: report.format,
-      recipients: report.recipients.map((r) => ({ recipient: r.recipient, kind: r.kind, action: r.action, reason: r.reason, status: r.status ?? null, replyCode: r.replyCode ?? null, diagnostic: r.diagnostic.slice(0, 300) })),
+      recipients: report.recipients.map((r) => ({
+        recipient: r.recipient, kind: r.kind, action: r.action, reason: r.reason, status: r.status ?? null, replyCode: r.replyCode ?? null, attribution: r.attribution,
+        ...(r.reportedAs ? { reportedAs: r.reportedAs } : {}), ...(r.finalRecipient ? { finalRecipient: r.finalRecipient } : {}), diagnostic: r.diagnostic.slice(0, 300),
+      })),
       ...(report.feedbackType ? { feedbackType: report.feedbackType } : {}),
       ...(report.note ? { note: report.note } : {}),
       ...(verp.length ? { verp } : {}),
       originalMessageIds: report.originalMessageIds,
     }));
   }
+  // Exit status: 0 when every file was parsed (whatever it turned out to be), 1 when any could not be read or was refused.
   if (failures) process.exitCode = 1;
 }
 
