@@ -1,15 +1,15 @@
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
 import { editionSlot } from './schedule';
-import type { Queue } from 'bullmq';
 import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from './edition-store';
 import type { BuildJobData } from './queues';
+import type { DeliveryQueues } from './queues';
 
 export interface EnqueueDeps {
   editions: Pick<EditionStore, 'createIfAbsent' | 'get' | 'apply'>;
-  queues: { editions: Pick<Queue<BuildJobData>, 'add'> };
+  queues: Pick<DeliveryQueues, 'editions'>;
   clock: Clock;
   newsletter(id: string): NewsletterConfig;
   config: { delivery: Pick<DeliveryConfig, 'buildAttempts' | 'buildRetryDelayMs'> };

@@ -1,15 +1,15 @@
 import { sendJobId, type SendJobData } from './queues';
-import type { Queue } from 'bullmq';
 import type { DeliveryConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { SubscriberStore } from '../subscribers/store';
 import type { EditionStore } from './edition-store';
+import type { DeliveryQueues } from './queues';
 
 export interface FanoutDeps {
   editions: Pick<EditionStore, 'get' | 'fanoutPage' | 'saveFanoutCursor' | 'fanoutDone'>;
   subscribers: Pick<SubscriberStore, 'pageMembers'>;
-  queues: { send(newsletterId: string): Pick<Queue<SendJobData>, 'addBulk'> };
+  queues: Pick<DeliveryQueues, 'send'>;
   clock: Clock;
   logger: Logger;
   config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'attempts' | 'backoffMs'> };

@@ -10,7 +10,6 @@ import { envelopeSender } from '../mail/envelope';
 import { messageIdFor, messageValues } from '../mail/personalise';
 import { isLastAttempt, type SendJobData } from './queues';
 import { localDateOf } from './schedule';
-import type { Queue } from 'bullmq';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
@@ -18,10 +17,11 @@ import type { MailTransport } from '../mail/transports';
 import type { TokenSigner } from '../mail/tokens';
 import type { EditionStore } from './edition-store';
 import type { SendOutcomes } from './outcomes';
+import type { DeliveryQueues } from './queues';
 
 export interface SendDeps {
   editions: Pick<EditionStore, 'get' | 'mimeTemplateJson' | 'claim' | 'settle' | 'ledgerEntry'>;
-  queues: { send(newsletterId: string): Pick<Queue<SendJobData>, 'rateLimit'> };
+  queues: Pick<DeliveryQueues, 'send'>;
   transport: Pick<MailTransport, 'send'>;
   signer: TokenSigner;
   outcomes: Pick<SendOutcomes, 'publish'>;

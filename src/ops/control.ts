@@ -2,8 +2,18 @@ import os from 'node:os';
 import { DaybreakError } from '../core/errors';
 import type { EditionState } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
-import type { Runtime } from '../app/runtime';
 import { getEditionOrThrow } from '../ops/status';
+import type { Logger } from '../core/logger';
+import type { EditionStore } from '../delivery/edition-store';
+import type { EnqueueDeps } from '../delivery/enqueue';
+import type { SendJobData } from '../delivery/queues';
+import type { DeliveryQueues } from '../delivery/queues';
+
+export interface ControlDeps extends EnqueueDeps {
+  editions: EnqueueDeps['editions'] & Pick<EditionStore, 'apply' | 'fanoutDone' | 'list' | 'scanLedger'>;
+  queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  logger: Logger;
+}
 
 /** Who is at the terminal, for the edition's history. */
 export function currentOperator(): string {
@@ -38,13 +48,13 @@ export interface ControlResult {
 }
 
 /** Other editions of the newsletter that are paused: the shared send queue must stay paused for them. */
-async function otherPausedEditions(runtime: Runtime, newsletterId: string, editionId: string): Promise<string[]> {
-  const recent = await runtime.editions.list(newsletterId, 30);
+async function otherPausedEditions(deps: ControlDeps, newsletterId: string, editionId: string): Promise<string[]> {
+  const recent = await deps.editions.list(newsletterId, 30);
   return recent.filter((e) => e.id !== editionId && e.state === 'paused').map((e) => e.id);
 }
 
-async function resumeQueueUnlessHeld(runtime: Runtime, newsletterId: string, editionId: string): Promise<void> {
-  if ((await otherPausedEditions(runtime, newsletterId, editionId)).length === 0) await runtime.queues.send(newsletterId).resume();
+async function resumeQueueUnlessHeld(deps: ControlDeps, newsletterId: string, editionId: string): Promise<void> {
+  if ((await otherPausedEditions(deps, newsletterId, editionId)).length === 0) await deps.queues.send(newsletterId).resume();
 }
 
 /**
@@ -53,11 +63,11 @@ async function resumeQueueUnlessHeld(runtime: Runtime, newsletterId: string, edi
  * BullMQ send queue, so workers stop taking jobs instead of re-delaying every queued one every
  * two seconds. Messages already handed to SMTP finish; everything else stays queued.
  */
-export async function pauseEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
-  const edition = await getEditionOrThrow(runtime, id);
-  const now = runtime.clock.now();
+export async function pauseEdition(deps: ControlDeps, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
+  const edition = await getEditionOrThrow(deps, id);
+  const now = deps.clock.now();
   const by = options.by ?? currentOperator();
-  const result = await runtime.editions.apply(id, 'pause', {
+  const result = await deps.editions.apply(id, 'pause', {
     at: now,
     detail: { by, ...(options.reason ? { reason: options.reason } : {}), ...options.evidence },
     // A pause with a reason (the circuit breaker's) shows it in `status` from the same instant.
@@ -68,8 +78,8 @@ export async function pauseEdition(runtime: Runtime, id: string, options: { by?:
     const hint = result.previous === 'created' || result.previous === 'building' ? ' It can be paused once it is sending (seconds from now), or cancelled now.' : '';
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a sending edition can be paused.${hint}`);
   }
-  await runtime.queues.send(edition.newsletterId).pause();
-  runtime.logger.child({ editionId: id }).info({ by }, 'edition paused');
+  await deps.queues.send(edition.newsletterId).pause();
+  deps.logger.child({ editionId: id }).info({ by }, 'edition paused');
   return { editionId: id, previous: 'sending', state: 'paused', unchanged: false };
 }
 
@@ -78,24 +88,24 @@ export async function pauseEdition(runtime: Runtime, id: string, options: { by?:
  * edition only becomes done while sending: if its last in-flight messages settled during the
  * pause, nothing else would ever mark it done. An unfinished fan-out gets its build job back.
  */
-export async function resumeEdition(runtime: Runtime, id: string, options: { by?: string } = {}): Promise<ControlResult> {
-  const edition = await getEditionOrThrow(runtime, id);
-  const now = runtime.clock.now();
+export async function resumeEdition(deps: ControlDeps, id: string, options: { by?: string } = {}): Promise<ControlResult> {
+  const edition = await getEditionOrThrow(deps, id);
+  const now = deps.clock.now();
   const by = options.by ?? currentOperator();
-  const result = await runtime.editions.apply(id, 'resume', { at: now, detail: { by }, clear: ['pausedAt'] });
+  const result = await deps.editions.apply(id, 'resume', { at: now, detail: { by }, clear: ['pausedAt'] });
   if (!result.ok) {
     if (result.previous === 'sending') {
       // Still make sure the queue runs: a crash between the two steps of a resume leaves it paused.
-      await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
+      await resumeQueueUnlessHeld(deps, edition.newsletterId, id);
       return { editionId: id, previous: 'sending', state: 'sending', unchanged: true };
     }
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a paused edition can be resumed.`);
   }
-  await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
+  await resumeQueueUnlessHeld(deps, edition.newsletterId, id);
   let finished = false;
-  if (edition.fanoutDone) finished = await runtime.editions.fanoutDone(id, now);
-  else await enqueueEdition(runtime, { newsletterId: edition.newsletterId, localDate: edition.localDate, trigger: 'manual' });
-  runtime.logger.child({ editionId: id }).info({ by, finished }, 'edition resumed');
+  if (edition.fanoutDone) finished = await deps.editions.fanoutDone(id, now);
+  else await enqueueEdition(deps, { newsletterId: edition.newsletterId, localDate: edition.localDate, trigger: 'manual' });
+  deps.logger.child({ editionId: id }).info({ by, finished }, 'edition resumed');
   return { editionId: id, previous: 'paused', state: finished ? 'done' : 'sending', unchanged: false, finished };
 }
 
@@ -104,8 +114,8 @@ export async function resumeEdition(runtime: Runtime, id: string, options: { by?
  * jobs; other editions' jobs stay), so `status` stops listing them. A job a worker already holds
  * cannot be removed; its claim sees the cancelled state and sends nothing.
  */
-async function removeQueuedJobs(runtime: Runtime, newsletterId: string, editionId: string): Promise<number> {
-  const queue = runtime.queues.send(newsletterId);
+async function removeQueuedJobs(deps: ControlDeps, newsletterId: string, editionId: string): Promise<number> {
+  const queue = deps.queues.send(newsletterId);
   const ours = (id: string) => id.startsWith(`${editionId}.`) || id.startsWith(`resend.${editionId}.`);
   let removed = 0;
   for (;;) {
@@ -122,9 +132,9 @@ async function removeQueuedJobs(runtime: Runtime, newsletterId: string, editionI
 }
 
 /** Readers whose copy was claimed (handed to SMTP or about to be) and not yet recorded. */
-async function claimedNow(runtime: Runtime, editionId: string): Promise<number> {
+async function claimedNow(deps: ControlDeps, editionId: string): Promise<number> {
   let claimed = 0;
-  for await (const entry of runtime.editions.scanLedger(editionId)) if (entry.kind === 'claimed') claimed += 1;
+  for await (const entry of deps.editions.scanLedger(editionId)) if (entry.kind === 'claimed') claimed += 1;
   return claimed;
 }
 
@@ -133,11 +143,11 @@ async function claimedNow(runtime: Runtime, editionId: string): Promise<number> 
  * without sending, and the edition's queued jobs are removed. Copies already claimed finish and
  * are recorded; the result says how many, so the counts ops are told add up with the ledger.
  */
-export async function cancelEdition(runtime: Runtime, id: string, options: { by?: string; reason?: string } = {}): Promise<ControlResult> {
-  const edition = await getEditionOrThrow(runtime, id);
-  const now = runtime.clock.now();
+export async function cancelEdition(deps: ControlDeps, id: string, options: { by?: string; reason?: string } = {}): Promise<ControlResult> {
+  const edition = await getEditionOrThrow(deps, id);
+  const now = deps.clock.now();
   const by = options.by ?? currentOperator();
-  const result = await runtime.editions.apply(id, 'cancel', {
+  const result = await deps.editions.apply(id, 'cancel', {
     at: now,
     detail: { by, ...(options.reason ? { reason: options.reason } : {}) },
     fields: { finishedAt: now, reason: `cancelled by ${by}${options.reason ? `: ${options.reason}` : ''}` },
@@ -146,9 +156,9 @@ export async function cancelEdition(runtime: Runtime, id: string, options: { by?
     if (result.previous === 'cancelled') return { editionId: id, previous: 'cancelled', state: 'cancelled', unchanged: true };
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is already ${result.previous}; there is nothing left to cancel.`);
   }
-  const removedJobs = await removeQueuedJobs(runtime, edition.newsletterId, id);
-  if (result.previous === 'paused') await resumeQueueUnlessHeld(runtime, edition.newsletterId, id);
-  const inFlight = await claimedNow(runtime, id);
-  runtime.logger.child({ editionId: id }).info({ by, from: result.previous, removedJobs, inFlight }, 'edition cancelled');
+  const removedJobs = await removeQueuedJobs(deps, edition.newsletterId, id);
+  if (result.previous === 'paused') await resumeQueueUnlessHeld(deps, edition.newsletterId, id);
+  const inFlight = await claimedNow(deps, id);
+  deps.logger.child({ editionId: id }).info({ by, from: result.previous, removedJobs, inFlight }, 'edition cancelled');
   return { editionId: id, previous: result.previous as EditionState, state: 'cancelled', unchanged: false, removedJobs, inFlight };
 }

@@ -2,8 +2,20 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 
 import { finalStates, pendingCount, type Edition } from '../delivery/edition';
 import { latencyBuckets } from '../delivery/metrics-store';
 import { editionQueueName, sendQueueName } from '../delivery/queues';
-import type { Runtime } from '../app/runtime';
 import { recentRate, settledCount } from '../ops/status';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import type { EditionStore } from '../delivery/edition-store';
+import type { DeliveryMetricsStore } from '../delivery/metrics-store';
+import type { DeliveryQueues } from '../delivery/queues';
+
+export interface MetricsDeps {
+  editions: Pick<EditionStore, 'list' | 'sumOf' | 'oldestProgressSince'>;
+  metrics: Pick<DeliveryMetricsStore, 'messages' | 'latency'>;
+  queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  clock: Clock;
+  config: Pick<LoadedConfig, 'newsletters'>;
+}
 
 /**
  * Prometheus metrics for the whole install, computed when scraped, so any one process serving
@@ -24,14 +36,14 @@ function splitField(field: string): [string, string] {
   return [field.slice(0, at), field.slice(at + 1)];
 }
 
-async function editionsForGauges(runtime: Runtime, newsletterId: string): Promise<Edition[]> {
-  const recent = await runtime.editions.list(newsletterId, recentEditionsPerNewsletter);
+async function editionsForGauges(deps: MetricsDeps, newsletterId: string): Promise<Edition[]> {
+  const recent = await deps.editions.list(newsletterId, recentEditionsPerNewsletter);
   return recent.filter((e, i) => i === 0 || !finalStates.has(e.state));
 }
 
-export function createMetricsRegistry(runtime: Runtime, options: { processMetrics?: boolean } = {}): Registry {
+export function createMetricsRegistry(deps: MetricsDeps, options: { processMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
-  const newsletters = () => runtime.config.newsletters.map((n) => n.id);
+  const newsletters = () => deps.config.newsletters.map((n) => n.id);
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'daybreak_web_' });
 
   const messageCounter = (outcome: 'sent' | 'failed', help: string) =>
@@ -41,7 +53,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
       labelNames: ['newsletter'],
       registers: [registry],
       async collect() {
-        const values = await runtime.metrics.messages();
+        const values = await deps.metrics.messages();
         this.reset();
         for (const id of newsletters()) this.inc({ newsletter: id }, Number(values[`${id}|${outcome}`] ?? 0));
       },
@@ -59,7 +71,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
       registers: [registry],
       async collect() {
         this.reset();
-        for (const id of newsletters()) this.inc({ newsletter: id }, await runtime.editions.sumOf(id, field));
+        for (const id of newsletters()) this.inc({ newsletter: id }, await deps.editions.sumOf(id, field));
       },
     });
   editionSum('skipped', 'daybreak_messages_skipped_total', 'Messages not sent because the reader was suppressed, unsubscribed or unconfirmed (at fan-out or at send time), by newsletter.');
@@ -77,7 +89,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     aggregator: 'sum',
     reset: () => undefined,
     get: async () => {
-      const h = await runtime.metrics.latency();
+      const h = await deps.metrics.latency();
       const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
       for (const id of newsletters()) {
         let cumulative = 0;
@@ -103,7 +115,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     registers: [registry],
     async collect() {
       this.reset();
-      const queues = [{ name: editionQueueName, queue: runtime.queues.editions }, ...newsletters().map((id) => ({ name: sendQueueName(id), queue: runtime.queues.send(id) }))];
+      const queues = [{ name: editionQueueName, queue: deps.queues.editions }, ...newsletters().map((id) => ({ name: sendQueueName(id), queue: deps.queues.send(id) }))];
       for (const { name, queue } of queues) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed');
         for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
@@ -117,8 +129,8 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     registers: [registry],
     async collect() {
       this.reset();
-      this.set({ queue: editionQueueName }, await runtime.queues.editions.getWorkersCount());
-      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, await runtime.queues.send(id).getWorkersCount());
+      this.set({ queue: editionQueueName }, await deps.queues.editions.getWorkersCount());
+      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, await deps.queues.send(id).getWorkersCount());
     },
   });
   new Gauge({
@@ -128,7 +140,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     registers: [registry],
     async collect() {
       this.reset();
-      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, (await runtime.queues.send(id).isPaused()) ? 1 : 0);
+      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, (await deps.queues.send(id).isPaused()) ? 1 : 0);
     },
   });
 
@@ -136,11 +148,11 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
   let editionSnapshot: Promise<Array<{ e: Edition; rate?: number }>> | undefined;
   const snapshot = () => {
     editionSnapshot ??= (async () => {
-      const now = runtime.clock.now();
+      const now = deps.clock.now();
       const out: Array<{ e: Edition; rate?: number }> = [];
       for (const id of newsletters()) {
-        for (const e of await editionsForGauges(runtime, id)) {
-          const rate = e.state === 'sending' ? (await recentRate(runtime, e.id, settledCount(e), now))?.perSecond : undefined;
+        for (const e of await editionsForGauges(deps, id)) {
+          const rate = e.state === 'sending' ? (await recentRate(deps, e.id, settledCount(e), now))?.perSecond : undefined;
           out.push({ e, rate });
         }
       }
@@ -180,7 +192,7 @@ export function createMetricsRegistry(runtime: Runtime, options: { processMetric
     registers: [registry],
     async collect() {
       this.reset();
-      const now = runtime.clock.now().getTime();
+      const now = deps.clock.now().getTime();
       for (const { e } of await snapshot()) {
         if (!e.startedAt) continue;
         const end = e.finishedAt?.getTime() ?? (finalStates.has(e.state) ? undefined : now);

@@ -1,13 +1,27 @@
-import { DaybreakError, type ErrorCode } from '../core/errors';
+/** Ops resends: plan who would get an edition again (--to, --failed, --unsent), then queue and follow the sends. */
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
-import { createSendWorkers } from '../delivery/workers';
-import { normaliseEmail } from '../subscribers/email';
-import { currentOperator } from '../ops/control';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import { DaybreakError, type ErrorCode } from '../core/errors';
+import type { Logger } from '../core/logger';
 import type { Edition } from '../delivery/edition';
-import { type SendJobData } from '../delivery/queues';
-import type { Runtime } from '../app/runtime';
+import type { EditionStore } from '../delivery/edition-store';
+import type { DeliveryQueues, SendJobData } from '../delivery/queues';
 import type { SendOutcome } from '../delivery/send-processor';
-import { getEditionOrThrow } from '../ops/status';
+import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
+import { normaliseEmail } from '../subscribers/email';
+import type { SubscriberStore } from '../subscribers/store';
+import { currentOperator } from './control';
+import { getEditionOrThrow } from './status';
+
+export type ResendDeps = WorkerDeps & {
+  editions: Pick<EditionStore, 'get' | 'list' | 'fanoutDone' | 'ledgerEntries' | 'ledgerEntry' | 'log' | 'requeueFailed' | 'scanLedger'>;
+  subscribers: Pick<SubscriberStore, 'deliverability' | 'findByEmail' | 'pageMembers'>;
+  queues: Pick<DeliveryQueues, 'send'>;
+  clock: Clock;
+  logger: Logger;
+  config: Pick<LoadedConfig, 'delivery'>;
+};
 
 /**
  * Ops resends. The ledger stays the only guard against double sends:
@@ -59,8 +73,8 @@ const sendableStates = new Set(['sending', 'done']);
 
 
 /** Why a send to this reader would be skipped now (the claim's own rule), or undefined when it would go. */
-async function deliverability(runtime: Runtime, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
-  const checked = await runtime.subscribers.deliverability(newsletterId, ids);
+async function deliverability(deps: ResendDeps, newsletterId: string, ids: string[]): Promise<Map<string, { email?: string; skipBecause?: string }>> {
+  const checked = await deps.subscribers.deliverability(newsletterId, ids);
   return new Map([...checked].map(([id, { email, reason }]) => [id, { email, skipBecause: reason }]));
 }
 
@@ -78,30 +92,30 @@ function assertSendable(edition: Edition): void {
 }
 
 /** Who a resend would reach, and why; reads only. */
-export async function planResend(runtime: Runtime, editionId: string, request: ResendRequest): Promise<ResendPlan> {
+export async function planResend(deps: ResendDeps, editionId: string, request: ResendRequest): Promise<ResendPlan> {
   const modes = [request.to !== undefined, Boolean(request.failed), Boolean(request.unsent)].filter(Boolean).length;
   if (modes === 0) throw new ResendError('bad-input', editionId, 'Say whom to resend to: --to EMAIL, --failed or --unsent (--failed and --unsent combine).');
   if (request.to !== undefined && modes > 1) throw new ResendError('bad-input', editionId, '--to resends to one reader; it does not combine with --failed or --unsent.');
-  const edition = await getEditionOrThrow(runtime, editionId);
+  const edition = await getEditionOrThrow(deps, editionId);
   assertSendable(edition);
   const nl = edition.newsletterId;
   const plan: ResendPlan = { editionId, newsletterId: nl, mode: describeMode(request), targets: [], notEligible: [], completesFanout: false };
 
   if (request.to !== undefined) {
-    const subscriber = await runtime.subscribers.findByEmail(normaliseEmail(request.to));
+    const subscriber = await deps.subscribers.findByEmail(normaliseEmail(request.to));
     if (!subscriber) throw new ResendError('not-found', editionId, `No subscriber has the address ${request.to}. (\`daybreak test-send ${nl} --to ${request.to} --date ${edition.localDate}\` sends a marked test copy to any address.)`);
-    const check = (await deliverability(runtime, nl, [subscriber.id])).get(subscriber.id);
+    const check = (await deliverability(deps, nl, [subscriber.id])).get(subscriber.id);
     if (check?.skipBecause) {
       const fix = check.skipBecause === 'suppressed' ? ' Suppression protects the sender: remove the suppression first if the address really works again.' : '';
       throw new ResendError('refused', editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
     }
-    const entry = await runtime.editions.ledgerEntry(editionId, subscriber.id);
+    const entry = await deps.editions.ledgerEntry(editionId, subscriber.id);
     plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
     return plan;
   }
 
   const candidates: ResendTarget[] = [];
-  for await (const entry of runtime.editions.scanLedger(editionId)) {
+  for await (const entry of deps.editions.scanLedger(editionId)) {
     if (request.failed && entry.kind === 'failed') candidates.push({ subscriberId: entry.subscriberId, reason: 'failed', detail: entry.detail });
     if (request.unsent && (entry.kind === 'queued' || entry.kind === 'claimed')) {
       candidates.push({ subscriberId: entry.subscriberId, reason: entry.kind, detail: entry.kind === 'claimed' ? `claimed ${entry.detail} (waits for that lease)` : `queued at ${entry.at?.toISOString()}` });
@@ -112,17 +126,17 @@ export async function planResend(runtime: Runtime, editionId: string, request: R
     // (After a finished fan-out, people who joined later are not this edition's readers.)
     let cursor = 0;
     for (;;) {
-      const ids = await runtime.subscribers.pageMembers(nl, cursor, 1000);
+      const ids = await deps.subscribers.pageMembers(nl, cursor, 1000);
       if (ids.length === 0) break;
       cursor = Number(ids[ids.length - 1]);
-      const present = await runtime.editions.ledgerEntries(editionId, ids);
+      const present = await deps.editions.ledgerEntries(editionId, ids);
       ids.forEach((id, i) => {
         if (present[i] === undefined) candidates.push({ subscriberId: id, reason: 'not-in-ledger', detail: 'never queued: the fan-out was interrupted' });
       });
     }
     plan.completesFanout = true;
   }
-  const checks = await deliverability(runtime, nl, candidates.map((c) => c.subscriberId));
+  const checks = await deliverability(deps, nl, candidates.map((c) => c.subscriberId));
   for (const c of candidates) {
     const check = checks.get(c.subscriberId);
     const target = { ...c, email: check?.email, skipBecause: check?.skipBecause };
@@ -158,7 +172,7 @@ export interface ResendResult {
 
 /** Carries out a plan: queues the jobs, records who did it, and (by default) waits for every job. */
 export async function executeResend(
-  runtime: Runtime,
+  deps: ResendDeps,
   plan: ResendPlan,
   options: { by?: string; wait?: boolean; concurrency?: number; onProgress?: (p: ResendProgress) => void; timeoutMs?: number } = {},
 ): Promise<ResendResult> {
@@ -166,32 +180,32 @@ export async function executeResend(
   const by = options.by ?? currentOperator();
   const wait = options.wait ?? true;
   const { editionId, newsletterId } = plan;
-  const edition = await getEditionOrThrow(runtime, editionId);
+  const edition = await getEditionOrThrow(deps, editionId);
   assertSendable(edition);
-  const queue = runtime.queues.send(newsletterId);
+  const queue = deps.queues.send(newsletterId);
   if (await queue.isPaused()) throw new ResendError('conflict', editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
-  const log = runtime.logger.child({ editionId });
-  const now = runtime.clock.now();
+  const log = deps.logger.child({ editionId });
+  const now = deps.clock.now();
 
   let targets = plan.targets;
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set(await runtime.editions.requeueFailed(editionId, failedIds, now));
+    const requeued = new Set(await deps.editions.requeueFailed(editionId, failedIds, now));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
 
   // Subscribe to the queue's event stream from its current end BEFORE adding, so no outcome is missed.
   let events: QueueEvents | undefined;
-  const connection = wait ? runtime.redis.duplicate() : undefined;
+  const connection = wait ? deps.redis.duplicate() : undefined;
   if (wait && connection) {
-    const last = await runtime.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
-    events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: runtime.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
+    const last = await deps.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
+    events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: deps.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
   }
   const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
   const jobIds = new Map<string, string>();
-  const { attempts, backoffMs } = runtime.config.delivery;
+  const { attempts, backoffMs } = deps.config.delivery;
   const force = plan.mode === 'to';
   const perSubscriber = new Map<string, string>();
   const outcomes: Record<string, number> = {};
@@ -222,9 +236,9 @@ export async function executeResend(
     }
     if (plan.completesFanout && !edition.fanoutDone) {
       // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
-      await runtime.editions.fanoutDone(editionId, runtime.clock.now(), { detail: { by: `resend (${by})`, queued: jobIds.size } });
+      await deps.editions.fanoutDone(editionId, deps.clock.now(), { detail: { by: `resend (${by})`, queued: jobIds.size } });
     }
-    await runtime.editions.log(editionId, now, 'resend', {
+    await deps.editions.log(editionId, now, 'resend', {
       by, mode: plan.mode, queued: jobIds.size, ...(alreadyHandled ? { alreadyHandled } : {}),
       subscribers: targets.slice(0, 20).map((t) => t.subscriberId), ...(targets.length > 20 ? { more: targets.length - 20 } : {}),
     });
@@ -233,7 +247,7 @@ export async function executeResend(
     if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: false, ms: performance.now() - started };
 
     if ((await queue.getWorkersCount()) === 0) {
-      workers.push(...createSendWorkers(runtime, { newsletters: [newsletterId], concurrency: options.concurrency }));
+      workers.push(...createSendWorkers(deps, { newsletters: [newsletterId], concurrency: options.concurrency }));
       broughtWorkers = true;
     }
     options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
@@ -259,7 +273,7 @@ export async function executeResend(
       }
       if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
     }
-    await runtime.editions.log(editionId, runtime.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
+    await deps.editions.log(editionId, deps.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
     return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: true, ms: performance.now() - started };
   } finally {

@@ -2,8 +2,16 @@ import type { Worker } from 'bullmq';
 import { createEditionWorker, createSendWorkers } from '../delivery/workers';
 import { editionIdFor, type Edition } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
-import type { Runtime } from '../app/runtime';
 import { waitForEdition } from '../ops/watch';
+import type { EnqueueDeps } from '../delivery/enqueue';
+import type { BuildJobData, SendJobData } from '../delivery/queues';
+import type { WorkerDeps } from '../delivery/workers';
+import type { WatchDeps } from './watch';
+import type { DeliveryQueues } from '../delivery/queues';
+
+export type RunNowDeps = WorkerDeps & EnqueueDeps & WatchDeps & {
+  queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+};
 
 export interface RunNowResult {
   edition: Edition;
@@ -15,8 +23,8 @@ export interface RunNowResult {
 }
 
 /** Are workers for this newsletter's queues connected to Redis right now (any process)? */
-export async function workersRunning(runtime: Runtime, newsletterId: string): Promise<boolean> {
-  const [builders, senders] = await Promise.all([runtime.queues.editions.getWorkersCount(), runtime.queues.send(newsletterId).getWorkersCount()]);
+export async function workersRunning(deps: RunNowDeps, newsletterId: string): Promise<boolean> {
+  const [builders, senders] = await Promise.all([deps.queues.editions.getWorkersCount(), deps.queues.send(newsletterId).getWorkersCount()]);
   return builders > 0 && senders > 0;
 }
 
@@ -25,22 +33,22 @@ export async function workersRunning(runtime: Runtime, newsletterId: string): Pr
  * process when none are running. A finished edition is left alone: running twice sends nothing new.
  */
 export async function runEditionNow(
-  runtime: Runtime,
+  deps: RunNowDeps,
   request: { newsletterId: string; localDate: string; force?: boolean; concurrency?: number; onProgress?: (e: Edition) => void },
 ): Promise<RunNowResult> {
   const started = performance.now();
-  const existing = await runtime.editions.get(editionIdFor(request.newsletterId, request.localDate));
+  const existing = await deps.editions.get(editionIdFor(request.newsletterId, request.localDate));
   if (existing && (existing.state === 'done' || existing.state === 'skipped' || existing.state === 'cancelled')) {
     return { edition: existing, alreadyFinished: true, broughtWorkers: false, ms: 0 };
   }
   const workers: Worker[] = [];
-  const broughtWorkers = !(await workersRunning(runtime, request.newsletterId));
+  const broughtWorkers = !(await workersRunning(deps, request.newsletterId));
   if (broughtWorkers) {
-    workers.push(createEditionWorker(runtime), ...createSendWorkers(runtime, { newsletters: [request.newsletterId], concurrency: request.concurrency }));
+    workers.push(createEditionWorker(deps), ...createSendWorkers(deps, { newsletters: [request.newsletterId], concurrency: request.concurrency }));
   }
   try {
-    const { edition } = await enqueueEdition(runtime, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
-    const finished = await waitForEdition(runtime, edition.id, { onProgress: request.onProgress });
+    const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
+    const finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress });
     return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
   } finally {
     await Promise.all(workers.map((w) => w.close()));

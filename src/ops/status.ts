@@ -1,6 +1,17 @@
 import { DaybreakError } from '../core/errors';
 import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from '../delivery/edition';
-import type { Runtime } from '../app/runtime';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import type { EditionStore } from '../delivery/edition-store';
+import type { SendJobData } from '../delivery/queues';
+import type { DeliveryQueues } from '../delivery/queues';
+
+export interface StatusDeps {
+  editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince'>;
+  queues: Pick<DeliveryQueues, 'send'>;
+  clock: Clock;
+  config: Pick<LoadedConfig, 'newsletters'>;
+}
 
 /** Asked for an edition that is not there: says which ones are. */
 export class EditionNotFoundError extends DaybreakError {
@@ -10,10 +21,10 @@ export class EditionNotFoundError extends DaybreakError {
   }
 }
 
-export async function getEditionOrThrow(runtime: Runtime, id: string): Promise<Edition> {
-  const edition = await runtime.editions.get(id);
+export async function getEditionOrThrow(deps: { editions: Pick<EditionStore, 'get' | 'list'> }, id: string): Promise<Edition> {
+  const edition = await deps.editions.get(id);
   if (edition) return edition;
-  const recent = await runtime.editions.list(undefined, 5);
+  const recent = await deps.editions.list(undefined, 5);
   throw new EditionNotFoundError(id, recent.map((e) => e.id));
 }
 
@@ -21,13 +32,13 @@ export async function getEditionOrThrow(runtime: Runtime, id: string): Promise<E
  * An edition id, or a newsletter id meaning that newsletter's newest edition (handy at 6 a.m.:
  * `daybreak status national`). Only read-only commands accept the shorthand.
  */
-export async function resolveEditionRef(runtime: Runtime, ref: string): Promise<{ id: string; viaNewsletter: boolean }> {
-  if (await runtime.editions.exists(ref)) return { id: ref, viaNewsletter: false };
-  if (runtime.config.newsletters.some((n) => n.id === ref)) {
-    const [latest] = await runtime.editions.list(ref, 1);
+export async function resolveEditionRef(deps: StatusDeps, ref: string): Promise<{ id: string; viaNewsletter: boolean }> {
+  if (await deps.editions.exists(ref)) return { id: ref, viaNewsletter: false };
+  if (deps.config.newsletters.some((n) => n.id === ref)) {
+    const [latest] = await deps.editions.list(ref, 1);
     if (latest) return { id: latest.id, viaNewsletter: true };
   }
-  await getEditionOrThrow(runtime, ref);
+  await getEditionOrThrow(deps, ref);
   return { id: ref, viaNewsletter: false };
 }
 
@@ -70,8 +81,8 @@ export interface EditionStatus {
 export const rateWindowMs = 60_000;
 
 /** Settled per second over the recent samples (any worker process writes them), if there are enough. */
-export async function recentRate(runtime: Runtime, editionId: string, settledNow: number, now: Date): Promise<SendRate | undefined> {
-  const oldest = await runtime.editions.oldestProgressSince(editionId, new Date(now.getTime() - rateWindowMs));
+export async function recentRate(deps: { editions: Pick<EditionStore, 'oldestProgressSince'> }, editionId: string, settledNow: number, now: Date): Promise<SendRate | undefined> {
+  const oldest = await deps.editions.oldestProgressSince(editionId, new Date(now.getTime() - rateWindowMs));
   if (!oldest) return undefined;
   const seconds = (now.getTime() - oldest.at.getTime()) / 1000;
   if (seconds < 1) return undefined;
@@ -83,16 +94,16 @@ export function settledCount(e: Pick<Edition, 'sent' | 'failed' | 'skipped'>): n
 }
 
 /** Everything ops want to know about one edition, from Redis and the queue. */
-export async function editionStatus(runtime: Runtime, id: string, options: { historyLines?: number } = {}): Promise<EditionStatus> {
-  const e = await getEditionOrThrow(runtime, id);
-  const now = runtime.clock.now();
-  const newsletter = runtime.config.newsletters.find((n) => n.id === e.newsletterId);
-  const queue = runtime.queues.send(e.newsletterId);
+export async function editionStatus(deps: StatusDeps, id: string, options: { historyLines?: number } = {}): Promise<EditionStatus> {
+  const e = await getEditionOrThrow(deps, id);
+  const now = deps.clock.now();
+  const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
+  const queue = deps.queues.send(e.newsletterId);
   const [jobCounts, paused, workers, history] = await Promise.all([
     queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
     queue.isPaused(),
     queue.getWorkersCount(),
-    runtime.editions.history(id, options.historyLines ?? 8),
+    deps.editions.history(id, options.historyLines ?? 8),
   ]);
   const settled = settledCount(e);
   const pending = pendingCount(e);
@@ -101,7 +112,7 @@ export async function editionStatus(runtime: Runtime, id: string, options: { his
   const durationMs = e.startedAt && end ? Math.max(0, end.getTime() - e.startedAt.getTime()) : undefined;
 
   let rate: SendRate | undefined;
-  if (!final) rate = await recentRate(runtime, id, settled, now);
+  if (!final) rate = await recentRate(deps, id, settled, now);
   if (!rate && durationMs && durationMs >= 1000 && settled > 0) rate = { perSecond: settled / (durationMs / 1000), basis: 'average', windowSeconds: Math.round(durationMs / 1000) };
   // No ETA while nothing can send: a rate from before a crash would promise a finish that never comes.
   const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;

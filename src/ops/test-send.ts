@@ -9,8 +9,19 @@ import { editionHeaders, planEdition } from '../delivery/build-edition';
 import { editionIdFor } from '../delivery/edition';
 import { addressOf } from '../mail/envelope';
 import { greetingFor, preferencesUrl, unsubscribeUrl } from '../mail/personalise';
-import type { Runtime } from '../app/runtime';
 import { editionSlot } from '../delivery/schedule';
+import type { BuildDeps } from '../delivery/build-edition';
+import type { EditionStore } from '../delivery/edition-store';
+import type { MailTransport } from '../mail/transports';
+import type { TokenSigner } from '../mail/tokens';
+import type { SubscriberStore } from '../subscribers/store';
+
+export interface TestSendDeps extends BuildDeps {
+  editions: BuildDeps['editions'] & Pick<EditionStore, 'content'>;
+  subscribers: Pick<SubscriberStore, 'findByEmail' | 'isSuppressed'>;
+  transport: Pick<MailTransport, 'send' | 'description'>;
+  signer: TokenSigner;
+}
 
 export const TEST_SUBJECT_PREFIX = '[TEST] ';
 
@@ -46,44 +57,44 @@ export function personalLinksHelpUrl(publicUrl: string): string {
  * Its Message-ID and envelope name no edition and no subscriber, so a bounce of a test copy is
  * never counted against either.
  */
-export async function testSend(runtime: Runtime, input: { newsletterId: string; localDate: string; to: string }): Promise<TestSendResult> {
-  const newsletter = runtime.newsletter(input.newsletterId);
+export async function testSend(deps: TestSendDeps, input: { newsletterId: string; localDate: string; to: string }): Promise<TestSendResult> {
+  const newsletter = deps.newsletter(input.newsletterId);
   const to = normaliseEmail(input.to);
-  if (await runtime.subscribers.isSuppressed(to)) {
+  if (await deps.subscribers.isSuppressed(to)) {
     throw new TestSendError('refused', `${to} is on the suppression list (it bounced or complained); a test to it would hurt the sender's reputation. Use another address.`);
   }
   const editionId = editionIdFor(newsletter.id, input.localDate);
-  let rendered: RenderedEdition | undefined = await runtime.editions.content(editionId);
+  let rendered: RenderedEdition | undefined = await deps.editions.content(editionId);
   let articles = 0;
   const source: TestSendResult['source'] = rendered ? 'stored' : 'fresh';
   if (rendered) {
-    articles = (await runtime.editions.get(editionId))?.articleIds.length ?? 0;
+    articles = (await deps.editions.get(editionId))?.articleIds.length ?? 0;
   } else {
     const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, input.localDate);
-    const plan = await planEdition(runtime, { id: editionId, newsletterId: newsletter.id, localDate: input.localDate, scheduledFor });
+    const plan = await planEdition(deps, { id: editionId, newsletterId: newsletter.id, localDate: input.localDate, scheduledFor });
     if (plan.articles.length === 0) throw new TestSendError('conflict', `No articles for ${editionId} (${plan.considered} in the feed, none published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}); nothing to test.`);
     rendered = await renderEdition(plan.content);
     articles = plan.articles.length;
   }
   const subject = TEST_SUBJECT_PREFIX + rendered.subject;
   // A test copy is nobody's: it lists the https link only, no per-reader mailto.
-  const template = buildMimeTemplate(rendered, editionHeaders(runtime, newsletter, subject, { perReaderMailto: false }));
-  const subscriber = await runtime.subscribers.findByEmail(to);
-  const publicUrl = runtime.config.publicUrl;
+  const template = buildMimeTemplate(rendered, editionHeaders(deps, newsletter, subject, { perReaderMailto: false }));
+  const subscriber = await deps.subscribers.findByEmail(to);
+  const publicUrl = deps.config.publicUrl;
   const help = personalLinksHelpUrl(publicUrl);
   const domain = senderDomain(newsletter.from);
   const messageId = `<test.${editionId}.${crypto.randomBytes(6).toString('base64url')}@${domain}>`;
   const raw = personaliseMessage(template, {
     to: { email: to, name: subscriber?.name },
     messageId,
-    date: runtime.clock.now(),
+    date: deps.clock.now(),
     greeting: greetingFor(subscriber?.name),
     email: to,
     // A subscriber's test copy carries their own working links; anyone else's point to a help page.
-    unsubscribeUrl: subscriber ? unsubscribeUrl(publicUrl, runtime.signer, subscriber.id) : help,
-    preferencesUrl: subscriber ? preferencesUrl(publicUrl, runtime.signer, subscriber.id) : help,
+    unsubscribeUrl: subscriber ? unsubscribeUrl(publicUrl, deps.signer, subscriber.id) : help,
+    preferencesUrl: subscriber ? preferencesUrl(publicUrl, deps.signer, subscriber.id) : help,
   });
-  const receipt = await runtime.transport.send({ envelopeFrom: addressOf(newsletter.from), to, raw, messageId, editionId: `test-${editionId}`, subscriberId: 'test' });
-  runtime.logger.child({ editionId }).info({ to, source }, 'test copy sent');
-  return { editionId, to, subject, messageId, source, articles, transport: runtime.transport.description, response: receipt.response, bytes: raw.length };
+  const receipt = await deps.transport.send({ envelopeFrom: addressOf(newsletter.from), to, raw, messageId, editionId: `test-${editionId}`, subscriberId: 'test' });
+  deps.logger.child({ editionId }).info({ to, source }, 'test copy sent');
+  return { editionId, to, subject, messageId, source, articles, transport: deps.transport.description, response: receipt.response, bytes: raw.length };
 }

@@ -1,16 +1,20 @@
 import { finalStates, type Edition } from '../delivery/edition';
-import type { Runtime } from '../app/runtime';
+import type { EditionStore } from '../delivery/edition-store';
+
+export interface WatchDeps {
+  editions: Pick<EditionStore, 'get'>;
+}
 
 /** Polls an edition until it reaches a final state (done, skipped, held, cancelled, failed). */
 export async function waitForEdition(
-  runtime: Runtime,
+  deps: WatchDeps,
   editionId: string,
   options: { onProgress?: (edition: Edition) => void; pollMs?: number; timeoutMs?: number } = {},
 ): Promise<Edition> {
   const pollMs = options.pollMs ?? 250;
   const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
   for (;;) {
-    const edition = await runtime.editions.get(editionId);
+    const edition = await deps.editions.get(editionId);
     if (!edition) throw new Error(`Edition ${editionId} does not exist`);
     options.onProgress?.(edition);
     if (finalStates.has(edition.state)) return edition;

@@ -3,11 +3,25 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NewsletterConfig } from '../config/schema';
 import { senderDomain } from '../mail/addresses';
 import { preferencesUrl } from '../mail/personalise';
-import type { Runtime } from '../app/runtime';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
 import { foldHeader, mailboxTokens } from '../render/mime-template';
 import { emailSchema, subscriberNameSchema } from './email';
 import type { PendingSignup, SignupContext, Subscriber } from './store';
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import type { MailTransport } from '../mail/transports';
+import type { TokenSigner } from '../mail/tokens';
+import type { SubscriberStore } from './store';
+
+export interface SignupDeps {
+  subscribers: Pick<SubscriberStore, 'requestSignup'>;
+  transport: Pick<MailTransport, 'send'>;
+  signer: TokenSigner;
+  clock: Clock;
+  logger: Logger;
+  config: Pick<LoadedConfig, 'newsletters' | 'organisation' | 'publicUrl' | 'web'>;
+}
 
 /**
  * Sign-up, the domain side: what a valid request is, and double opt-in (store the request, send
@@ -24,8 +38,8 @@ export interface SignupInput {
 }
 
 /** Newsletters a visitor may choose on the public form. */
-export function publicNewsletters(runtime: Runtime): NewsletterConfig[] {
-  return runtime.config.newsletters.filter((n) => n.public);
+export function publicNewsletters(deps: SignupDeps): NewsletterConfig[] {
+  return deps.config.newsletters.filter((n) => n.public);
 }
 
 /** Form bodies give a string for one ticked box and an array for several; JSON may give either. */
@@ -87,14 +101,14 @@ export function parseSignup(body: unknown, allowed: readonly NewsletterConfig[])
   return { ok: true, input: { email, ...(name ? { name } : {}), newsletters: allowed.filter((n) => newsletters.includes(n.id)).map((n) => n.id) } };
 }
 
-export function confirmUrl(runtime: Runtime, subscriberId: string, nonce: string): string {
-  return `${runtime.config.publicUrl.replace(/\/$/, '')}/confirm/${runtime.signer.signConfirm(subscriberId, nonce, runtime.clock.now())}`;
+export function confirmUrl(deps: SignupDeps, subscriberId: string, nonce: string): string {
+  return `${deps.config.publicUrl.replace(/\/$/, '')}/confirm/${deps.signer.signConfirm(subscriberId, nonce, deps.clock.now())}`;
 }
 
 /** The confirmation email's From: web.confirmFrom, else the first newsletter's. */
-export function confirmationFrom(runtime: Runtime): { from: string; replyTo?: string } {
-  const first = runtime.config.newsletters[0] as NewsletterConfig;
-  return { from: runtime.config.web.confirmFrom ?? first.from, replyTo: first.replyTo };
+export function confirmationFrom(deps: SignupDeps): { from: string; replyTo?: string } {
+  const first = deps.config.newsletters[0] as NewsletterConfig;
+  return { from: deps.config.web.confirmFrom ?? first.from, replyTo: first.replyTo };
 }
 
 /**
@@ -102,12 +116,12 @@ export function confirmationFrom(runtime: Runtime): { from: string; replyTo?: st
  * reader's confirm link (or, for a reader who already has everything they asked for, their
  * preferences link: the page never says which, the email to the mailbox owner may).
  */
-export async function buildConfirmationMessage(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<{ raw: Buffer; messageId: string; subject: string }> {
-  const org = runtime.config.organisation;
-  const { from, replyTo } = confirmationFrom(runtime);
+export async function buildConfirmationMessage(deps: SignupDeps, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<{ raw: Buffer; messageId: string; subject: string }> {
+  const org = deps.config.organisation;
+  const { from, replyTo } = confirmationFrom(deps);
   const domain = senderDomain(from);
-  const now = runtime.clock.now();
-  const chosen = runtime.config.newsletters.filter((n) => signup.newsletters.includes(n.id)).map((n) => ({ name: n.name, description: n.description }));
+  const now = deps.clock.now();
+  const chosen = deps.config.newsletters.filter((n) => signup.newsletters.includes(n.id)).map((n) => ({ name: n.name, description: n.description }));
   const name = signup.name ?? subscriber.name;
   const already = signup.kind === 'already';
   const wording = already
@@ -120,7 +134,7 @@ export async function buildConfirmationMessage(runtime: Runtime, subscriber: Sub
         greeting: name?.trim() ? `Hello ${name.trim().split(/\s+/)[0]},` : 'Hello,',
       }
     : confirmationWording({ kind: signup.kind, organisation: org.name, name });
-  const link = already ? preferencesUrl(runtime.config.publicUrl, runtime.signer, subscriber.id) : confirmUrl(runtime, subscriber.id, (signup as PendingSignup).nonce);
+  const link = already ? preferencesUrl(deps.config.publicUrl, deps.signer, subscriber.id) : confirmUrl(deps, subscriber.id, (signup as PendingSignup).nonce);
   const rendered = await renderConfirmation({
     ...wording,
     organisation: org.name,
@@ -157,23 +171,23 @@ export function toHeaderLine(email: string, name?: string): string {
   return foldHeader('To', mailboxTokens({ email, name: name?.trim() || undefined }, 'to'));
 }
 
-export async function sendConfirmation(runtime: Runtime, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {
-  const { raw, messageId } = await buildConfirmationMessage(runtime, subscriber, signup);
-  const { from } = confirmationFrom(runtime);
+export async function sendConfirmation(deps: SignupDeps, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {
+  const { raw, messageId } = await buildConfirmationMessage(deps, subscriber, signup);
+  const { from } = confirmationFrom(deps);
   const envelopeFrom = /<([^>]+)>/.exec(from)?.[1] ?? from;
   try {
-    await runtime.transport.send({ envelopeFrom, to: subscriber.email, raw, messageId, editionId: 'confirmations', subscriberId: subscriber.id });
+    await deps.transport.send({ envelopeFrom, to: subscriber.email, raw, messageId, editionId: 'confirmations', subscriberId: subscriber.id });
   } catch (error) {
     throw new Error(`Could not send the confirmation email to subscriber ${subscriber.id}: ${(error as Error).message}`, { cause: error });
   }
-  runtime.logger.info({ subscriberId: subscriber.id, kind: signup.kind, messageId }, 'confirmation email sent');
+  deps.logger.info({ subscriberId: subscriber.id, kind: signup.kind, messageId }, 'confirmation email sent');
 }
 
 export type SignupOutcome = 'sent' | 'already-subscribed' | 'suppressed';
 
 /** Per process: past this many sign-ups still finishing, the form answers "busy" to everyone alike. */
 const MAX_BACKGROUND_SIGNUPS = 200;
-const backgroundSignups = new WeakMap<Runtime, Set<Promise<void>>>();
+const backgroundSignups = new WeakMap<SignupDeps, Set<Promise<void>>>();
 
 /**
  * Double opt-in, step one, answered first: the caller replies straight away, in the same words
@@ -183,19 +197,19 @@ const backgroundSignups = new WeakMap<Runtime, Set<Promise<void>>>();
  * are logged. Returns false, starting nothing, only when too many are still in flight (a matter
  * of load, never of the address).
  */
-export function startSignup(runtime: Runtime, input: SignupInput, context: SignupContext): boolean {
-  let running = backgroundSignups.get(runtime);
+export function startSignup(deps: SignupDeps, input: SignupInput, context: SignupContext): boolean {
+  let running = backgroundSignups.get(deps);
   if (!running) {
     running = new Set();
-    backgroundSignups.set(runtime, running);
+    backgroundSignups.set(deps, running);
   }
   if (running.size >= MAX_BACKGROUND_SIGNUPS) return false;
   const inFlight = running;
   const work: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => requestSignup(runtime, input, context))
+    .then(() => requestSignup(deps, input, context))
     .then(
       () => undefined,
-      (error: unknown) => runtime.logger.error({ err: error, form: context.form }, 'sign-up failed after its answer was sent (the visitor can sign up again)'),
+      (error: unknown) => deps.logger.error({ err: error, form: context.form }, 'sign-up failed after its answer was sent (the visitor can sign up again)'),
     )
     .finally(() => inFlight.delete(work));
   inFlight.add(work);
@@ -203,8 +217,8 @@ export function startSignup(runtime: Runtime, input: SignupInput, context: Signu
 }
 
 /** Waits for every sign-up still finishing in the background (server shutdown, tests). */
-export async function settleSignups(runtime: Runtime): Promise<void> {
-  const running = backgroundSignups.get(runtime);
+export async function settleSignups(deps: SignupDeps): Promise<void> {
+  const running = backgroundSignups.get(deps);
   while (running && running.size > 0) await Promise.all([...running]);
 }
 
@@ -213,16 +227,16 @@ export async function settleSignups(runtime: Runtime): Promise<void> {
  * every outcome with the same "check your inbox", so the page never says whether the address was
  * known. A suppressed address gets nothing: no record, no email.
  */
-export async function requestSignup(runtime: Runtime, input: SignupInput, context: SignupContext): Promise<SignupOutcome> {
-  const result = await runtime.subscribers.requestSignup({ ...input, context, now: runtime.clock.now() });
+export async function requestSignup(deps: SignupDeps, input: SignupInput, context: SignupContext): Promise<SignupOutcome> {
+  const result = await deps.subscribers.requestSignup({ ...input, context, now: deps.clock.now() });
   if (result.outcome === 'suppressed') {
-    runtime.logger.info({ form: context.form }, 'sign-up for a suppressed address: nothing stored or sent');
+    deps.logger.info({ form: context.form }, 'sign-up for a suppressed address: nothing stored or sent');
     return 'suppressed';
   }
   if (result.outcome === 'already-subscribed') {
-    await sendConfirmation(runtime, result.subscriber, { kind: 'already', newsletters: input.newsletters, name: input.name });
+    await sendConfirmation(deps, result.subscriber, { kind: 'already', newsletters: input.newsletters, name: input.name });
     return 'already-subscribed';
   }
-  await sendConfirmation(runtime, result.subscriber, result.signup);
+  await sendConfirmation(deps, result.subscriber, result.signup);
   return 'sent';
 }
