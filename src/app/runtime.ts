@@ -9,6 +9,7 @@ import { createRedis } from '../core/redis';
 import { SubscriberStore } from '../subscribers/store';
 import { TokenSigner } from '../mail/tokens';
 import { EditionStore } from '../delivery/edition-store';
+import { BounceStore } from '../bounces/bounce-store';
 import type { BouncePolicy } from '../bounces/policy';
 import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
@@ -27,6 +28,8 @@ export class Runtime {
   readonly editions: EditionStore;
   /** Cluster-wide delivery counters (metrics). */
   readonly metrics: DeliveryMetricsStore;
+  /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
+  readonly bounces: BounceStore;
   readonly subscribers: SubscriberStore;
   private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
@@ -43,6 +46,7 @@ export class Runtime {
     this.redis = options.redis ?? createRedis(config.redisUrl, {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
+    this.bounces = new BounceStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret);
     this.signer = new TokenSigner(config.secret);
     this.transportInstance = options.transport;
@@ -51,6 +55,17 @@ export class Runtime {
       if (e.failure) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
     });
   }
+
+  /** The pause ops use, for the bounce circuit breaker: false when the edition was no longer sending. */
+  readonly pauseEdition = async (editionId: string, options: { by: string; reason: string; evidence: Record<string, unknown> }): Promise<boolean> => {
+    const { pauseEdition, EditionControlError } = require('../ops/control') as typeof import('../ops/control');
+    try {
+      return !(await pauseEdition(this, editionId, options)).unchanged;
+    } catch (error) {
+      if (error instanceof EditionControlError) return false;
+      throw error;
+    }
+  };
 
   /** The bounce and complaint policy (loaded on first use: most processes never see a bounce). */
   get bouncePolicy(): BouncePolicy {

@@ -1,6 +1,6 @@
 /**
  * One bounce, complaint or delay, however it arrived (SMTP reply at send time, a DSN to the VERP
- * mailbox, an ESP webhook), in the one shape the policy applies. Every way in produces these.
+ * mailbox, an ESP webhook), in the one shape the policy applies, and what applying it did.
  */
 export type BounceSource = 'smtp' | 'dsn' | 'ses' | 'sendgrid' | 'postmark' | 'mailgun' | 'manual';
 
@@ -13,7 +13,20 @@ export type BounceSource = 'smtp' | 'dsn' | 'ses' | 'sendgrid' | 'postmark' | 'm
 export type BounceEventKind = 'hard' | 'soft' | 'delayed' | 'complaint' | 'unsubscribe';
 
 /** How the event found its edition and reader, strongest first. */
-export type Attribution = 'send' | 'verp' | 'message-id' | 'metadata' | 'recent-send' | 'address' | 'none';
+export type Attribution = 'send' | 'verp' | 'message-id' | 'recent-send' | 'address' | 'none';
+
+/**
+ * The clues every way in passes on, unjudged: one function (attribution.ts) decides what they
+ * prove, so a DSN and a webhook naming the same copy are attributed alike.
+ */
+export interface AttributionHints {
+  /** The send itself was refused (SMTP reply at send time): edition and reader known for certain. */
+  send?: { editionId: string; subscriberId: string };
+  /** VERP addresses the report carries (the bounce's recipient, our envelope sender, one quoted in it); trusted only when their MAC checks. */
+  verpAddresses: string[];
+  /** Message-IDs the report quotes; ours are trusted only when the ledger shows that exact copy was sent to that reader. */
+  messageIds: string[];
+}
 
 export interface BounceEvent {
   /** Stable across redeliveries of the same event: `<source>:<provider id>:<recipient>`. */
@@ -22,11 +35,7 @@ export interface BounceEvent {
   kind: BounceEventKind;
   /** The recipient the report names. */
   email: string;
-  editionId?: string;
-  subscriberId?: string;
-  attribution?: Attribution;
-  /** Our Message-ID of the copy, when the report carries it (checked against the ledger). */
-  messageId?: string;
+  hints: AttributionHints;
   status?: string;
   replyCode?: number;
   diagnostic?: string;
@@ -39,15 +48,67 @@ export interface BounceEvent {
   at: Date;
 }
 
-/** What recording an event did, for logs, webhook replies and tests. */
-export interface RecordOutcome {
-  eventId: string;
-  duplicate: boolean;
-  kind: BounceEventKind;
+/** Whom an event is about, as attribution found it. */
+export interface Attributed {
+  /** The address the event is about (the reader's own when the reader is known). */
   email: string;
   subscriberId?: string;
   editionId?: string;
   attribution: Attribution;
+}
+
+/** What applying an event did: stored in the bounce log as it happened, counted by reports. */
+export type BounceAction =
+  | { type: 'counted'; flags: string }
+  | { type: 'suppressed'; reason: string }
+  | { type: 'already-suppressed' }
+  | { type: 'soft-counted'; count: number; limit: number }
+  | { type: 'unsubscribed'; reason: string }
+  | { type: 'not-subscribed' }
+  | { type: 'delay-logged' }
+  | { type: 'ignored'; reason: string }
+  | { type: 'paused-edition'; reason: string };
+
+/** The actions in words, for people (`daybreak bounces`, logs). */
+export function describeActions(actions: readonly BounceAction[]): string {
+  const words = actions.flatMap((a): string[] => {
+    switch (a.type) {
+      case 'counted': return [];
+      case 'suppressed': return ['suppressed'];
+      case 'already-suppressed': return ['already suppressed'];
+      case 'soft-counted': return [`soft ${a.count}/${a.limit}`];
+      case 'unsubscribed': return ['unsubscribed'];
+      case 'not-subscribed': return ['not subscribed'];
+      case 'delay-logged': return ['logged (delivery still being retried)'];
+      case 'ignored': return [`ignored: ${a.reason}`];
+      case 'paused-edition': return ['paused the edition'];
+    }
+  });
+  return words.join(', ') || 'counted';
+}
+
+/** One line of the bounce log (what `daybreak bounces` reports). */
+export interface BounceLogEntry extends Attributed {
+  id: string;
+  at: string;
+  source: BounceSource;
+  kind: BounceEventKind;
+  status?: string;
+  replyCode?: number;
+  reason?: string;
+  diagnostic?: string;
+  feedbackType?: string;
+  /** What applying the event did, structured. */
+  actions: BounceAction[];
+  /** The same in words (kept with the entry, so old entries read the same). */
+  action: string;
+}
+
+/** What recording an event did, for logs, webhook replies and tests. */
+export interface RecordOutcome extends Attributed {
+  eventId: string;
+  duplicate: boolean;
+  kind: BounceEventKind;
   /** The address was added to the suppression list by this event. */
   suppressed: boolean;
   /** The reader was unsubscribed by this event. */
@@ -58,4 +119,5 @@ export interface RecordOutcome {
   ignored?: string;
   /** This event tripped the circuit breaker and paused the edition. */
   paused?: string;
+  actions: BounceAction[];
 }

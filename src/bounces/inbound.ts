@@ -1,13 +1,26 @@
+/** A message to the bounce domain: parse it (any format), turn its failures into events with their hints, apply them. */
 import crypto from 'node:crypto';
-import { parseMessageId } from '../mail/personalise';
-import type { Runtime } from '../app/runtime';
+import type { BouncesConfig } from '../config/bounces-schema';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import { findVerpTargets, parseVerpAddress, verpAddress, verpSettings, type VerpTarget } from '../mail/verp';
+import type { SubscriberStore } from '../subscribers/store';
+import type { BounceStore } from './bounce-store';
 import type { BounceEvent, RecordOutcome } from './events';
 import { headerValue } from './message-parts';
 import { attributeToReader, parseBounce, type BounceReport, type ParseOptions, type RecipientResult } from './parse-bounce';
 import type { ParsedBounce } from './parse-worker';
-import { BouncePolicy } from './policy';
+import type { BouncePolicy } from './policy';
 import { senderFaultReasons, type BounceReason } from './reason';
-import { findVerpTargets, parseVerpAddress, verpSettings, type VerpTarget } from '../mail/verp';
+
+export interface InboundDeps {
+  bouncePolicy: Pick<BouncePolicy, 'record'>;
+  bounces: Pick<BounceStore, 'keepUnparsed'>;
+  subscribers: Pick<SubscriberStore, 'get'>;
+  clock: Clock;
+  logger: Logger;
+  config: { secret: string; delivery: { bounceDomain?: string; bounceLocalPart: string }; bounces: BouncesConfig };
+}
 
 export interface InboundEnvelope {
   mailFrom: string;
@@ -16,24 +29,11 @@ export interface InboundEnvelope {
 
 export interface InboundResult {
   report: Omit<BounceReport, never>;
-  /** How the message was tied to a reader: verp, message-id, address, or none. */
+  /** How the message was tied to a reader (the first event's attribution), or none. */
   attribution: string;
   outcomes: RecordOutcome[];
   /** Kept in the unparsed list for ops (not a bounce we could read). */
   kept: boolean;
-}
-
-/** A message we could not read, kept for ops (`daybreak bounces unparsed`). */
-export interface UnparsedMessage {
-  at: string;
-  mailFrom: string;
-  rcptTo: string[];
-  from: string;
-  subject: string;
-  note: string;
-  size: number;
-  /** The message as received (latin1), cut at 256 KB. */
-  raw: string;
 }
 
 const keepRawBytes = 256 * 1024;
@@ -44,7 +44,7 @@ const verpScanChars = 1024 * 1024;
 export type BounceParser = (raw: Buffer, options: Pick<ParseOptions, 'sentTo'>) => Promise<ParsedBounce>;
 
 /** The readers' addresses behind VERP targets: the addresses those copies were sent to. */
-async function readersAddresses(runtime: Runtime, targets: VerpTarget[]): Promise<string[]> {
+async function readersAddresses(runtime: InboundDeps, targets: VerpTarget[]): Promise<string[]> {
   const out: string[] = [];
   for (const t of targets.slice(0, 5)) {
     const sub = await runtime.subscribers.get(t.subscriberId);
@@ -54,48 +54,33 @@ async function readersAddresses(runtime: Runtime, targets: VerpTarget[]): Promis
 }
 
 /**
- * Events for one parsed report, attributed by the VERP token first (the RCPT address, or one
- * quoted in the report), then our Message-ID in the returned headers, then the address.
+ * Events for one parsed report, one per failed recipient, each with the report's hints: the VERP
+ * addresses it reached us through or quotes, and the Message-IDs of the returned message. Which
+ * copy they prove is attribution's business (attribution.ts), as for every other way in.
  */
-export function eventsFromReport(report: BounceReport, input: { verp: VerpTarget[]; eventKey: string; at: Date }): { events: BounceEvent[]; attribution: string } {
-  const failed = report.recipients.filter((r) => r.kind !== 'delivered');
-  const target = input.verp[0];
-  let fromMessageId: { editionId: string; subscriberId: string; messageId: string } | undefined;
-  for (const id of report.originalMessageIds) {
-    const parsed = parseMessageId(id);
-    if (parsed) {
-      fromMessageId = { ...parsed, messageId: id };
-      break;
-    }
-  }
-  const attribution = target ? 'verp' : fromMessageId ? 'message-id' : failed.length ? 'address' : 'none';
-  const events = failed.map((r: RecipientResult): BounceEvent => {
-    const kind: BounceEvent['kind'] = r.kind === 'complaint' ? 'complaint' : r.action === 'delayed' ? 'delayed' : r.kind === 'hard' ? 'hard' : 'soft';
-    return {
-      id: `dsn:${input.eventKey}:${r.recipient}`,
-      source: 'dsn',
-      kind,
-      email: r.recipient,
-      ...(target ? { editionId: target.editionId, subscriberId: target.subscriberId, attribution: 'verp' as const }
-        : fromMessageId ? { editionId: fromMessageId.editionId, subscriberId: fromMessageId.subscriberId, messageId: fromMessageId.messageId, attribution: 'message-id' as const }
-          : { attribution: 'address' as const }),
-      status: r.status,
-      replyCode: r.replyCode,
-      diagnostic: r.diagnostic,
-      reason: r.reason,
-      senderFault: senderFaultReasons.has(r.reason as BounceReason),
-      feedbackType: report.feedbackType,
-      at: input.at,
-    };
-  });
-  return { events, attribution };
+export function eventsFromReport(report: BounceReport, input: { verpAddresses: string[]; eventKey: string; at: Date }): BounceEvent[] {
+  const hints = { verpAddresses: input.verpAddresses, messageIds: report.originalMessageIds };
+  return report.recipients.filter((r) => r.kind !== 'delivered').map((r: RecipientResult): BounceEvent => ({
+    id: `dsn:${input.eventKey}:${r.recipient}`,
+    source: 'dsn',
+    kind: r.kind === 'complaint' ? 'complaint' : r.action === 'delayed' ? 'delayed' : r.kind === 'hard' ? 'hard' : 'soft',
+    email: r.recipient,
+    hints,
+    status: r.status,
+    replyCode: r.replyCode,
+    diagnostic: r.diagnostic,
+    reason: r.reason,
+    senderFault: senderFaultReasons.has(r.reason as BounceReason),
+    feedbackType: report.feedbackType,
+    at: input.at,
+  }));
 }
 
 /**
  * Handles one message delivered to the bounce domain: parse, attribute, apply the policy. Auto-
  * replies and success reports are ignored; what cannot be read is kept and reported, never counted.
  */
-export async function processInbound(runtime: Runtime, raw: Buffer, envelope: InboundEnvelope, options: { parse?: BounceParser } = {}): Promise<InboundResult> {
+export async function processInbound(runtime: InboundDeps, raw: Buffer, envelope: InboundEnvelope, options: { parse?: BounceParser } = {}): Promise<InboundResult> {
   const now = runtime.clock.now();
   const settings = verpSettings(runtime.config);
   const verp: VerpTarget[] = [];
@@ -119,8 +104,11 @@ export async function processInbound(runtime: Runtime, raw: Buffer, envelope: In
   }
   const { parts, ...parsedReport } = parsed;
   let report: BounceReport = parsedReport;
+  const verpAddresses = [...envelope.rcptTo];
   if (settings && !verp.length) {
-    verp.push(...findVerpTargets(settings, parts.raw.slice(0, verpScanChars)));
+    const quoted = findVerpTargets(settings, parts.raw.slice(0, verpScanChars));
+    verp.push(...quoted);
+    verpAddresses.push(...quoted.map((t) => verpAddress(settings, t)));
     if (verp.length) report = attributeToReader(report, await readersAddresses(runtime, verp));
   }
   // The report's own Message-ID names it across redeliveries; without one, its bytes do.
@@ -133,29 +121,16 @@ export async function processInbound(runtime: Runtime, raw: Buffer, envelope: In
     runtime.logger.info({ kind: report.kind, note: report.note, rcptTo: envelope.rcptTo, kept }, kept ? 'kept a message we could not read as a bounce' : 'ignored a message that is not a bounce');
     return { report, attribution: 'none', outcomes: [], kept };
   }
-  const { events, attribution } = eventsFromReport(report, { verp, eventKey, at: now });
+  const events = eventsFromReport(report, { verpAddresses, eventKey, at: now });
   if (!events.length) {
     await keepUnparsed(runtime, raw, envelope, parts.subject, parts.from, 'a report with no failed recipient we could read');
-    return { report, attribution, outcomes: [], kept: true };
+    return { report, attribution: 'none', outcomes: [], kept: true };
   }
-  const policy = new BouncePolicy(runtime);
   const outcomes: RecordOutcome[] = [];
-  for (const event of events) outcomes.push(await policy.record(event));
-  return { report, attribution, outcomes, kept: false };
+  for (const event of events) outcomes.push(await runtime.bouncePolicy.record(event));
+  return { report, attribution: outcomes[0]?.attribution ?? 'none', outcomes, kept: false };
 }
 
-async function keepUnparsed(runtime: Runtime, raw: Buffer, envelope: InboundEnvelope, subject: string, from: string, note: string): Promise<void> {
-  const keep = runtime.config.bounces.keepUnparsed;
-  if (keep === 0) return;
-  const entry: UnparsedMessage = { at: runtime.clock.now().toISOString(), mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo, from, subject, note, size: raw.length, raw: raw.subarray(0, keepRawBytes).toString('latin1') };
-  const key = runtime.keys.unparsedBounces();
-  await runtime.redis.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, keep - 1).exec();
-}
-
-export async function listUnparsed(runtime: Runtime, limit: number): Promise<UnparsedMessage[]> {
-  return (await runtime.redis.lrange(runtime.keys.unparsedBounces(), 0, limit - 1)).map((l) => JSON.parse(l) as UnparsedMessage);
-}
-
-export async function countUnparsed(runtime: Runtime): Promise<number> {
-  return runtime.redis.llen(runtime.keys.unparsedBounces());
+async function keepUnparsed(runtime: InboundDeps, raw: Buffer, envelope: InboundEnvelope, subject: string, from: string, note: string): Promise<void> {
+  await runtime.bounces.keepUnparsed({ at: runtime.clock.now().toISOString(), mailFrom: envelope.mailFrom, rcptTo: envelope.rcptTo, from, subject, note, size: raw.length, raw: raw.subarray(0, keepRawBytes).toString('latin1') }, runtime.config.bounces.keepUnparsed);
 }

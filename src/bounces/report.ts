@@ -1,7 +1,12 @@
-import type { Runtime } from '../app/runtime';
-import type { BounceEventKind } from './events';
-import { countUnparsed } from './inbound';
-import type { BounceLogEntry } from './policy';
+/** What `daybreak bounces` reports: the bounce log over a period (and one edition's own counts). */
+import type { EditionStore } from '../delivery/edition-store';
+import type { BounceStore } from './bounce-store';
+import type { BounceEventKind, BounceLogEntry } from './events';
+
+export interface BounceReportDeps {
+  bounces: Pick<BounceStore, 'logSince' | 'countUnparsed'>;
+  editions: Pick<EditionStore, 'get'>;
+}
 
 export interface BounceActivity {
   since: Date;
@@ -20,20 +25,19 @@ export interface BounceActivity {
 const kinds: BounceEventKind[] = ['hard', 'soft', 'complaint', 'delayed', 'unsubscribe'];
 
 /** Reads the bounce log (newest first) for a period and, optionally, one edition. */
-export async function bounceReport(runtime: Runtime, options: { since: Date; editionId?: string }): Promise<BounceActivity> {
-  const { redis, keys } = runtime;
-  const raw = await redis.zrevrangebyscore(keys.bounceLog(), '+inf', options.since.getTime());
-  const entries = raw.map((l) => JSON.parse(l) as BounceLogEntry).filter((e) => !options.editionId || e.editionId === options.editionId);
+export async function bounceReport(deps: BounceReportDeps, options: { since: Date; editionId?: string }): Promise<BounceActivity> {
+  const entries = (await deps.bounces.logSince(options.since)).filter((e) => !options.editionId || e.editionId === options.editionId);
   const counts = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<BounceEventKind, number>;
   const sets = Object.fromEntries(kinds.map((k) => [k, new Set<string>()])) as Record<BounceEventKind, Set<string>>;
   let suppressed = 0;
   for (const e of entries) {
     counts[e.kind] += 1;
     sets[e.kind].add(e.email);
-    if (/(?:^|, )suppressed(?:,|$)/.test(e.action)) suppressed += 1;
+    // Structured since the redesign; an older entry only has its words.
+    if (e.actions ? e.actions.some((a) => a.type === 'suppressed') : /(?:^|, )suppressed(?:,|$)/.test(e.action)) suppressed += 1;
   }
   let edition: BounceActivity['edition'];
-  const e = options.editionId ? await runtime.editions.get(options.editionId) : undefined;
+  const e = options.editionId ? await deps.editions.get(options.editionId) : undefined;
   if (e) edition = { state: e.state, reason: e.reason, sent: e.sent, failed: e.failed, bounced: e.bounced, bouncedHard: e.bouncedHard, blocked: e.blocked, complaints: e.complaints };
   return {
     since: options.since,
@@ -43,6 +47,6 @@ export async function bounceReport(runtime: Runtime, options: { since: Date; edi
     suppressed,
     edition,
     entries,
-    unparsed: await countUnparsed(runtime),
+    unparsed: await deps.bounces.countUnparsed(),
   };
 }

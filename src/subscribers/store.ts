@@ -566,6 +566,11 @@ export class SubscriberStore {
     }
   }
 
+  /** Adds an entry to the reader's history (a bounce, a complaint) for `subscribers show`. */
+  async recordHistory(id: string, at: Date, event: string, detail?: Record<string, unknown>): Promise<void> {
+    await this.redis.rpush(this.keys.subscriberHistory(id), this.event(at, event, detail));
+  }
+
   async history(id: string): Promise<SubscriberEvent[]> {
     return (await this.redis.lrange(this.keys.subscriberHistory(id), 0, -1)).map((line) => JSON.parse(line) as SubscriberEvent);
   }

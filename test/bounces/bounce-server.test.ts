@@ -1,7 +1,6 @@
 import net from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { startBounceServer, type BounceServer } from '../../src/bounces/bounce-server';
-import { listUnparsed } from '../../src/bounces/inbound';
 import { bounceReport } from '../../src/bounces/report';
 import { parseVerpAddress } from '../../src/mail/verp';
 import { FixedClock } from '../../src/core/clock';
@@ -234,7 +233,7 @@ describe('the bounce server end to end: an edition goes out with VERP senders, D
   test('a message it cannot read is kept for ops and never counted', async () => {
     const before = (await runtime.editions.get(editionId))?.bounced;
     await deliver(`bounces@${bounceDomain}`, ['From: someone@else.example', `To: bounces@${bounceDomain}`, 'Subject: hello', '', 'Is this the right address for questions?', ''].join('\r\n'));
-    const kept = await listUnparsed(runtime, 5);
+    const kept = await runtime.bounces.listUnparsed(5);
     expect(kept[0]).toMatchObject({ subject: 'hello', rcptTo: [`bounces@${bounceDomain}`] });
     expect(kept[0]?.raw).toContain('right address for questions');
     expect((await runtime.editions.get(editionId))?.bounced).toBe(before);
@@ -284,7 +283,7 @@ describe('the bounce server end to end: an edition goes out with VERP senders, D
       expect(await answered).toMatch(/^250 /);
       expect(order).toEqual(['second connection greeted', 'second connection answered', 'first message answered']);
       // It was read, found to name no one, and kept for ops (first 256 KB), not refused.
-      expect((await listUnparsed(runtime, 1))[0]).toMatchObject({ subject: 'Undelivered Mail Returned to Sender', rcptTo: [`bounces@${bounceDomain}`] });
+      expect((await runtime.bounces.listUnparsed(1))[0]).toMatchObject({ subject: 'Undelivered Mail Returned to Sender', rcptTo: [`bounces@${bounceDomain}`] });
     } finally {
       first.close();
       second?.close();

@@ -43,7 +43,7 @@ describe('daybreak suppress, unsuppress and bounces', () => {
   });
 
   test('bounces reports counts and addresses from the log', async () => {
-    await new BouncePolicy(runtime).record({ id: 'mailgun:cli-1', source: 'mailgun', kind: 'hard', email: 'reader@example.com', status: '5.1.1', replyCode: 550, diagnostic: '550 5.1.1 no such user', reason: 'userunknown', at: new Date() });
+    await new BouncePolicy(runtime).record({ id: 'mailgun:cli-1', source: 'mailgun', kind: 'hard', email: 'reader@example.com', hints: { verpAddresses: [], messageIds: [] }, status: '5.1.1', replyCode: 550, diagnostic: '550 5.1.1 no such user', reason: 'userunknown', at: new Date() });
     const r = await daybreak(['bounces', '--since', '1d'], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/hard\s+1 event\(s\),\s+1 address\(es\)/);

@@ -2,6 +2,7 @@ import type { BounceEvent } from '../../src/bounces/events';
 import { BouncePolicy } from '../../src/bounces/policy';
 import { bounceReport } from '../../src/bounces/report';
 import { FixedClock } from '../../src/core/clock';
+import { verpAddress, verpSettings, type VerpSettings } from '../../src/mail/verp';
 import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
@@ -20,13 +21,20 @@ describe('the bounce policy on real Redis', () => {
     for (const [sub, messageId] of readers) await runtime.redis.hset(runtime.keys.ledger(id), sub, `s|${new Date(`${id.slice(-10)}T06:00:05Z`).getTime()}|${messageId}`);
   }
 
-  function event(over: Partial<BounceEvent> & Pick<BounceEvent, 'id' | 'kind' | 'email'>): BounceEvent {
-    return { source: 'ses', at: clock.now(), ...over };
+  /**
+   * An event whose report carries the clue a real one would: `attribution: 'verp'` puts that copy's
+   * VERP address in the hints (a DSN to it, a webhook's envelope sender), `messageId` our Message-ID.
+   */
+  function event(over: Partial<Omit<BounceEvent, 'hints'>> & Pick<BounceEvent, 'id' | 'kind' | 'email'> & { editionId?: string; subscriberId?: string; messageId?: string; attribution?: 'verp' | 'message-id' | 'address' }): BounceEvent {
+    const { editionId, subscriberId, messageId, attribution, ...rest } = over;
+    const verp = attribution === 'verp' && editionId && subscriberId ? [verpAddress(verpSettings(runtime.config) as VerpSettings, { editionId, subscriberId })] : [];
+    return { source: 'ses', at: clock.now(), hints: { verpAddresses: verp, messageIds: messageId ? [messageId] : [] }, ...rest };
   }
 
   beforeAll(async () => {
     const config = testConfig(uniquePrefix('bounce-policy'), {
       bounces: { breaker: { minSends: 10, bounceRate: 0.05, complaintRate: 0.003 } },
+      delivery: { bounceDomain: 'bounces.daybreak.test' },
     });
     runtime = testRuntime(config, { clock });
     policy = new BouncePolicy(runtime);

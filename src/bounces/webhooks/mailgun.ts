@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
 import { findStatus } from '../status-codes';
-import { bareAddress, type ProviderEvent } from './provider-event';
+import { bareAddress, providerHints, type ProviderEvent } from './provider-event';
 
 /**
  * Mailgun webhooks (https://documentation.mailgun.com/docs/mailgun/user-manual/events/webhooks/):
@@ -49,7 +49,7 @@ export function mailgunEvents(body: MailgunBody, received: Date): ProviderEvent[
   const email = bareAddress(e.recipient);
   const at = e.timestamp ? new Date(e.timestamp * 1000) : received;
   const headerId = e.message?.headers?.['message-id'];
-  const hints = { envelopeFrom: bareAddress(e.envelope?.sender), messageIds: typeof headerId === 'string' ? [headerId.startsWith('<') ? headerId : `<${headerId}>`] : [] };
+  const hints = providerHints(bareAddress(e.envelope?.sender), typeof headerId === 'string' ? [headerId.startsWith('<') ? headerId : `<${headerId}>`] : []);
   const common = { source: 'mailgun' as const, id: `mailgun:${e.id}`, email, at, hints };
   const ds = e['delivery-status'] ?? {};
   const replyCode = ds.code !== undefined && /^\d{3}$/.test(String(ds.code)) ? Number(ds.code) : undefined;

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, senderFaultReasons } from '../reason';
 import { findReplyCode, findStatus } from '../status-codes';
-import { type ProviderEvent } from './provider-event';
+import { providerHints, type ProviderEvent } from './provider-event';
 
 /**
  * Postmark webhooks (https://postmarkapp.com/developer/webhooks/webhooks-overview): one record per
@@ -79,7 +79,7 @@ function dateOr(value: string | undefined, fallback: Date): Date {
 export function postmarkEvents(body: PostmarkBody, received: Date): ProviderEvent[] {
   const email = (body.Email ?? body.Recipient ?? '').trim().toLowerCase();
   if (!email) return [];
-  const hints = { messageIds: [] as string[] };
+  const hints = providerHints(undefined, []);
   const key = String(body.ID ?? body.MessageID ?? '');
   switch (body.RecordType) {
     case 'Bounce': {

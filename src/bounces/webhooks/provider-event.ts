@@ -1,15 +1,15 @@
+/** What ESP webhooks yield: bounce events with the clues the provider passed back, and an address helper. */
 import type { BounceEvent } from '../events';
 
 /**
- * An event as a provider reported it, before attribution: the BounceEvent fields plus the clues
- * the provider passed back (our envelope sender, which is a VERP address when one is configured,
- * and our Message-ID), which the webhook route turns into an edition and a reader.
+ * An event as a provider reported it: the clues it passed back (our envelope sender, a VERP
+ * address when one is configured; our Message-ID) are its hints, attributed like any other way in.
  */
-export interface ProviderEvent extends Omit<BounceEvent, 'editionId' | 'subscriberId' | 'attribution' | 'messageId'> {
-  hints: {
-    envelopeFrom?: string;
-    messageIds: string[];
-  };
+export type ProviderEvent = BounceEvent;
+
+/** The hints from a provider's envelope sender and Message-IDs. */
+export function providerHints(envelopeFrom: string | undefined, messageIds: string[]): BounceEvent['hints'] {
+  return { verpAddresses: envelopeFrom ? [envelopeFrom] : [], messageIds };
 }
 
 /** The bare address in "Name <a@b>" or "a@b". */

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
 import { findStatus, findReplyCode } from '../status-codes';
-import { type ProviderEvent } from './provider-event';
+import { providerHints, type ProviderEvent } from './provider-event';
 
 /**
  * SendGrid's signed Event Webhook: an array of events, signed with ECDSA P-256 over the
@@ -56,7 +56,7 @@ export function sendgridEvents(events: z.infer<typeof sendgridBodySchema>, recei
     const email = e.email.trim().toLowerCase();
     const at = e.timestamp ? new Date(e.timestamp * 1000) : received;
     const smtpId = e['smtp-id'];
-    const common = { source: 'sendgrid' as const, id: `sendgrid:${e.sg_event_id}`, email, at, hints: { messageIds: smtpId ? [smtpId] : [] } };
+    const common = { source: 'sendgrid' as const, id: `sendgrid:${e.sg_event_id}`, email, at, hints: providerHints(undefined, smtpId ? [smtpId] : []) };
     const diagnostic = e.reason ?? '';
     const status = findStatus(e.status) ?? findStatus(diagnostic);
     const replyCode = findReplyCode(diagnostic);

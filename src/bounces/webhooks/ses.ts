@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
-import { bareAddress, type ProviderEvent } from './provider-event';
+import { bareAddress, providerHints, type ProviderEvent } from './provider-event';
 
 /**
  * Amazon SES notifications (notificationType) and event publishing (eventType): bounces,
@@ -51,7 +51,7 @@ export type SesBody = z.infer<typeof sesBodySchema>;
 
 function hints(body: SesBody): ProviderEvent['hints'] {
   const ids = [body.mail?.commonHeaders?.messageId, ...(body.mail?.headers ?? []).filter((h) => /^message-id$/i.test(h.name)).map((h) => h.value)].filter((v): v is string => Boolean(v));
-  return { envelopeFrom: bareAddress(body.mail?.source), messageIds: [...new Set(ids)] };
+  return providerHints(bareAddress(body.mail?.source), [...new Set(ids)]);
 }
 
 function dateOr(value: string | undefined, fallback: Date): Date {

@@ -162,8 +162,7 @@ export async function parse(files: string[], globals: GlobalOptions): Promise<vo
 
 export async function unparsed(opts: { limit: number; raw?: boolean }, globals: GlobalOptions): Promise<void> {
   await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
-    const { listUnparsed } = require('../../bounces/inbound') as typeof import('../../bounces/inbound');
-    const kept = await listUnparsed(runtime, opts.limit);
+    const kept = await runtime.bounces.listUnparsed(opts.limit);
     if (!kept.length) {
       console.log('No unreadable messages kept.');
       return;

@@ -52,7 +52,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
     return reply.code(status).send({ ok: false, error: reason });
   };
   const accept = async (reply: FastifyReply, provider: string, events: ProviderEvent[]) => {
-    const summary = await recordProviderEvents(runtime, events);
+    const summary = await recordProviderEvents(runtime.bouncePolicy, events);
     log.info({ provider, events: events.length, recorded: summary.recorded, duplicates: summary.duplicates }, 'webhook applied');
     return reply.code(200).send({ ok: true, events: events.length, recorded: summary.recorded, duplicates: summary.duplicates });
   };
