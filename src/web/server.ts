@@ -54,7 +54,7 @@ export async function buildWebServer(runtime: Runtime, options: WebServerOptions
   registerMetricsRoutes(app, runtime, env);
   await registerAdminQueueRoutes(app, runtime, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
-  await app.register(webhookRoutes, { runtime });
+  await app.register(webhookRoutes, { deps: runtime });
   return app;
 }
 

@@ -255,7 +255,7 @@ maybe('ESP webhooks with the providers\' sample payloads', () => {
       const r = runtimeWith({ ses: { topicArns: [topic, 'arn:aws:sns:us-east-1:032756942992:dev-relay-2022-04'], autoConfirm: true } });
       app = Fastify();
       await app.register(webhookRoutes, {
-        runtime: r,
+        deps: r,
         sns: {
           certificates: {
             certificate: async (url) => {
