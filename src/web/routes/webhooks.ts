@@ -41,7 +41,8 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRouteO
 
   app.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
     const provider = providers.get(request.params.provider);
-    if (!provider) return reply.code(404).send({ ok: false, error: `no webhook for "${request.params.provider}" is configured` });
+    // Not configured: the same 404 as any unknown path (JSON under /webhooks).
+    if (!provider) return reply.callNotFound();
     const now = deps.clock.now();
     const verdict = await provider.verify({
       rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
