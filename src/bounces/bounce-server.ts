@@ -1,15 +1,19 @@
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
-import type { Runtime } from '../app/runtime';
-import { processInbound } from './inbound';
+import { processInbound, type InboundDeps } from './inbound';
 import { parseUnsubscribeAddress, verpSettings } from '../mail/verp';
 import { BounceParserThread } from './parse-worker';
+import type { SubscriberStore } from '../subscribers/store';
+
+export interface BounceServerDeps extends InboundDeps {
+  subscribers: InboundDeps['subscribers'] & Pick<SubscriberStore, 'unsubscribe'>;
+}
 
 /** Unsubscribes a reader who mailed their List-Unsubscribe address: from everything, at once. */
-async function unsubscribeByMail(runtime: Runtime, subscriberId: string): Promise<void> {
-  const subscriber = await runtime.subscribers.get(subscriberId);
+async function unsubscribeByMail(deps: BounceServerDeps, subscriberId: string): Promise<void> {
+  const subscriber = await deps.subscribers.get(subscriberId);
   if (!subscriber || subscriber.status === 'unsubscribed') return;
-  await runtime.subscribers.unsubscribe(subscriberId, { reason: 'mailto unsubscribe (List-Unsubscribe)', now: runtime.clock.now() });
-  runtime.logger.info({ subscriberId }, 'unsubscribed by mail');
+  await deps.subscribers.unsubscribe(subscriberId, { reason: 'mailto unsubscribe (List-Unsubscribe)', now: deps.clock.now() });
+  deps.logger.info({ subscriberId }, 'unsubscribed by mail');
 }
 
 export interface BounceServer {
@@ -30,12 +34,12 @@ class SmtpReplyError extends Error {
  * message is answered 250 only once it is applied (or kept as unreadable): if Redis is down the
  * sender gets a 451 and tries again later, so no bounce is lost.
  */
-export async function startBounceServer(runtime: Runtime, options: { port?: number; host?: string } = {}): Promise<BounceServer> {
-  const domain = runtime.config.delivery.bounceDomain?.toLowerCase();
+export async function startBounceServer(deps: BounceServerDeps, options: { port?: number; host?: string } = {}): Promise<BounceServer> {
+  const domain = deps.config.delivery.bounceDomain?.toLowerCase();
   if (!domain) throw new Error('delivery.bounceDomain is not set: the bounce server takes mail for that domain only (see docs/bounces.md)');
-  const settings = runtime.config.bounces.server;
-  const log = runtime.logger.child({ part: 'bounce-server' });
-  const verp = verpSettings(runtime.config);
+  const settings = deps.config.bounces.server;
+  const log = deps.logger.child({ part: 'bounce-server' });
+  const verp = verpSettings(deps.config);
   // Parsing runs in a worker thread with a hard time budget: a hostile 5 MB message never stalls
   // the greetings and replies of other connections, and one that runs too long is stopped and kept.
   const parser = new BounceParserThread({ maxMessageBytes: settings.maxMessageBytes, timeBudgetMs: settings.parseTimeBudgetMs });
@@ -74,7 +78,7 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
         // Mail to a reader's List-Unsubscribe mailto (RFC 2369): the address itself is the request.
         const unsubscribes = verp ? envelope.rcptTo.map((r) => parseUnsubscribeAddress(verp, r)).filter((c) => c.ok) : [];
         if (unsubscribes.length > 0) {
-          Promise.all(unsubscribes.map((c) => unsubscribeByMail(runtime, (c as { subscriberId: string }).subscriberId))).then(
+          Promise.all(unsubscribes.map((c) => unsubscribeByMail(deps, (c as { subscriberId: string }).subscriberId))).then(
             () => callback(null, '2.0.0 unsubscribed'),
             (error: unknown) => {
               log.error({ err: error }, 'unsubscribe mailbox: could not apply; the sender will retry');
@@ -83,7 +87,7 @@ export async function startBounceServer(runtime: Runtime, options: { port?: numb
           );
           return;
         }
-        processInbound(runtime, raw, envelope, { parse: (message, options) => parser.parse(message, options) }).then(
+        processInbound(deps, raw, envelope, { parse: (message, options) => parser.parse(message, options) }).then(
           (result) => {
             log.info({ rcptTo: envelope.rcptTo, kind: result.report.kind, format: result.report.format, attribution: result.attribution, recorded: result.outcomes.filter((o) => !o.duplicate && !o.ignored).length, kept: result.kept }, 'bounce mailbox: message handled');
             const applied = result.outcomes.filter((o) => !o.duplicate && !o.ignored).length;

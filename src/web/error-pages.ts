@@ -1,9 +1,9 @@
 /** What a reader sees when a page is missing or breaks: the site's own pages, not Fastify's JSON; JSON for the API and webhooks. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../app/runtime';
 import { escapeHtml } from '../render/slots';
 import { page } from './page';
 import { applyPageHeaders } from './security';
+import type { WebDeps } from './deps';
 
 /** Paths machines call: their errors stay JSON. */
 const MACHINE_PATH = /^\/(?:api|webhooks)(?:[/?]|$)/;
@@ -54,8 +54,8 @@ function errorCode(status: number): string {
  * them). A 5xx is logged at error with the request id, the route pattern (never the raw URL,
  * which may hold a reader's token) and the error; the reader sees the id as a reference.
  */
-export function registerErrorPages(app: FastifyInstance, runtime: Runtime): void {
-  const org = runtime.config.organisation;
+export function registerErrorPages(app: FastifyInstance, deps: WebDeps): void {
+  const org = deps.config.organisation;
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     if (wantsJson(request)) {

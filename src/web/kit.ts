@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../app/runtime';
 import { page } from './page';
 import { ipSubject, RateLimiter, type RateRule } from './rate-limit';
 import { applyPageHeaders, clientIp } from './security';
 import { tooManyView, type View } from './views/subscriptions';
+import type { WebDeps } from './deps';
 
 /** What the subscriber routes share: the page renderer, the limiter and the common 429/400 answers. */
 export interface PageKit {
-  runtime: Runtime;
+  deps: WebDeps;
   limiter: RateLimiter;
   render(reply: FastifyReply, view: View, status?: number): FastifyReply;
   /** Counts one page or form request from this IP; answers 429 itself and returns false when over. */
@@ -19,23 +19,23 @@ export interface PageKit {
   ip(request: FastifyRequest): string;
 }
 
-export function createPageKit(runtime: Runtime): PageKit {
-  const limiter = new RateLimiter(runtime.redis, runtime.keys);
-  const org = runtime.config.organisation;
-  const rules = runtime.config.web.rateLimits;
+export function createPageKit(deps: WebDeps): PageKit {
+  const limiter = new RateLimiter(deps.redis, deps.keys);
+  const org = deps.config.organisation;
+  const rules = deps.config.web.rateLimits;
   const render = (reply: FastifyReply, view: View, status = 200) =>
     applyPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(page(view.title, view.body, org.name, { postalAddress: org.postalAddress, titlePrefix: view.hasErrors ? 'Error: ' : '' }));
   const tooMany = (reply: FastifyReply, retryAfterSeconds: number, scope: 'ip' | 'email') =>
     render(reply.header('retry-after', String(retryAfterSeconds)), tooManyView({ retryAfterSeconds, scope }), 429);
   const kit: PageKit = {
-    runtime,
+    deps,
     limiter,
     render,
     ip: clientIp,
     async allow(request, reply, scope, subject, rule, kind) {
       const decision = await limiter.hit(scope, subject, rule);
       if (decision.allowed) return true;
-      runtime.logger.warn({ scope, ip: clientIp(request), count: decision.count, limit: decision.limit }, 'rate limit reached');
+      deps.logger.warn({ scope, ip: clientIp(request), count: decision.count, limit: decision.limit }, 'rate limit reached');
       tooMany(reply, decision.retryAfterSeconds, kind);
       return false;
     },

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../app/runtime';
 import { newNonce } from '../mail/tokens';
+import type { WebDeps } from './deps';
 
 /**
  * Cross-site posting defence for the subscriber forms, without cookies: the browser's Origin (or
@@ -31,28 +31,28 @@ function originOf(value: string): string | undefined {
   }
 }
 
-export function judgeOrigin(request: FastifyRequest, runtime: Runtime): OriginVerdict {
+export function judgeOrigin(request: FastifyRequest, deps: WebDeps): OriginVerdict {
   const header = request.headers.origin;
   let origin = typeof header === 'string' && header !== 'null' ? originOf(header) : undefined;
   if (!origin && typeof request.headers.referer === 'string') origin = originOf(request.headers.referer);
   if (!origin) return { kind: 'none' };
-  const ours = new Set([originOf(runtime.config.publicUrl), originOf(`${request.protocol}://${request.host}`)]);
+  const ours = new Set([originOf(deps.config.publicUrl), originOf(`${request.protocol}://${request.host}`)]);
   if (ours.has(origin)) return { kind: 'same' };
-  if (runtime.config.web.allowedOrigins.includes(origin)) return { kind: 'allowed', origin };
+  if (deps.config.web.allowedOrigins.includes(origin)) return { kind: 'allowed', origin };
   return { kind: 'foreign', origin };
 }
 
-export function issueFormToken(runtime: Runtime, subscriberId = '0'): string {
-  const expiresAt = Math.floor(runtime.clock.now().getTime() / 1000) + FORM_TOKEN_TTL_SECONDS;
-  return runtime.signer.sign({ purpose: 'form', subscriberId, expiresAt, nonce: newNonce() });
+export function issueFormToken(deps: WebDeps, subscriberId = '0'): string {
+  const expiresAt = Math.floor(deps.clock.now().getTime() / 1000) + FORM_TOKEN_TTL_SECONDS;
+  return deps.signer.sign({ purpose: 'form', subscriberId, expiresAt, nonce: newNonce() });
 }
 
 export type FormTokenCheck = 'ok' | 'missing' | 'invalid' | 'expired';
 
-export function checkFormToken(runtime: Runtime, token: unknown, subscriberId = '0'): FormTokenCheck {
+export function checkFormToken(deps: WebDeps, token: unknown, subscriberId = '0'): FormTokenCheck {
   const value = Array.isArray(token) ? token[0] : token;
   if (typeof value !== 'string' || value === '') return 'missing';
-  const check = runtime.signer.verify(value, 'form', runtime.clock.now());
+  const check = deps.signer.verify(value, 'form', deps.clock.now());
   if (!check.ok) return check.reason === 'expired' && check.claims?.subscriberId === subscriberId ? 'expired' : 'invalid';
   return check.claims.subscriberId === subscriberId ? 'ok' : 'invalid';
 }
@@ -63,15 +63,15 @@ export type FormPostVerdict = { ok: true; form: string } | { ok: false; reason: 
  * May this form post be acted on? Our own pages carry a form token; a configured embedding site
  * (`allowEmbedded`) posts the public field names with no token, identified by its Origin.
  */
-export function checkFormPost(request: FastifyRequest, runtime: Runtime, options: { form: string; subscriberId?: string; allowEmbedded?: boolean }): FormPostVerdict {
-  const origin = judgeOrigin(request, runtime);
+export function checkFormPost(request: FastifyRequest, deps: WebDeps, options: { form: string; subscriberId?: string; allowEmbedded?: boolean }): FormPostVerdict {
+  const origin = judgeOrigin(request, deps);
   if (origin.kind === 'foreign') return { ok: false, reason: 'foreign-origin', origin: origin.origin };
   if (origin.kind === 'allowed') {
     if (options.allowEmbedded) return { ok: true, form: `embedded:${origin.origin}` };
     return { ok: false, reason: 'foreign-origin', origin: origin.origin };
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
-  const token = checkFormToken(runtime, body[FORM_TOKEN_FIELD], options.subscriberId ?? '0');
+  const token = checkFormToken(deps, body[FORM_TOKEN_FIELD], options.subscriberId ?? '0');
   if (token === 'ok') return { ok: true, form: options.form };
   return { ok: false, reason: token === 'missing' ? 'missing-token' : token === 'expired' ? 'expired-token' : 'invalid-token' };
 }

@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Runtime } from '../app/runtime';
 import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
@@ -14,6 +13,7 @@ import { createPageKit } from './kit';
 import { registerConfirmRoutes } from './routes/confirm';
 import { registerPreferencesRoutes } from './routes/preferences';
 import { registerSubscribeRoutes } from './routes/subscribe';
+import type { WebDeps } from './deps';
 
 export interface WebServerOptions {
   /** Where DAYBREAK_METRICS_TOKEN and the admin credentials are read (default: process.env). */
@@ -26,44 +26,44 @@ export interface WebServerOptions {
  * pattern, status, time; never the raw URL, which may carry a reader's token), failures at error
  * with the request id, which the reader's error page shows as a reference.
  */
-export async function buildWebServer(runtime: Runtime, options: WebServerOptions = {}): Promise<FastifyInstance> {
+export async function buildWebServer(deps: WebDeps, options: WebServerOptions = {}): Promise<FastifyInstance> {
   const env = options.env ?? process.env;
   const app = Fastify({
     // Typed as Fastify's base logger so the instance keeps the FastifyInstance type every route module takes.
-    loggerInstance: runtime.logger.child({ component: 'web' }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
     // Fastify's own per-request lines are info; ours (onResponse below) are debug and name the route, not the URL.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomBytes(6).toString('hex'),
     bodyLimit: 64 * 1024,
-    trustProxy: runtime.config.web.trustProxy,
+    trustProxy: deps.config.web.trustProxy,
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, route: request.routeOptions.url ?? '(no route)', statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
-  registerErrorPages(app, runtime);
+  registerErrorPages(app, deps);
   await app.register(formbody);
-  registerHealthRoutes(app, runtime, { env });
+  registerHealthRoutes(app, deps, { env });
   registerStaticRoutes(app);
   // Subscriber pages: sign-up, confirm, one-click unsubscribe, preferences (one shared limiter and page shell).
-  const kit = createPageKit(runtime);
+  const kit = createPageKit(deps);
   registerSubscribeRoutes(app, kit);
   registerConfirmRoutes(app, kit);
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
-  registerArchiveRoutes(app, runtime);
-  registerMetricsRoutes(app, runtime, env);
-  await registerAdminQueueRoutes(app, runtime, env);
+  registerArchiveRoutes(app, deps);
+  registerMetricsRoutes(app, deps, env);
+  await registerAdminQueueRoutes(app, deps, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
-  await app.register(webhookRoutes, { deps: runtime });
+  await app.register(webhookRoutes, { deps: deps });
   return app;
 }
 
-export async function startWebServer(runtime: Runtime, port = runtime.config.port, host = '0.0.0.0'): Promise<FastifyInstance> {
-  const app = await buildWebServer(runtime);
+export async function startWebServer(deps: WebDeps, port = deps.config.port, host = '0.0.0.0'): Promise<FastifyInstance> {
+  const app = await buildWebServer(deps);
   await app.listen({ port, host });
-  runtime.logger.info({ port }, 'web server listening');
+  deps.logger.info({ port }, 'web server listening');
   if (!metricsToken(process.env) && process.env.NODE_ENV === 'production') {
-    runtime.logger.warn(`/metrics and the details of /healthz are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
+    deps.logger.warn(`/metrics and the details of /healthz are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
   }
   return app;
 }

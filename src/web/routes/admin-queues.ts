@@ -4,7 +4,7 @@ import type { IServerAdapter } from '@bull-board/api/dist/types';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../../app/runtime';
+import type { WebDeps } from '../deps';
 
 export const ADMIN_BASE_PATH = '/admin/queues';
 
@@ -26,16 +26,16 @@ export function adminCredentials(env: NodeJS.ProcessEnv = process.env): { user: 
  * forgotten variable never exposes the queues. Retrying a job from the board is safe: every send
  * claims its reader in the edition's ledger first, so nobody is mailed twice.
  */
-export async function registerAdminQueueRoutes(app: FastifyInstance, runtime: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function registerAdminQueueRoutes(app: FastifyInstance, deps: WebDeps, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const credentials = adminCredentials(env);
   if (!credentials) {
-    if (env.DAYBREAK_ADMIN_USER || env.DAYBREAK_ADMIN_PASSWORD) runtime.logger.warn('queue dashboard off: set both DAYBREAK_ADMIN_USER and DAYBREAK_ADMIN_PASSWORD');
+    if (env.DAYBREAK_ADMIN_USER || env.DAYBREAK_ADMIN_PASSWORD) deps.logger.warn('queue dashboard off: set both DAYBREAK_ADMIN_USER and DAYBREAK_ADMIN_PASSWORD');
     return false;
   }
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(ADMIN_BASE_PATH);
   createBullBoard({
-    queues: [runtime.queues.editions, ...runtime.config.newsletters.map((n) => runtime.queues.send(n.id))].map((q) => new BullMQAdapter(q)),
+    queues: [deps.queues.editions, ...deps.config.newsletters.map((n) => deps.queues.send(n.id))].map((q) => new BullMQAdapter(q)),
     // @bull-board/fastify pins its own copy of @bull-board/api (9.10.1 beside our 9.10.2): same interface, separate type declarations.
     serverAdapter: serverAdapter as unknown as IServerAdapter,
     options: { uiConfig: { boardTitle: 'Daybreak queues' } },
@@ -54,7 +54,7 @@ export async function registerAdminQueueRoutes(app: FastifyInstance, runtime: Ru
       const userOk = sameSecret(user, credentials.user);
       const passwordOk = sameSecret(password, credentials.password);
       if (!userOk || !passwordOk) {
-        runtime.logger.warn({ ip: request.ip, path: request.url }, 'queue dashboard: wrong credentials');
+        deps.logger.warn({ ip: request.ip, path: request.url }, 'queue dashboard: wrong credentials');
         return challenge(reply);
       }
     });

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { editionIdFor, type Edition, type EditionState } from '../../delivery/edition';
-import type { Runtime } from '../../app/runtime';
 import { personalLinksHelpUrl } from '../../ops/test-send';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { webCopyHtml } from '../../render/web-copy';
 import { page } from '../page';
+import type { WebDeps } from '../deps';
 
 /** Editions readers may have in their inbox: from the first send on, whatever happened later, but not one ops cancelled. */
 const publishedStates: ReadonlySet<EditionState> = new Set(['sending', 'paused', 'done']);
@@ -22,19 +22,19 @@ const listQuery = z.object({ newsletter: newsletterParam.optional() });
  * is not personal.
  * A strict CSP keeps the newsletter's HTML from running anything in the site's origin.
  */
-export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const org = runtime.config.organisation;
-  const base = runtime.config.publicUrl.replace(/\/$/, '');
+export function registerArchiveRoutes(app: FastifyInstance, deps: WebDeps): void {
+  const org = deps.config.organisation;
+  const base = deps.config.publicUrl.replace(/\/$/, '');
   const help = personalLinksHelpUrl(base);
   const notFound = (reply: FastifyReply, message: string) =>
     reply.code(404).type('text/html; charset=utf-8').send(page('Edition not found', `<p>${escapeHtml(message)}</p><p><a href="/archive">All past editions</a></p>`, org.name, { postalAddress: org.postalAddress }));
 
   const listPage = async (reply: FastifyReply, newsletterId: string | undefined) => {
-    const newsletters = runtime.config.newsletters.filter((n) => (newsletterId ? n.id === newsletterId : n.public));
+    const newsletters = deps.config.newsletters.filter((n) => (newsletterId ? n.id === newsletterId : n.public));
     if (newsletterId && newsletters.length === 0) return notFound(reply, `There is no newsletter "${newsletterId}".`);
     const sections: string[] = [];
     for (const n of newsletters) {
-      const editions = (await runtime.editions.list(n.id, 90)).filter((e) => publishedStates.has(e.state));
+      const editions = (await deps.editions.list(n.id, 90)).filter((e) => publishedStates.has(e.state));
       const items = editions.map((e: Edition) => `<li><a href="/archive/${encodeURIComponent(n.id)}/${e.localDate}">${escapeHtml(e.localDate)}</a>${e.subject ? ` · ${escapeHtml(e.subject)}` : ''}</li>`);
       sections.push(`<h2>${escapeHtml(n.name)}</h2>${items.length ? `<ul>${items.join('')}</ul>` : '<p class="muted">No editions yet.</p>'}`);
     }
@@ -65,9 +65,9 @@ export function registerArchiveRoutes(app: FastifyInstance, runtime: Runtime): v
     const date = dateParam.safeParse(request.params.date);
     if (!newsletter.success || !date.success) return notFound(reply, 'That address does not name an edition: it should look like /archive/national/2026-11-24.');
     const id = editionIdFor(newsletter.data, date.data);
-    const edition = await runtime.editions.get(id);
+    const edition = await deps.editions.get(id);
     if (!edition || !publishedStates.has(edition.state)) return notFound(reply, `There is no ${newsletter.data} edition for ${date.data}.`);
-    const content = await runtime.editions.content(id);
+    const content = await deps.editions.content(id);
     if (!content) return notFound(reply, `The ${newsletter.data} edition for ${date.data} is not available.`);
     // The web copy drops the email-only parts (view in browser, subscriber footer); editions stored
     // before those were marked still carry them, with neutral values.

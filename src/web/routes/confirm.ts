@@ -12,26 +12,26 @@ import { confirmedView, confirmExpiredView, confirmUsedView, forbiddenView, inva
  * new one (POST /confirm/:token/resend), which needs the token's signature but not its freshness.
  */
 export function registerConfirmRoutes(app: FastifyInstance, kit: PageKit): void {
-  const { runtime } = kit;
-  const prefs = (id: string) => preferencesUrl(runtime.config.publicUrl, runtime.signer, id);
+  const { deps } = kit;
+  const prefs = (id: string) => preferencesUrl(deps.config.publicUrl, deps.signer, id);
 
   app.get<{ Params: { token: string } }>('/confirm/:token', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
     const token = request.params.token;
-    const check = runtime.signer.verify(token, 'confirm', runtime.clock.now());
+    const check = deps.signer.verify(token, 'confirm', deps.clock.now());
     if (!check.ok) {
       if (check.reason === 'expired' && check.claims?.nonce) {
-        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(token)}/resend`, formToken: issueFormToken(runtime, check.claims.subscriberId) }), 410);
+        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(token)}/resend`, formToken: issueFormToken(deps, check.claims.subscriberId) }), 410);
       }
       return kit.badToken(request, reply, invalidLinkView('confirm'));
     }
     const { subscriberId, nonce } = check.claims;
     if (!nonce) return kit.badToken(request, reply, invalidLinkView('confirm'));
-    const result = await runtime.subscribers.confirmSignup(subscriberId, nonce, { ip: clientIp(request), userAgent: userAgent(request), now: runtime.clock.now() });
+    const result = await deps.subscribers.confirmSignup(subscriberId, nonce, { ip: clientIp(request), userAgent: userAgent(request), now: deps.clock.now() });
     switch (result.outcome) {
       case 'confirmed': {
-        const names = runtime.config.newsletters.filter((n) => result.subscriber.newsletters.includes(n.id)).map((n) => n.name);
-        runtime.logger.info({ subscriberId, kind: result.kind, added: result.added }, 'subscription confirmed');
+        const names = deps.config.newsletters.filter((n) => result.subscriber.newsletters.includes(n.id)).map((n) => n.name);
+        deps.logger.info({ subscriberId, kind: result.kind, added: result.added }, 'subscription confirmed');
         return kit.render(reply, confirmedView({ names, preferencesUrl: prefs(subscriberId), kind: result.kind }));
       }
       case 'suppressed':
@@ -43,25 +43,25 @@ export function registerConfirmRoutes(app: FastifyInstance, kit: PageKit): void 
 
   app.post<{ Params: { token: string }; Body: Record<string, unknown> | undefined }>('/confirm/:token/resend', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
-    const check = runtime.signer.verify(request.params.token, 'confirm', runtime.clock.now());
+    const check = deps.signer.verify(request.params.token, 'confirm', deps.clock.now());
     const claims = check.ok || check.reason === 'expired' ? check.claims : undefined;
     if (!claims?.nonce) return kit.badToken(request, reply, invalidLinkView('confirm'));
-    const verdict = checkFormPost(request, runtime, { form: 'resend', subscriberId: claims.subscriberId });
+    const verdict = checkFormPost(request, deps, { form: 'resend', subscriberId: claims.subscriberId });
     if (!verdict.ok) {
       if (verdict.reason === 'expired-token') {
-        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(request.params.token)}/resend`, formToken: issueFormToken(runtime, claims.subscriberId) }), 410);
+        return kit.render(reply, confirmExpiredView({ action: `/confirm/${encodeURIComponent(request.params.token)}/resend`, formToken: issueFormToken(deps, claims.subscriberId) }), 410);
       }
       return kit.render(reply, forbiddenView(verdict.reason), 403);
     }
-    if (!(await kit.allow(request, reply, 'signup-ip', ipSubject(clientIp(request)), runtime.config.web.rateLimits.signupPerIp, 'ip'))) return reply;
-    const subscriber = await runtime.subscribers.get(claims.subscriberId);
-    const signup = subscriber ? await runtime.subscribers.pendingSignup(subscriber.id) : undefined;
+    if (!(await kit.allow(request, reply, 'signup-ip', ipSubject(clientIp(request)), deps.config.web.rateLimits.signupPerIp, 'ip'))) return reply;
+    const subscriber = await deps.subscribers.get(claims.subscriberId);
+    const signup = subscriber ? await deps.subscribers.pendingSignup(subscriber.id) : undefined;
     if (!subscriber || !signup || signup.nonce !== claims.nonce) {
       return kit.render(reply, subscriber?.status === 'confirmed' && !signup ? confirmUsedView({ preferencesUrl: prefs(subscriber.id) }) : signupGoneView(), 410);
     }
-    if (await runtime.subscribers.isSuppressed(subscriber.email)) return kit.render(reply, suppressedView(), 409);
-    if (!(await kit.allow(request, reply, 'signup-email', subscriber.emailHash, runtime.config.web.rateLimits.signupPerEmail, 'email'))) return reply;
-    await sendConfirmation(runtime, subscriber, signup);
+    if (await deps.subscribers.isSuppressed(subscriber.email)) return kit.render(reply, suppressedView(), 409);
+    if (!(await kit.allow(request, reply, 'signup-email', subscriber.emailHash, deps.config.web.rateLimits.signupPerEmail, 'email'))) return reply;
+    await sendConfirmation(deps, subscriber, signup);
     return kit.render(reply, newLinkSentView());
   });
 }

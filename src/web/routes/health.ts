@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../app/runtime';
 import { askForToken, checkOpsAuth, metricsToken } from './metrics';
+import type { WebDeps } from '../deps';
 
 export interface CheckResult {
   ok: boolean;
@@ -35,7 +35,7 @@ async function timed(check: () => Promise<unknown>, timeoutMs: number, what: str
  * same status with `{"status": ...}` only (the container healthcheck needs no more), and the
  * details (timings, errors, the SMTP host) need the token.
  */
-export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number; env?: NodeJS.ProcessEnv } = {}): void {
+export function registerHealthRoutes(app: FastifyInstance, deps: WebDeps, options: { redisTimeoutMs?: number; smtpTimeoutMs?: number; smtpCacheMs?: number; env?: NodeJS.ProcessEnv } = {}): void {
   const redisTimeoutMs = options.redisTimeoutMs ?? 1500;
   // Under the image's 5 s HEALTHCHECK timeout, so a silent SMTP server still gets a JSON answer.
   const smtpTimeoutMs = options.smtpTimeoutMs ?? 3000;
@@ -43,7 +43,7 @@ export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, opt
   let smtpCache: { at: number; result: Promise<CheckResult> } | undefined;
   const smtpCheck = (): Promise<CheckResult> => {
     if (!smtpCache || Date.now() - smtpCache.at > smtpCacheMs) {
-      smtpCache = { at: Date.now(), result: timed(() => runtime.transport.verify(), smtpTimeoutMs, runtime.transport.description) };
+      smtpCache = { at: Date.now(), result: timed(() => deps.transport.verify(), smtpTimeoutMs, deps.transport.description) };
     }
     return smtpCache.result;
   };
@@ -52,14 +52,14 @@ export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime, opt
   app.get('/healthz', async (request, reply) => {
     const auth = checkOpsAuth(request, token);
     if (auth === 'wrong') {
-      runtime.logger.warn({ ip: request.ip, path: '/healthz' }, 'ops endpoint: wrong bearer token');
+      deps.logger.warn({ ip: request.ip, path: '/healthz' }, 'ops endpoint: wrong bearer token');
       return askForToken(reply);
     }
-    const [redis, smtp] = await Promise.all([timed(() => runtime.redis.ping(), redisTimeoutMs, 'Redis'), smtpCheck()]);
+    const [redis, smtp] = await Promise.all([timed(() => deps.redis.ping(), redisTimeoutMs, 'Redis'), smtpCheck()]);
     const healthy = redis.ok && smtp.ok;
     const status = healthy ? 'ok' : 'unhealthy';
     reply.code(healthy ? 200 : 503).header('cache-control', 'no-store');
     if (auth === 'missing') return reply.send({ status });
-    return reply.send({ status, redis, smtp: { ...smtp, transport: runtime.transport.description } });
+    return reply.send({ status, redis, smtp: { ...smtp, transport: deps.transport.description } });
   });
 }

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createMetricsRegistry } from '../../ops/metrics';
-import type { Runtime } from '../../app/runtime';
+import type { WebDeps } from '../deps';
 
 /** The environment variable that, when set, puts `/metrics` and `/healthz`'s details behind a bearer token. */
 export const METRICS_TOKEN_ENV = 'DAYBREAK_METRICS_TOKEN';
@@ -39,20 +39,20 @@ export function askForToken(reply: FastifyReply): FastifyReply {
     .send(`Authentication required: send "Authorization: Bearer <token>" with the token in ${METRICS_TOKEN_ENV}.\n`);
 }
 
-export function registerMetricsRoutes(app: FastifyInstance, runtime: Runtime, env: NodeJS.ProcessEnv = process.env): void {
-  const registry = createMetricsRegistry(runtime);
+export function registerMetricsRoutes(app: FastifyInstance, deps: WebDeps, env: NodeJS.ProcessEnv = process.env): void {
+  const registry = createMetricsRegistry(deps);
   const token = metricsToken(env);
   app.get('/metrics', async (request, reply) => {
     const auth = checkOpsAuth(request, token);
     if (auth === 'missing' || auth === 'wrong') {
-      if (auth === 'wrong') runtime.logger.warn({ ip: request.ip, path: '/metrics' }, 'ops endpoint: wrong bearer token');
+      if (auth === 'wrong') deps.logger.warn({ ip: request.ip, path: '/metrics' }, 'ops endpoint: wrong bearer token');
       return askForToken(reply);
     }
     try {
       const text = await registry.metrics();
       return reply.type(registry.contentType).header('cache-control', 'no-store').send(text);
     } catch (error) {
-      runtime.logger.error({ err: error }, 'metrics scrape failed');
+      deps.logger.error({ err: error }, 'metrics scrape failed');
       return reply.code(503).type('text/plain').send(`# metrics unavailable: ${(error as Error).message}\n`);
     }
   });

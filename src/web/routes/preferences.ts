@@ -15,10 +15,10 @@ type Body = Record<string, unknown> | undefined;
  * that reader and must come from this site.
  */
 export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): void {
-  const { runtime } = kit;
+  const { deps } = kit;
 
   /** The public newsletters, plus any ops-only one this reader is on (so saving never drops it unseen). */
-  const offered = (sub: Subscriber): NewsletterConfig[] => runtime.config.newsletters.filter((n) => n.public || sub.newsletters.includes(n.id));
+  const offered = (sub: Subscriber): NewsletterConfig[] => deps.config.newsletters.filter((n) => n.public || sub.newsletters.includes(n.id));
 
   const show = async (reply: FastifyReply, sub: Subscriber, token: string, extra: { name?: string; chosen?: string[]; errors?: { name?: string; newsletters?: string; form?: string }; notice?: string; status?: number } = {}) =>
     kit.render(reply, preferencesView({
@@ -28,17 +28,17 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
       newsletters: offered(sub),
       chosen: extra.chosen ?? (sub.status === 'unsubscribed' ? [] : sub.newsletters),
       action: `/preferences/${encodeURIComponent(token)}`,
-      formToken: issueFormToken(runtime, sub.id),
+      formToken: issueFormToken(deps, sub.id),
       errors: extra.errors,
       notice: extra.notice,
-      suppressed: await runtime.subscribers.isSuppressed(sub.email),
+      suppressed: await deps.subscribers.isSuppressed(sub.email),
     }), extra.status ?? 200);
 
   app.get<{ Params: { token: string } }>('/preferences/:token', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
-    const check = runtime.signer.verify(request.params.token, 'preferences', runtime.clock.now());
+    const check = deps.signer.verify(request.params.token, 'preferences', deps.clock.now());
     if (!check.ok) return kit.badToken(request, reply, invalidLinkView('preferences'));
-    const sub = await runtime.subscribers.get(check.claims.subscriberId);
+    const sub = await deps.subscribers.get(check.claims.subscriberId);
     if (!sub) return kit.render(reply, noSubscriptionView(), 404);
     return show(reply, sub, request.params.token);
   });
@@ -46,9 +46,9 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
   app.post<{ Params: { token: string }; Body: Body }>('/preferences/:token', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
     const token = request.params.token;
-    const check = runtime.signer.verify(token, 'preferences', runtime.clock.now());
+    const check = deps.signer.verify(token, 'preferences', deps.clock.now());
     if (!check.ok) return kit.badToken(request, reply, invalidLinkView('preferences'));
-    const sub = await runtime.subscribers.get(check.claims.subscriberId);
+    const sub = await deps.subscribers.get(check.claims.subscriberId);
     if (!sub) return kit.render(reply, noSubscriptionView(), 404);
     const body = request.body ?? {};
     const rawName = Array.isArray(body.name) ? body.name[0] : body.name;
@@ -56,18 +56,18 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
     const rawList = body.newsletters === undefined ? [] : Array.isArray(body.newsletters) ? body.newsletters : [body.newsletters];
     const typedList = rawList.filter((v): v is string => typeof v === 'string').slice(0, 50);
 
-    const verdict = checkFormPost(request, runtime, { form: 'preferences', subscriberId: sub.id });
+    const verdict = checkFormPost(request, deps, { form: 'preferences', subscriberId: sub.id });
     if (!verdict.ok) {
       if (verdict.reason === 'expired-token') {
         return show(reply, sub, token, { name: typedName, chosen: typedList, errors: { form: 'This page was open for a long time, so we could not save it. Check your choices and save again.' }, status: 400 });
       }
       return kit.render(reply, forbiddenView(verdict.reason), 403);
     }
-    const context = { form: 'preferences', consentText: runtime.config.web.consentText, ip: clientIp(request), userAgent: userAgent(request) };
+    const context = { form: 'preferences', consentText: deps.config.web.consentText, ip: clientIp(request), userAgent: userAgent(request) };
 
     if (body.action === 'unsubscribe') {
-      if (sub.status !== 'unsubscribed') await runtime.subscribers.unsubscribe(sub.id, { reason: 'preferences: unsubscribe from all', form: 'preferences', now: runtime.clock.now() });
-      return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(runtime.config.publicUrl, runtime.signer, sub.id) }));
+      if (sub.status !== 'unsubscribed') await deps.subscribers.unsubscribe(sub.id, { reason: 'preferences: unsubscribe from all', form: 'preferences', now: deps.clock.now() });
+      return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(deps.config.publicUrl, deps.signer, sub.id) }));
     }
 
     const errors: { name?: string; newsletters?: string } = {};
@@ -82,11 +82,11 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
     if (Object.keys(errors).length) return show(reply, sub, token, { name: typedName, chosen: typedList, errors, status: 400 });
 
     try {
-      const { subscriber, added, removed } = await runtime.subscribers.updatePreferences(sub.id, { name, newsletters: [...new Set(typedList)], now: runtime.clock.now(), context });
+      const { subscriber, added, removed } = await deps.subscribers.updatePreferences(sub.id, { name, newsletters: [...new Set(typedList)], now: deps.clock.now(), context });
       if (subscriber.status === 'unsubscribed') {
-        return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(runtime.config.publicUrl, runtime.signer, sub.id) }));
+        return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(deps.config.publicUrl, deps.signer, sub.id) }));
       }
-      runtime.logger.info({ subscriberId: sub.id, added, removed }, 'preferences saved');
+      deps.logger.info({ subscriberId: sub.id, added, removed }, 'preferences saved');
       return show(reply, subscriber, token, { notice: 'Saved. Your choices apply from the next edition.' });
     } catch (error) {
       if (error instanceof SubscriberError && error.reason === 'suppressed') {

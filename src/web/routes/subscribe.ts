@@ -27,15 +27,15 @@ function honeypotFilled(body: Body): boolean {
  * response nor its timing tells whether an address was known, suppressed or erased.
  */
 export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
-  const { runtime } = kit;
-  const web = runtime.config.web;
-  const allowed = publicNewsletters(runtime);
+  const { deps } = kit;
+  const web = deps.config.web;
+  const allowed = publicNewsletters(deps);
   const defaults = allowed.filter((n) => n.defaultChecked).map((n) => n.id);
   // Sign-ups answered but still finishing are finished before the server (and its Redis) goes.
-  app.addHook('onClose', () => settleSignups(runtime));
+  app.addHook('onClose', () => settleSignups(deps));
 
   const showForm = (reply: FastifyReply, values: SignupFormValues, errors?: SignupFieldErrors, status = 200, notice?: string) =>
-    kit.render(reply, signupView({ organisation: runtime.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(runtime), consentText: web.consentText, notice }), status);
+    kit.render(reply, signupView({ organisation: deps.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(deps), consentText: web.consentText, notice }), status);
 
   const formPage = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
@@ -48,26 +48,26 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
     if (!(await kit.allow(request, reply, 'signup-ip', ipSubject(clientIp(request)), web.rateLimits.signupPerIp, 'ip'))) return reply;
     const body = request.body;
     const values = typedValues(body, []);
-    const verdict = checkFormPost(request, runtime, { form: 'signup-page', allowEmbedded: true });
+    const verdict = checkFormPost(request, deps, { form: 'signup-page', allowEmbedded: true });
     if (!verdict.ok) {
       if (verdict.reason === 'expired-token') {
         return showForm(reply, values, { form: 'This page was open for a long time, so we could not accept it. Check your details and press "Sign up for free" again.' }, 400);
       }
-      runtime.logger.warn({ reason: verdict.reason, origin: verdict.origin, ip: clientIp(request) }, 'sign-up form refused');
+      deps.logger.warn({ reason: verdict.reason, origin: verdict.origin, ip: clientIp(request) }, 'sign-up form refused');
       return kit.render(reply, forbiddenView(verdict.reason), 403);
     }
     if (honeypotFilled(body)) {
       // Answer as for a person, so the bot learns nothing; store and send nothing.
-      runtime.logger.info({ ip: clientIp(request) }, 'sign-up honeypot filled: ignored');
+      deps.logger.info({ ip: clientIp(request) }, 'sign-up honeypot filled: ignored');
       return kit.render(reply, checkInboxView(values.email));
     }
     const parsed = parseSignup(body, allowed);
     if (!parsed.ok) return showForm(reply, values, parsed.errors, 400);
     const input = parsed.input;
-    if (!(await kit.allow(request, reply, 'signup-email', runtime.subscribers.hashOf(input.email), web.rateLimits.signupPerEmail, 'email'))) return reply;
+    if (!(await kit.allow(request, reply, 'signup-email', deps.subscribers.hashOf(input.email), web.rateLimits.signupPerEmail, 'email'))) return reply;
     // Answered before the address is looked at; the sign-up finishes in the background.
-    if (!startSignup(runtime, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
-      runtime.logger.warn('sign-up refused: too many still being finished');
+    if (!startSignup(deps, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+      deps.logger.warn('sign-up refused: too many still being finished');
       return showForm(reply, values, { form: 'We are very busy just now and could not take your sign-up. Please try again in a few minutes.' }, 503);
     }
     return kit.render(reply, checkInboxView(input.email));
@@ -80,7 +80,7 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
       reply.header('cache-control', 'no-store');
       const ip = await kit.limiter.hit('signup-ip', ipSubject(clientIp(request)), web.rateLimits.signupPerIp);
       if (!ip.allowed) return reply.code(429).header('retry-after', String(ip.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Too many sign-ups from this network; try again later.', retryAfterSeconds: ip.retryAfterSeconds });
-      const origin = judgeOrigin(request, runtime);
+      const origin = judgeOrigin(request, deps);
       if (origin.kind === 'foreign') return reply.code(403).send({ error: 'origin-not-allowed', message: `${origin.origin} may not sign people up here; ask us to add it to web.allowedOrigins.` });
       const form = origin.kind === 'allowed' ? `api:${origin.origin}` : 'api';
       const body = request.body;
@@ -88,10 +88,10 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
       if (honeypotFilled(body)) return reply.code(202).send(accepted);
       const parsed = parseSignup(body, allowed);
       if (!parsed.ok) return reply.code(400).send({ error: 'invalid', message: 'Some fields need attention.', fields: parsed.errors });
-      const perEmail = await kit.limiter.hit('signup-email', runtime.subscribers.hashOf(parsed.input.email), web.rateLimits.signupPerEmail);
+      const perEmail = await kit.limiter.hit('signup-email', deps.subscribers.hashOf(parsed.input.email), web.rateLimits.signupPerEmail);
       if (!perEmail.allowed) return reply.code(429).header('retry-after', String(perEmail.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Several confirmation emails were sent to this address recently; check the inbox.', retryAfterSeconds: perEmail.retryAfterSeconds });
-      if (!startSignup(runtime, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
-        runtime.logger.warn('sign-up refused: too many still being finished');
+      if (!startSignup(deps, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+        deps.logger.warn('sign-up refused: too many still being finished');
         return reply.code(503).send({ error: 'unavailable', message: 'Too busy to take sign-ups just now; try again in a few minutes.' });
       }
       return reply.code(202).send(accepted);

@@ -13,14 +13,14 @@ import { invalidLinkView, noSubscriptionView, unsubscribedView, unsubscribeView 
  * addresses for very many readers. Only requests with a bad token are counted.
  */
 export function registerUnsubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
-  const { runtime } = kit;
-  const prefs = (id: string) => preferencesUrl(runtime.config.publicUrl, runtime.signer, id);
+  const { deps } = kit;
+  const prefs = (id: string) => preferencesUrl(deps.config.publicUrl, deps.signer, id);
 
   app.get<{ Params: { token: string } }>('/unsubscribe/:token', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
-    const check = runtime.signer.verify(request.params.token, 'unsubscribe', runtime.clock.now());
+    const check = deps.signer.verify(request.params.token, 'unsubscribe', deps.clock.now());
     if (!check.ok) return kit.badToken(request, reply, invalidLinkView('unsubscribe'));
-    const subscriber = await runtime.subscribers.get(check.claims.subscriberId);
+    const subscriber = await deps.subscribers.get(check.claims.subscriberId);
     if (!subscriber) return kit.render(reply, noSubscriptionView(), 404);
     return kit.render(reply, unsubscribeView({
       email: subscriber.email,
@@ -35,13 +35,13 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, kit: PageKit): v
     // token in the URL is what counts, so any body is read as text and ignored.
     scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => done(null, body));
     scope.post<{ Params: { token: string } }>('/unsubscribe/:token', async (request, reply) => {
-      const check = runtime.signer.verify(request.params.token, 'unsubscribe', runtime.clock.now());
+      const check = deps.signer.verify(request.params.token, 'unsubscribe', deps.clock.now());
       if (!check.ok) return kit.badToken(request, reply, invalidLinkView('unsubscribe'));
-      const subscriber = await runtime.subscribers.get(check.claims.subscriberId);
+      const subscriber = await deps.subscribers.get(check.claims.subscriberId);
       if (!subscriber) return kit.render(reply, unsubscribedView({}));
       if (subscriber.status !== 'unsubscribed') {
-        await runtime.subscribers.unsubscribe(subscriber.id, { reason: 'one-click', form: 'unsubscribe-link', now: runtime.clock.now() });
-        runtime.logger.info({ subscriberId: subscriber.id }, 'unsubscribed by one-click link');
+        await deps.subscribers.unsubscribe(subscriber.id, { reason: 'one-click', form: 'unsubscribe-link', now: deps.clock.now() });
+        deps.logger.info({ subscriberId: subscriber.id }, 'unsubscribed by one-click link');
       }
       return kit.render(reply, unsubscribedView({ preferencesUrl: prefs(subscriber.id) }));
     });
