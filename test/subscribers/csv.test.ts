@@ -7,6 +7,7 @@ import type { Runtime } from '../../src/app/runtime';
 import { exportCsv, importCsv, safeCell, unescapeCell, type ImportIssue } from '../../src/subscribers/csv';
 import { runCli } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
+import { forgetReader } from '../../src/ops/erase';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-csv-'));
 
@@ -155,7 +156,7 @@ describe('CSV import and export', () => {
     await runtime.subscribers.unsubscribe(eve, { reason: 'one-click' });
     await runtime.subscribers.suppress('bounced@example.com', { reason: 'hard bounce', source: 'test' });
     await runtime.subscribers.add({ email: 'erased@example.com', newsletters: ['national'], confirmed: true });
-    await runtime.subscribers.forget('erased@example.com', { now: now(), source: 'test', newsletters: ['national'] });
+    await forgetReader(runtime, 'erased@example.com', { now: now(), source: 'test' });
     const file = writeCsv('comeback.csv', 'email,name\neve@example.com,Eve\nbounced@example.com,\nERASED@example.com,Back\nnew@example.com,New\n');
     const issues: ImportIssue[] = [];
     const report = await importCsv({ ...base(), file, confirmed: true, newsletters: ['national', 'midlands'], onIssue: (i) => issues.push(i) });

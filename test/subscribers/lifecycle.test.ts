@@ -1,5 +1,6 @@
 import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { forgetReader } from '../../src/ops/erase';
 
 const context = { form: 'signup-page', consentText: 'I agree.', ip: '203.0.113.9', userAgent: 'Test/1' };
 
@@ -86,7 +87,7 @@ describe('subscriber lifecycle in Redis', () => {
     await runtime.redis.zadd(runtime.keys.bounceLog(), Date.now(), JSON.stringify({ id: 'b1', kind: 'soft', email: 'erase.me@example.com', diagnostic: 'mailbox full' }));
     await runtime.redis.zadd(runtime.keys.bounceLog(), Date.now(), JSON.stringify({ id: 'b2', kind: 'hard', email: 'someone.else@example.com' }));
     await runtime.redis.lpush(runtime.keys.unparsedBounces(), JSON.stringify({ at: 'x', excerpt: 'Delivery to Erase.Me@example.com failed' }));
-    const { id } = await runtime.subscribers.forget(email, { now: at('2026-11-24T14:00:00Z'), source: 'test', newsletters: runtime.config.newsletters.map((n) => n.id) });
+    const { id } = await forgetReader(runtime, email, { now: at('2026-11-24T14:00:00Z'), source: 'test' });
     expect(id).toBe(req.subscriber.id);
 
     // Nothing under the prefix mentions the address or the name any more.

@@ -5,6 +5,7 @@ import { settleSignups } from '../../src/subscribers/signup';
 import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { forgetReader } from '../../src/ops/erase';
 
 const origin = 'http://daybreak.test';
 const form = { 'content-type': 'application/x-www-form-urlencoded', origin };
@@ -220,7 +221,7 @@ describe('subscriber pages and endpoints', () => {
   test('the answer is sent before the address is looked up: one code path for new, pending, confirmed, suppressed and erased addresses', async () => {
     await runtime.subscribers.suppress('held-suppressed@example.com', { reason: 'hard bounce', source: 'test' });
     await runtime.subscribers.add({ email: 'held-erased@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
-    await runtime.subscribers.forget('held-erased@example.com', { now: clock.now(), source: 'test', newsletters: ['national'] });
+    await forgetReader(runtime, 'held-erased@example.com', { now: clock.now(), source: 'test' });
     await runtime.subscribers.add({ email: 'held-confirmed@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
     await runtime.subscribers.requestSignup({ email: 'held-pending@example.com', newsletters: ['national'], context: { form: 'test', consentText: 'test' }, now: clock.now() });
     const addresses = ['held-new@example.com', 'held-pending@example.com', 'held-confirmed@example.com', 'held-suppressed@example.com', 'held-erased@example.com'];
@@ -468,7 +469,7 @@ describe('subscriber pages and endpoints', () => {
 
   test('links for an erased subscriber say so rather than failing', async () => {
     const { subscriber } = await runtime.subscribers.add({ email: 'gone@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
-    await runtime.subscribers.forget('gone@example.com', { now: clock.now(), source: 'test', newsletters: ['national'] });
+    await forgetReader(runtime, 'gone@example.com', { now: clock.now(), source: 'test' });
     const prefs = await app.inject({ method: 'GET', url: `/preferences/${runtime.signer.sign({ purpose: 'preferences', subscriberId: subscriber.id, expiresAt: 0 })}` });
     expect(prefs.statusCode).toBe(404);
     expect(mainOf(prefs.body)).toContain('No subscription found');

@@ -8,6 +8,7 @@ import type { CsvEncoding } from '../../subscribers/csv-lines';
 import type { Subscriber } from '../../subscribers/store';
 import { openWriteStream } from '../files';
 import { parseEmailArgument, withRuntime, type GlobalOptions } from '../context';
+import { forgetReader } from '../../ops/erase';
 
 function checkNewsletters(runtime: Runtime, ids: string[] | undefined): void {
   for (const id of ids ?? []) runtime.newsletter(id);
@@ -148,7 +149,7 @@ export async function remove(raw: string, globals: GlobalOptions): Promise<void>
 export async function forget(raw: string, globals: GlobalOptions): Promise<void> {
   const email = parseEmailArgument(raw);
   await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
-    const { id } = await runtime.subscribers.forget(email, { now: runtime.clock.now(), source: 'cli forget', newsletters: runtime.config.newsletters.map((n) => n.id) });
+    const { id } = await forgetReader(runtime, email, { now: runtime.clock.now(), source: 'cli forget' });
     console.log(id
       ? `Erased subscriber ${id}: record, history, consent log and pending sign-up deleted. The address is now suppressed by its keyed hash only.`
       : `No subscriber held for that address; its keyed hash is now on the suppression list, so it will not be imported or signed up.`);
