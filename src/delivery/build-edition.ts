@@ -1,5 +1,6 @@
 import { DaybreakError } from '../core/errors';
 import type { Article } from '../articles/article';
+import type { LoadedFeed } from '../articles/load';
 import { pickArticles } from '../articles/pick';
 import { sampleSourceRefusal } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
@@ -52,24 +53,31 @@ export function editionHeaders(deps: BuildDeps, newsletter: NewsletterConfig, su
   };
 }
 
+/**
+ * What picking an edition's articles needs: the feed (with the items it could not read), the
+ * cut-off, the previous edition's cut-off, and which articles were sent before. Read only; the
+ * builder, dry runs, previews and `daybreak feed` all gather them here.
+ */
+export async function pickInputs(deps: Pick<BuildDeps, 'editions' | 'clock' | 'config'>, newsletter: NewsletterConfig, edition: Pick<Edition, 'localDate' | 'scheduledFor'>, now: Date): Promise<{ feed: LoadedFeed; cutoff: Date; lastCutoff?: Date; alreadySent: Set<string> }> {
+  // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
+  // feed parsing and MJML are heavy, and a send-only worker never needs them.
+  const { loadFeed } = require('../articles/load') as typeof import('../articles/load');
+  const feed = await loadFeed(newsletter.source, { clock: deps.clock, baseDir: deps.config.configDir, publicUrl: deps.config.publicUrl });
+  const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
+  const lastCutoff = await deps.editions.previousCutoff(newsletter.id, edition.scheduledFor);
+  const alreadySent = await deps.editions.alreadySentArticles(newsletter.id, feed.articles.map((a) => a.id));
+  return { feed, cutoff, lastCutoff, alreadySent };
+}
+
 /** Picks the day's articles and lays out the content; reads Redis and the feed, writes nothing. */
 export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' | 'newsletterId' | 'localDate' | 'scheduledFor'>): Promise<EditionPlan> {
   const newsletter = deps.newsletter(edition.newsletterId);
   const now = deps.clock.now();
   const refusal = sampleSourceRefusal({ ...deps.config, newsletters: [newsletter] });
   if (refusal) throw new DaybreakError('config-invalid', refusal, { context: { edition: edition.id } });
-  // Loaded on first build only (require, not import(), so tsx, jest and dist all resolve it alike):
-  // feed parsing and MJML are heavy, and a send-only worker never needs them.
-  const { loadArticles } = require('../articles/load') as typeof import('../articles/load');
-  const articles = await loadArticles(newsletter.source, {
-    clock: deps.clock,
-    baseDir: deps.config.configDir,
-    publicUrl: deps.config.publicUrl,
-    onSkipped: (item, source) => deps.logger.warn({ editionId: edition.id, feed: source, feedItem: item }, `feed ${source}: ${item.message}`),
-  });
-  const cutoff = editionCutoff(edition.scheduledFor, edition.localDate, newsletter.timezone, now);
-  const lastCutoff = await deps.editions.previousCutoff(newsletter.id, edition.scheduledFor);
-  const alreadySent = await deps.editions.alreadySentArticles(newsletter.id, articles.map((a) => a.id));
+  const { feed, cutoff, lastCutoff, alreadySent } = await pickInputs(deps, newsletter, edition, now);
+  for (const item of feed.skipped) deps.logger.warn({ editionId: edition.id, feed: feed.source, feedItem: item }, `feed ${feed.source}: ${item.message}`);
+  const articles = feed.articles;
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
   // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
   const inReadingOrder = readingOrder(picked.articles);

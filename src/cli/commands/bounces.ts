@@ -88,7 +88,7 @@ export async function unsuppress(rawEmail: string, globals: GlobalOptions): Prom
     const existing = await runtime.subscribers.suppression(email);
     if (!existing) throw new DaybreakError('not-found', `${email} is not on the suppression list`);
     await runtime.subscribers.unsuppress(email);
-    await runtime.redis.del(runtime.keys.softBounces(runtime.subscribers.hashOf(email)));
+    await runtime.bounces.clearSoftBounces(runtime.subscribers.hashOf(email));
     const sub = await runtime.subscribers.findByEmail(email);
     console.log(`Removed ${email} from the suppression list (was: ${existing.reason}, ${existing.source}, ${existing.at}).`);
     if (sub?.status === 'unsubscribed') console.log(`Subscriber ${sub.id} is still unsubscribed; they get mail again only if they sign up again.`);

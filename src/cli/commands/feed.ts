@@ -16,6 +16,7 @@ const load = () => require('../../articles/load') as typeof import('../../articl
 const pick = () => require('../../articles/pick') as typeof import('../../articles/pick');
 const schedule = () => require('../../delivery/schedule') as typeof import('../../delivery/schedule');
 const editions = () => require('../../delivery/edition') as typeof import('../../delivery/edition');
+const build = () => require('../../delivery/build-edition') as typeof import('../../delivery/build-edition');
 const runEdition = () => require('./run-edition') as typeof import('./run-edition');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -93,20 +94,16 @@ async function showInput(input: string, config: LoadedConfig, newsletterIds: Set
 }
 
 async function showNewsletter(runtime: Runtime, newsletterId: string, opts: FeedOptions, out: (line: string) => void): Promise<void> {
-  const { editionCutoff, scheduledSlot } = schedule();
+  const { editionSlot } = schedule();
+  const { pickInputs } = build();
   const { resolveLocalDate } = runEdition();
   const { editionIdFor } = editions();
   const newsletter = runtime.newsletter(newsletterId);
   const now = runtime.clock.now();
   const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
   // The same inputs planEdition gathers: the feed, the cut-off, the previous cut-off, what was sent.
-  const scheduledFor = scheduledSlot(newsletter.cron, newsletter.timezone, localDate) ?? now;
-  const feed = await load().loadFeed(newsletter.source, { clock: runtime.clock, baseDir: runtime.config.configDir, publicUrl: runtime.config.publicUrl });
-  const cutoff = editionCutoff(scheduledFor, localDate, newsletter.timezone, now);
-  const lastCutoff = await runtime.editions.previousCutoff(newsletter.id, scheduledFor);
-  const ids = feed.articles.map((a) => a.id);
-  const flags = ids.length ? await runtime.redis.smismember(runtime.keys.sentArticles(newsletter.id), ...ids) : [];
-  const alreadySent = new Set(ids.filter((_, i) => flags[i] === 1));
+  const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, localDate);
+  const { feed, cutoff, lastCutoff, alreadySent } = await pickInputs(runtime, newsletter, { localDate, scheduledFor }, now);
   const { result, items } = pick().explainPick({
     articles: feed.articles,
     skipped: feed.skipped,
