@@ -7,7 +7,7 @@ import type { NewsletterConfig } from '../config/schema';
 import type { EditionContent, EditionHeaders, RenderedEdition } from '../render/contract';
 import { buildMimeTemplate } from '../render/mime-template';
 import { readingOrder } from '../render/reading-order';
-import { senderDomain } from '../mail/addresses';
+import { publicLink, senderDomain } from '../mail/addresses';
 import { unsubscribeMailbox } from '../mail/personalise';
 import type { Edition } from './edition';
 import { dateLabel, editionCutoff, isStale } from './schedule';
@@ -81,7 +81,7 @@ export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' |
   const picked = pickArticles({ articles, cutoff, lastCutoff, alreadySent, rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours } });
   // Stored and shown in the order the email reads, so "story 3" is the same in preview, status and the email.
   const inReadingOrder = readingOrder(picked.articles);
-  const publicUrl = deps.config.publicUrl.replace(/\/$/, '');
+  const link = (pathname: string) => publicLink(deps.config.publicUrl, pathname);
   return {
     articles: inReadingOrder,
     since: picked.since,
@@ -96,9 +96,9 @@ export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' |
       articles: inReadingOrder,
       subjectTemplate: newsletter.subject,
       links: {
-        viewInBrowser: `${publicUrl}/archive/${newsletter.id}/${edition.localDate}`,
-        signup: `${publicUrl}/subscribe`,
-        archive: `${publicUrl}/archive`,
+        viewInBrowser: link(`/archive/${newsletter.id}/${edition.localDate}`),
+        signup: link('/subscribe'),
+        archive: link('/archive'),
       },
     },
   };

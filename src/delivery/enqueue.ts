@@ -4,7 +4,6 @@ import { editionSlot } from './schedule';
 import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from './edition-store';
-import type { BuildJobData } from './queues';
 import type { DeliveryQueues } from './queues';
 
 export interface EnqueueDeps {

@@ -1,11 +1,9 @@
-import { verpAddress } from './verp';
+/** The envelope sender (MAIL FROM) of each copy: a VERP address, or the From address. */
 import type { NewsletterConfig } from '../config/schema';
+import { addressOf } from './addresses';
+import { verpAddress } from './verp';
 
-/** The bare address inside a From value like `Daybreak National <national@daybreak.example>`. */
-export function addressOf(mailbox: string): string {
-  const m = /<([^>]+)>\s*$/.exec(mailbox);
-  return (m ? m[1] : mailbox).trim();
-}
+export { addressOf } from './addresses';
 
 /**
  * MAIL FROM for one copy: where bounces go. With a bounce domain configured each copy gets its

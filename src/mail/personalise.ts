@@ -1,20 +1,19 @@
 import type { MessageValues } from '../render/contract';
+import { greetingFor } from '../render/slots';
+
+export { greetingFor } from '../render/slots';
 import { unsubscribeMailtoAddress, verpSettings, type VerpSettings } from './verp';
 import type { TokenSigner } from './tokens';
+import { publicLink } from './addresses';
 
-/** "Good morning, Jane." from "Jane Smith"; plain "Good morning." with no name. */
-export function greetingFor(name: string | undefined): string {
-  const first = name?.trim().split(/\s+/)[0];
-  return first ? `Good morning, ${first}.` : 'Good morning.';
-}
 
 export function unsubscribeUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
   // Unsubscribe links never expire: people unsubscribe from emails weeks old.
-  return `${publicUrl.replace(/\/$/, '')}/unsubscribe/${signer.sign({ purpose: 'unsubscribe', subscriberId, expiresAt: 0 })}`;
+  return publicLink(publicUrl, `/unsubscribe/${signer.sign({ purpose: 'unsubscribe', subscriberId, expiresAt: 0 })}`);
 }
 
 export function preferencesUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
-  return `${publicUrl.replace(/\/$/, '')}/preferences/${signer.sign({ purpose: 'preferences', subscriberId, expiresAt: 0 })}`;
+  return publicLink(publicUrl, `/preferences/${signer.sign({ purpose: 'preferences', subscriberId, expiresAt: 0 })}`);
 }
 
 /** Message-IDs name the edition and reader (bounce attribution reads them back) plus a nonce per copy. */

@@ -6,7 +6,6 @@ import { getEditionOrThrow } from '../ops/status';
 import type { Logger } from '../core/logger';
 import type { EditionStore } from '../delivery/edition-store';
 import type { EnqueueDeps } from '../delivery/enqueue';
-import type { SendJobData } from '../delivery/queues';
 import type { DeliveryQueues } from '../delivery/queues';
 
 export interface ControlDeps extends EnqueueDeps {

@@ -31,10 +31,6 @@ export interface MetricsDeps {
 /** Editions given their own gauge series: the newest of each newsletter plus any still running. */
 const recentEditionsPerNewsletter = 5;
 
-function splitField(field: string): [string, string] {
-  const at = field.lastIndexOf('|');
-  return [field.slice(0, at), field.slice(at + 1)];
-}
 
 async function editionsForGauges(deps: MetricsDeps, newsletterId: string): Promise<Edition[]> {
   const recent = await deps.editions.list(newsletterId, recentEditionsPerNewsletter);

@@ -4,7 +4,6 @@ import { editionIdFor, type Edition } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
 import { waitForEdition } from '../ops/watch';
 import type { EnqueueDeps } from '../delivery/enqueue';
-import type { BuildJobData, SendJobData } from '../delivery/queues';
 import type { WorkerDeps } from '../delivery/workers';
 import type { WatchDeps } from './watch';
 import type { DeliveryQueues } from '../delivery/queues';

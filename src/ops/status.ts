@@ -3,7 +3,6 @@ import { finalStates, pendingCount, type Edition, type EditionArticle, type Edit
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
-import type { SendJobData } from '../delivery/queues';
 import type { DeliveryQueues } from '../delivery/queues';
 
 export interface StatusDeps {

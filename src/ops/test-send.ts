@@ -1,23 +1,17 @@
 import crypto from 'node:crypto';
 import { DaybreakError, type ErrorCode } from '../core/errors';
-import type { RenderedEdition } from '../render/contract';
 import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';
-import { renderEdition } from '../render/render-edition';
 import { normaliseEmail } from '../subscribers/email';
-import { senderDomain } from '../mail/addresses';
-import { editionHeaders, planEdition } from '../delivery/build-edition';
-import { editionIdFor } from '../delivery/edition';
+import { publicLink, senderDomain } from '../mail/addresses';
+import { editionHeaders } from '../delivery/build-edition';
 import { addressOf } from '../mail/envelope';
 import { greetingFor, preferencesUrl, unsubscribeUrl } from '../mail/personalise';
-import { editionSlot } from '../delivery/schedule';
-import type { BuildDeps } from '../delivery/build-edition';
-import type { EditionStore } from '../delivery/edition-store';
 import type { MailTransport } from '../mail/transports';
 import type { TokenSigner } from '../mail/tokens';
 import type { SubscriberStore } from '../subscribers/store';
+import { editionContent, type EditionContentDeps } from './edition-content';
 
-export interface TestSendDeps extends BuildDeps {
-  editions: BuildDeps['editions'] & Pick<EditionStore, 'content'>;
+export interface TestSendDeps extends EditionContentDeps {
   subscribers: Pick<SubscriberStore, 'findByEmail' | 'isSuppressed'>;
   transport: Pick<MailTransport, 'send' | 'description'>;
   signer: TokenSigner;
@@ -47,7 +41,7 @@ export interface TestSendResult {
 
 /** Where a test copy's personal links go when the address is nobody's subscription. */
 export function personalLinksHelpUrl(publicUrl: string): string {
-  return `${publicUrl.replace(/\/$/, '')}/archive/personal-links`;
+  return publicLink(publicUrl, '/archive/personal-links');
 }
 
 /**
@@ -63,19 +57,10 @@ export async function testSend(deps: TestSendDeps, input: { newsletterId: string
   if (await deps.subscribers.isSuppressed(to)) {
     throw new TestSendError('refused', `${to} is on the suppression list (it bounced or complained); a test to it would hurt the sender's reputation. Use another address.`);
   }
-  const editionId = editionIdFor(newsletter.id, input.localDate);
-  let rendered: RenderedEdition | undefined = await deps.editions.content(editionId);
-  let articles = 0;
-  const source: TestSendResult['source'] = rendered ? 'stored' : 'fresh';
-  if (rendered) {
-    articles = (await deps.editions.get(editionId))?.articleIds.length ?? 0;
-  } else {
-    const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, input.localDate);
-    const plan = await planEdition(deps, { id: editionId, newsletterId: newsletter.id, localDate: input.localDate, scheduledFor });
-    if (plan.articles.length === 0) throw new TestSendError('conflict', `No articles for ${editionId} (${plan.considered} in the feed, none published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}); nothing to test.`);
-    rendered = await renderEdition(plan.content);
-    articles = plan.articles.length;
-  }
+  const content = await editionContent(deps, newsletter.id, input.localDate);
+  const { editionId, rendered, source } = content;
+  const articles = content.articles.length;
+  if (articles === 0) throw new TestSendError('conflict', `No articles for ${editionId} (${content.window}); nothing to test.`);
   const subject = TEST_SUBJECT_PREFIX + rendered.subject;
   // A test copy is nobody's: it lists the https link only, no per-reader mailto.
   const template = buildMimeTemplate(rendered, editionHeaders(deps, newsletter, subject, { perReaderMailto: false }));

@@ -101,7 +101,7 @@ export function escapeHtml(value: string): string {
  * "You are receiving this because you subscribed ...".
  */
 export function neutralSlotValues(links: { unsubscribeUrl: string; preferencesUrl: string }): SlotValues {
-  return { greeting: 'Good morning.', email: 'you', unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl };
+  return { greeting: greetingFor(undefined), email: 'you', unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl };
 }
 
 /**
@@ -117,4 +117,10 @@ export function defuseText(value: string): string {
 /** The same for URLs: a '%' not starting a %XX escape is invalid in a URL anyway; make it %25. */
 export function defuseUrl(value: string): string {
   return value.includes('%') ? value.replace(/%(?![0-9A-Fa-f]{2})/g, '%25') : value;
+}
+
+/** "Good morning, Jane." from "Jane Smith"; plain "Good morning." with no name. */
+export function greetingFor(name: string | undefined): string {
+  const first = name?.trim().split(/\s+/)[0];
+  return first ? `Good morning, ${first}.` : 'Good morning.';
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NewsletterConfig } from '../config/schema';
-import { senderDomain } from '../mail/addresses';
+import { addressOf, publicLink, senderDomain } from '../mail/addresses';
 import { preferencesUrl } from '../mail/personalise';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
 import { foldHeader, mailboxTokens } from '../render/mime-template';
@@ -102,7 +102,7 @@ export function parseSignup(body: unknown, allowed: readonly NewsletterConfig[])
 }
 
 export function confirmUrl(deps: SignupDeps, subscriberId: string, nonce: string): string {
-  return `${deps.config.publicUrl.replace(/\/$/, '')}/confirm/${deps.signer.signConfirm(subscriberId, nonce, deps.clock.now())}`;
+  return publicLink(deps.config.publicUrl, `/confirm/${deps.signer.signConfirm(subscriberId, nonce, deps.clock.now())}`);
 }
 
 /** The confirmation email's From: web.confirmFrom, else the first newsletter's. */
@@ -174,7 +174,7 @@ export function toHeaderLine(email: string, name?: string): string {
 export async function sendConfirmation(deps: SignupDeps, subscriber: Subscriber, signup: PendingSignup | { kind: 'already'; newsletters: string[]; name?: string }): Promise<void> {
   const { raw, messageId } = await buildConfirmationMessage(deps, subscriber, signup);
   const { from } = confirmationFrom(deps);
-  const envelopeFrom = /<([^>]+)>/.exec(from)?.[1] ?? from;
+  const envelopeFrom = addressOf(from);
   try {
     await deps.transport.send({ envelopeFrom, to: subscriber.email, raw, messageId, editionId: 'confirmations', subscriberId: subscriber.id });
   } catch (error) {

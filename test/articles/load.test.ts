@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { FeedSource } from '../../src/articles/article';
-import { FeedError } from '../../src/articles/errors';
 import { describeSource, filterBySection, loadArticles, sampleFileSchema } from '../../src/articles/load';
 import { pickArticles } from '../../src/articles/pick';
 import { FixedClock } from '../../src/core/clock';

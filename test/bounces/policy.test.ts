@@ -6,7 +6,6 @@ import { verpAddress, verpSettings, type VerpSettings } from '../../src/mail/ver
 import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, setEditionFields, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 
-const day = 86_400_000;
 
 describe('the bounce policy on real Redis', () => {
   let runtime: Runtime;

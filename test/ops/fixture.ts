@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Worker } from 'bullmq';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
 import type { LoadedConfig } from '../../src/config/load';

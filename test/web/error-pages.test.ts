@@ -5,7 +5,7 @@ import { createLogger } from '../../src/core/logger';
 import { createRedis } from '../../src/core/redis';
 import { Runtime } from '../../src/app/runtime';
 import { buildWebServer } from '../../src/web/server';
-import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { closeRuntime, testConfig, uniquePrefix } from '../helpers/runtime';
 
 /** A pino destination that keeps each JSON line. */
 function capture(): { stream: Writable; lines: Array<Record<string, unknown>> } {

@@ -1,4 +1,5 @@
 /** What ESP webhooks yield: bounce events with the clues the provider passed back, and an address helper. */
+import { addressOf } from '../../mail/addresses';
 import type { BounceEvent } from '../events';
 
 /**
@@ -14,7 +15,5 @@ export function providerHints(envelopeFrom: string | undefined, messageIds: stri
 
 /** The bare address in "Name <a@b>" or "a@b". */
 export function bareAddress(value: string | undefined): string {
-  if (!value) return '';
-  const m = /<([^<>]+@[^<>]+)>/.exec(value);
-  return (m ? (m[1] as string) : value).trim().toLowerCase();
+  return value ? addressOf(value).toLowerCase() : '';
 }

@@ -1,42 +1,24 @@
 /** `daybreak preview`: the edition as an editor sees it, written to an HTML file, stored and sent nowhere. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { planEdition } from '../../delivery/build-edition';
-import { editionIdFor } from '../../delivery/edition';
-import { editionSlot } from '../../delivery/schedule';
-import type { RenderedEdition } from '../../render/contract';
 import { escapeHtml, fillSlots, neutralSlotValues } from '../../render/slots';
 import { outboxDir } from '../../mail/transports';
 import { articleList } from '../article-list';
 import { explainPathError, writeFileOrExplain } from '../files';
 import { withRuntime, type GlobalOptions } from '../context';
 import { resolveLocalDate } from './run-edition';
+import { publicLink } from '../../mail/addresses';
+import { greetingFor } from '../../render/slots';
+import { editionContent } from '../../ops/edition-content';
 
 export async function preview(newsletterId: string, opts: { date?: string; out?: string; text?: boolean }, globals: GlobalOptions): Promise<void> {
   await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
-    const newsletter = runtime.newsletter(newsletterId);
+    runtime.newsletter(newsletterId);
     const localDate = resolveLocalDate(runtime, newsletterId, opts.date);
-    const id = editionIdFor(newsletterId, localDate);
     // An edition already built shows what readers got; otherwise what a run now would pick.
-    const existing = await runtime.editions.get(id);
-    const stored = existing ? await runtime.editions.content(id) : undefined;
-    let rendered: RenderedEdition;
-    let articles: ReadonlyArray<{ title: string; section?: string }>;
-    let window: string;
-    if (existing && stored) {
-      rendered = stored;
-      articles = existing.articles;
-      window = `already built, ${existing.state}; showing what readers got`;
-    } else {
-      const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, localDate);
-      const plan = await planEdition(runtime, { id, newsletterId, localDate, scheduledFor });
-      const { renderEdition } = require('../../render/render-edition') as typeof import('../../render/render-edition');
-      rendered = await renderEdition(plan.content);
-      articles = plan.articles;
-      window = `published ${plan.since.toISOString()} .. ${plan.cutoff.toISOString()}`;
-    }
-    const base = runtime.config.publicUrl.replace(/\/$/, '');
-    const values = { ...neutralSlotValues({ unsubscribeUrl: `${base}/unsubscribe`, preferencesUrl: `${base}/preferences` }), greeting: 'Good morning, Reader', email: 'reader@example.com' };
+    const { editionId: id, rendered, articles, window } = await editionContent(runtime, newsletterId, localDate);
+    const link = (pathname: string) => publicLink(runtime.config.publicUrl, pathname);
+    const values = { ...neutralSlotValues({ unsubscribeUrl: link('/unsubscribe'), preferencesUrl: link('/preferences') }), greeting: greetingFor('Reader'), email: 'reader@example.com' };
     const html = fillSlots(rendered.html, values, escapeHtml);
     let out: string;
     if (opts.out) {

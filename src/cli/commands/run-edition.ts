@@ -23,7 +23,6 @@ const progressLineEveryMs = 5000;
 
 /** Runs an edition with a progress bar and prints what happened; shared by run-edition and demo. */
 export async function runEditionWithProgress(runtime: Runtime, newsletterId: string, localDate: string, options: { force?: boolean; concurrency?: number; quiet?: boolean }): Promise<Edition> {
-  const editionId = editionIdFor(newsletterId, localDate);
   const bar = new SingleBar({ format: '  sending |{bar}| {value}/{total} settled · {sent} sent · {failed} failed · {skipped} skipped', hideCursor: true, clearOnComplete: false, noTTYOutput: false, stopOnComplete: false }, Presets.shades_classic);
   let barStarted = false;
   const interactive = process.stderr.isTTY && !options.quiet;

@@ -24,8 +24,7 @@ const listQuery = z.object({ newsletter: newsletterParam.optional() });
  */
 export function registerArchiveRoutes(app: FastifyInstance, deps: WebDeps): void {
   const org = deps.config.organisation;
-  const base = deps.config.publicUrl.replace(/\/$/, '');
-  const help = personalLinksHelpUrl(base);
+  const help = personalLinksHelpUrl(deps.config.publicUrl);
   const notFound = (reply: FastifyReply, message: string) =>
     reply.code(404).type('text/html; charset=utf-8').send(page('Edition not found', `<p>${escapeHtml(message)}</p><p><a href="/archive">All past editions</a></p>`, org.name, { postalAddress: org.postalAddress }));
 
