@@ -1,3 +1,4 @@
+/** The composition root: builds every store and collaborator once from the config and wires the modules together. */
 import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';

@@ -1,3 +1,4 @@
+/** The articles domain's error: any failure to obtain a source's articles, naming the source. */
 import { DaybreakError } from '../core/errors';
 
 /**

@@ -1,3 +1,4 @@
+/** Feed summaries made safe for an email: an allow-list of tags and attributes, links absolute, nothing active. */
 import sanitizeHtml from 'sanitize-html';
 
 /**

@@ -1,3 +1,4 @@
+/** The DSN mailbox: an SMTP listener for the bounce domain that parses in a worker thread and applies what it reads. */
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import { processInbound, type InboundDeps } from './inbound';
 import { parseUnsubscribeAddress, verpSettings } from '../mail/verp';

@@ -1,3 +1,4 @@
+/** A raw message split into the parts bounce parsing reads (headers, text, DSN fields, returned headers), within limits. */
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { addressInValue } from './address-scan';
 

@@ -1,3 +1,4 @@
+/** Reads any bounce, DSN, ARF report or auto-reply (pure, linear, bounded) into recipients with kind, reason and status. */
 import { addressInValue, findAddresses } from './address-scan';
 import { BounceParseError, headerValue, parseHeaderBlock, readMessageParts, type MessageParts } from './message-parts';
 import { findPlainFailures, plainScanLimits, type PlainReading, type RecipientAttribution } from './plain-bounce';

@@ -1,3 +1,4 @@
+/** Non-standard, plain-text bounce notices: which addresses failed and why, found in one linear pass. */
 import { findAddresses, firstAddress } from './address-scan';
 import { headerValue, parseHeaderBlock, type MessageParts } from './message-parts';
 import { findReplyCode, findStatus } from './status-codes';

@@ -1,3 +1,4 @@
+/** Classifies a failure (status, reply code, wording) into a bounce reason and says whether it is hard (pure). */
 import { statusClass } from './status-codes';
 
 /**

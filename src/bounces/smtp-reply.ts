@@ -1,3 +1,4 @@
+/** What an SMTP failure at send time means for the send: permanent, transient, or trouble on our side (pure). */
 import { findStatus } from './status-codes';
 import type { SmtpCommand } from './reason';
 

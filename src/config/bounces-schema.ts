@@ -1,3 +1,4 @@
+/** The configuration of bounce handling, the circuit breaker, the bounce server and the ESP webhooks (zod). */
 import { z } from 'zod';
 
 /**

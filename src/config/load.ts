@@ -1,3 +1,4 @@
+/** Reads the config file, applies environment overrides and validates the lot; a bad value names the field. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';

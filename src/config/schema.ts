@@ -1,3 +1,4 @@
+/** The configuration schema (zod): newsletters, delivery, web, bounces; every value validated with a message. */
 import { z } from 'zod';
 import cron from 'node-cron';
 import { bouncesDefaults, bouncesSchema, webhooksSchema } from './bounces-schema';

@@ -1,3 +1,4 @@
+/** Logging: JSON for machines, pretty on a terminal, subscriber addresses masked at info and above. */
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { maskEmailsDeep, maskEmailsInText } from './mask';
 

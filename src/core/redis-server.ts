@@ -1,3 +1,4 @@
+/** Starting a private redis-server when none answers (the demo and the tests), and checking whether one does. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';

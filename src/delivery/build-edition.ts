@@ -1,3 +1,4 @@
+/** An edition's build: staleness guard, pick the day's articles, render once, store, start sending. */
 import { DaybreakError } from '../core/errors';
 import type { Article } from '../articles/article';
 import type { LoadedFeed } from '../articles/load';

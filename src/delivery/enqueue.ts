@@ -1,3 +1,4 @@
+/** Queues a day's edition: created once (atomic), and its build job queued, however many callers ask. */
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
 import { editionSlot } from './schedule';

@@ -1,3 +1,4 @@
+/** The fan-out: pages through a newsletter's members and queues one small send job per reader, resumably. */
 import { sendJobId, type SendJobData } from './queues';
 import type { DeliveryConfig } from '../config/schema';
 import type { Clock } from '../core/clock';

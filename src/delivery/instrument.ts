@@ -1,3 +1,4 @@
+/** What send workers record for ops: message counters, send latency and progress samples, off the hot path. */
 import { latencyBucketIndex } from './metrics-store';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';

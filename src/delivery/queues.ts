@@ -1,3 +1,4 @@
+/** The BullMQ queues: one for edition builds, one per newsletter for sends, and what their jobs carry. */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type Redis from 'ioredis';
 

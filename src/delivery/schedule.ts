@@ -1,3 +1,4 @@
+/** Time arithmetic for editions (pure): local dates, each date's slot, the cut-off, staleness. */
 import { DateTime } from 'luxon';
 import cron from 'node-cron';
 

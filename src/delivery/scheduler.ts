@@ -1,3 +1,4 @@
+/** The scheduler: each newsletter's cron in its own time zone queues that day's edition, and catches up after downtime. */
 import cron, { type ScheduledTask } from 'node-cron';
 import { editionIdFor } from './edition';
 import { enqueueEdition, type EnqueueDeps, type EnqueueResult } from './enqueue';

@@ -1,3 +1,4 @@
+/** One send job: claim in the ledger, personalise the pre-built message, hand it to the transport, record the outcome. */
 import crypto from 'node:crypto';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';

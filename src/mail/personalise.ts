@@ -1,3 +1,4 @@
+/** Per-reader values of a copy: links, Message-ID, the List-Unsubscribe mailto. */
 import type { MessageValues } from '../render/contract';
 import { greetingFor } from '../render/slots';
 

@@ -1,3 +1,4 @@
+/** Signed links (unsubscribe, preferences, confirm, forms) and the keyed hash of an address. */
 import crypto from 'node:crypto';
 
 /**

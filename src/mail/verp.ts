@@ -1,3 +1,4 @@
+/** VERP envelope senders and List-Unsubscribe mailto addresses: one per copy, signed so nobody can forge one. */
 import crypto from 'node:crypto';
 
 /**

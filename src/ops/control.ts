@@ -1,3 +1,4 @@
+/** Ops control of an edition: pause, resume and cancel, through the edition lifecycle and its queue. */
 import os from 'node:os';
 import { DaybreakError } from '../core/errors';
 import type { EditionState } from '../delivery/edition';

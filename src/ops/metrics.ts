@@ -1,3 +1,4 @@
+/** Prometheus metrics for the whole install, computed at scrape time from Redis and the queues. */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
 import { finalStates, pendingCount, type Edition } from '../delivery/edition';
 import { latencyBuckets } from '../delivery/metrics-store';

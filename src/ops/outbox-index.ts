@@ -1,3 +1,4 @@
+/** The outbox's index page: every written message beside its HTML, openable from disk with its pictures. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';

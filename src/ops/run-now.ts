@@ -1,3 +1,4 @@
+/** Builds and sends a day's edition now and waits for it, bringing workers when none run. */
 import type { Worker } from 'bullmq';
 import { createEditionWorker, createSendWorkers } from '../delivery/workers';
 import { editionIdFor, type Edition } from '../delivery/edition';

@@ -1,3 +1,4 @@
+/** Where an edition stands for ops: counts, rate, ETA, queue and notes on what to do. */
 import { DaybreakError } from '../core/errors';
 import { finalStates, pendingCount, type Edition, type EditionArticle, type EditionState } from '../delivery/edition';
 import type { LoadedConfig } from '../config/load';

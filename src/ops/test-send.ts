@@ -1,3 +1,4 @@
+/** One marked test copy of a day's edition to any address, recording nothing. */
 import crypto from 'node:crypto';
 import { DaybreakError, type ErrorCode } from '../core/errors';
 import { buildMimeTemplate, personaliseMessage } from '../render/mime-template';

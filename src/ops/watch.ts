@@ -1,3 +1,4 @@
+/** Waits for an edition to reach a final state, reporting progress as it goes. */
 import { finalStates, type Edition } from '../delivery/edition';
 import type { EditionStore } from '../delivery/edition-store';
 

@@ -1,3 +1,4 @@
+/** The sign-up confirmation email: MJML and text templates, rendered once and filled per reader. */
 import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';

@@ -1,3 +1,4 @@
+/** What rendering takes and gives: the edition content, the rendered edition and the per-reader slot values. */
 import type { Article } from '../articles/article';
 
 /**

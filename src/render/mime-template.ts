@@ -1,3 +1,4 @@
+/** The MIME message built once per edition with per-reader slots, and the splice that personalises a copy. */
 import { randomBytes } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';

@@ -1,3 +1,4 @@
+/** Renders an edition once: Handlebars to MJML to HTML, HTML to text, with the per-reader slots left in. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -1,3 +1,4 @@
+/** Per-reader slots in rendered output: the markers, filling them, and defusing text and links that hold marker-like text. */
 import type Handlebars from 'handlebars';
 import { SLOT_NAMES, type SlotName, type SlotValues } from './contract';
 

@@ -1,3 +1,4 @@
+/** CSV import and export of subscribers: a streamed, resynchronising reader, the Redis writes, a formula-safe writer. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';

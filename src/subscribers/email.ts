@@ -1,3 +1,4 @@
+/** Email addresses and names as readers type them: normalised, validated, no header injection. */
 import { z } from 'zod';
 
 /** Addresses are compared case-insensitively: the whole address is lower-cased once, here. */

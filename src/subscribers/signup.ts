@@ -1,3 +1,4 @@
+/** Sign-up, the domain side: what a valid request is, and double opt-in (store the request, send the confirmation). */
 import crypto from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { NewsletterConfig } from '../config/schema';

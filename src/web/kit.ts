@@ -1,3 +1,4 @@
+/** What every reader-facing route shares: rendering a page, rate limits, and the form's protections. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { page } from './page';
 import { ipSubject, RateLimiter, type RateRule } from './rate-limit';

@@ -1,3 +1,4 @@
+/** The HTML frame of every reader-facing page. */
 import { escapeHtml } from '../render/slots';
 
 export interface PageOptions {

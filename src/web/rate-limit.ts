@@ -1,3 +1,4 @@
+/** Owner of the rate-limit counters: fixed windows in Redis shared by every web process. */
 import { isIPv6 } from 'node:net';
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';

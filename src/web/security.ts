@@ -1,3 +1,4 @@
+/** Form protections: same-origin checks, signed form tokens, the client address behind trusted proxies. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { newNonce } from '../mail/tokens';
 import type { WebDeps } from './deps';

@@ -1,3 +1,4 @@
+/** The web server: every route, error pages and logging, built on the narrow WebDeps. */
 import crypto from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';

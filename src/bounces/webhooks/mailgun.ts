@@ -1,3 +1,4 @@
+/** Mailgun's webhook: its body schema, signature and freshness check, and the events it carries. */
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';

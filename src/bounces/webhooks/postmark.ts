@@ -1,3 +1,4 @@
+/** Postmark's webhook: its body schema, basic auth, freshness check, and the events it carries. */
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, senderFaultReasons } from '../reason';

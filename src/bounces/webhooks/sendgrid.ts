@@ -1,3 +1,4 @@
+/** SendGrid's signed Event Webhook: its body schema, ECDSA signature check, and the events it carries. */
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';

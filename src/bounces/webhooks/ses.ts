@@ -1,3 +1,4 @@
+/** Amazon SES notifications (inside SNS messages): their schema and the events they carry. */
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
 import { bareAddress, providerHints, type ProviderEvent } from './provider-event';

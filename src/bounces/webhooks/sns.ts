@@ -1,3 +1,4 @@
+/** Amazon SNS message verification: topic, certificate host, freshness and signature, checked before anything is fetched. */
 import crypto from 'node:crypto';
 import { z } from 'zod';
 

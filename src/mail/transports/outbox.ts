@@ -1,3 +1,4 @@
+/** The outbox transport: messages written to a folder instead of sent (no SMTP_URL). */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MailTransport, OutgoingMessage, SendReceipt } from './transport';

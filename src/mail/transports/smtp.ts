@@ -1,3 +1,4 @@
+/** The SMTP transport: pooled nodemailer connections, raw pre-built messages, optional DKIM. */
 import fs from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';

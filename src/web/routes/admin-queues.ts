@@ -1,3 +1,4 @@
+/** Bull Board at /admin/queues, behind basic auth, off when no credentials are set. */
 import crypto from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import type { IServerAdapter } from '@bull-board/api/dist/types';

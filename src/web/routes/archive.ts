@@ -1,3 +1,4 @@
+/** The public archive: past editions as web pages, with no personal data. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { editionIdFor, type Edition, type EditionState } from '../../delivery/edition';

@@ -1,3 +1,4 @@
+/** The confirm link of double opt-in: confirm, or offer a new link when it expired. */
 import type { FastifyInstance } from 'fastify';
 import { preferencesUrl } from '../../mail/personalise';
 import { sendConfirmation } from '../../subscribers/signup';

@@ -1,3 +1,4 @@
+/** /healthz: Redis and the mail transport answer (details behind the ops token when one is set). */
 import type { FastifyInstance } from 'fastify';
 import { askForToken, checkOpsAuth, metricsToken } from './metrics';
 import type { WebDeps } from '../deps';

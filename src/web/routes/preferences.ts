@@ -1,3 +1,4 @@
+/** The preferences page: a reader's newsletters and name, through the signed link in their email. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { NewsletterConfig } from '../../config/schema';
 import { preferencesUrl } from '../../mail/personalise';

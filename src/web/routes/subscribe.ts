@@ -1,3 +1,4 @@
+/** The sign-up form and API: validate, answer at once, and do the work in the background. */
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSignup, publicNewsletters, settleSignups, startSignup, type SignupFieldErrors } from '../../subscribers/signup';

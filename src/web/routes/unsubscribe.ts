@@ -1,3 +1,4 @@
+/** Unsubscribe: the one-button page and the RFC 8058 one-click POST. */
 import type { FastifyInstance } from 'fastify';
 import { preferencesUrl } from '../../mail/personalise';
 import type { PageKit } from '../kit';

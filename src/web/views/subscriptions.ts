@@ -1,3 +1,4 @@
+/** The HTML of the subscription pages (sign-up, confirm, preferences, unsubscribe, errors). */
 import type { NewsletterConfig } from '../../config/schema';
 import { escapeHtml } from '../../render/slots';
 import type { SignupFieldErrors } from '../../subscribers/signup';
