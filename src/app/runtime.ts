@@ -16,6 +16,7 @@ import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
+import { ClickStore } from '../ops/click-store';
 
 /**
  * The composition root: everything a Daybreak process needs, built once from the config, and the
@@ -32,6 +33,8 @@ export class Runtime {
   /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
   readonly bounces: BounceStore;
   readonly subscribers: SubscriberStore;
+  /** Story clicks: aggregate counts per edition and story (docs/editorial.md). */
+  readonly clicks: ClickStore;
   private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
   /** Each copy's outcome: metrics count them; the bounce policy records refusals at send time. */
@@ -50,6 +53,7 @@ export class Runtime {
     this.bounces = new BounceStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() });
     this.signer = new TokenSigner(config.secret);
+    this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;
     this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });
     this.outcomes.subscribe('failed', async (e) => {

@@ -12,6 +12,7 @@ import { publicLink, senderDomain } from '../mail/addresses';
 import { unsubscribeMailbox } from '../mail/personalise';
 import type { Edition } from './edition';
 import { dateLabel, editionCutoff, isStale } from './schedule';
+import { storyLinksFor } from './story-links';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
@@ -101,6 +102,9 @@ export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' |
         signup: link('/subscribe'),
         archive: link('/archive'),
       },
+      // Written once per edition: the same links in every copy (docs/editorial.md).
+      storyLinks: storyLinksFor({ secret: deps.config.secret, publicUrl: deps.config.publicUrl, newsletter, editionId: edition.id, articles: inReadingOrder }),
+      readerLinks: newsletter.clicks.redirect && newsletter.clicks.perReader,
     },
   };
 }

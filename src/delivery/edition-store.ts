@@ -120,6 +120,7 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     bouncedHard: Number(h.bouncedHard ?? 0),
     blocked: Number(h.blocked ?? 0),
     complaints: Number(h.complaints ?? 0),
+    unsubscribes: Number(h.unsubscribes ?? 0),
     breakerTrippedAt: date(h.breakerTrippedAt),
     reason: h.reason || undefined,
     warnings: h.warnings ? (JSON.parse(h.warnings) as string[]) : [],
@@ -275,6 +276,16 @@ export class EditionStore {
     return { ok: reply[0] === 'ok', previous: reply[1] as EditionState | undefined };
   }
 
+  /**
+   * What a story redirect needs, and nothing else: the newsletter and the article list (ids and
+   * URLs), which stay in the edition hash for as long as the edition does.
+   */
+  async storyTargets(id: string): Promise<{ newsletterId: string; articles: EditionArticle[] } | undefined> {
+    const [newsletterId, articles] = await this.redis.hmget(this.keys.edition(id), 'newsletterId', 'articles');
+    if (!newsletterId) return undefined;
+    return { newsletterId, articles: articles ? (JSON.parse(articles) as EditionArticle[]) : [] };
+  }
+
   async content(id: string): Promise<RenderedEdition | undefined> {
     const raw = await this.redis.get(this.keys.editionContent(id));
     return raw ? (JSON.parse(raw) as RenderedEdition) : undefined;
@@ -400,6 +411,14 @@ export class EditionStore {
    */
   async countBounce(editionId: string, subscriberId: string, flags: string): Promise<string> {
     return (await scripts.countBounce.run(this.redis, [this.keys.edition(editionId), this.keys.editionBounces(editionId)], [subscriberId, flags])) as string;
+  }
+
+  /**
+   * Counts an unsubscribe made through a link in this edition (the link names it, signed), each
+   * reader once; false when it was counted already or the edition is gone.
+   */
+  async countUnsubscribe(editionId: string, subscriberId: string): Promise<boolean> {
+    return (await this.countBounce(editionId, subscriberId, 'u')) === 'u';
   }
 
   /** Marks the bounce circuit breaker as tripped for the edition; false when it already was. */

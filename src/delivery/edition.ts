@@ -77,6 +77,8 @@ export interface Edition {
   blocked: number;
   /** Spam complaints attributed to this edition, each reader once. */
   complaints: number;
+  /** Readers who unsubscribed through a link in this edition (the link names it, signed), each once. */
+  unsubscribes: number;
   /** When the bounce circuit breaker paused it (it trips once per edition). */
   breakerTrippedAt?: Date;
   /** Why it is held, skipped, failed, paused by the breaker or cancelled. */

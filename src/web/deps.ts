@@ -4,14 +4,15 @@ import type { LoadedConfig } from '../config/load';
 import type { Keys } from '../core/keys';
 import type { EditionStore } from '../delivery/edition-store';
 import type { MailTransport } from '../mail/transports';
+import type { ClickDeps } from '../ops/clicks';
 import type { MetricsDeps } from '../ops/metrics';
 import type { SignupDeps } from '../subscribers/signup';
 import type { SubscriberStore } from '../subscribers/store';
 import type { WebhookRouteDeps } from './routes/webhooks';
 
-export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & {
+export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & ClickDeps & {
   subscribers: Pick<SubscriberStore, 'confirmSignup' | 'get' | 'hashOf' | 'isSuppressed' | 'pendingSignup' | 'unsubscribe' | 'updatePreferences'>;
-  editions: Pick<EditionStore, 'content' | 'get' | 'list'>;
+  editions: Pick<EditionStore, 'content' | 'get' | 'list' | 'countUnsubscribe'> & ClickDeps['editions'];
   transport: Pick<MailTransport, 'verify' | 'description'>;
   /** The health check pings it; the rate limiter (rate-limit.ts, owner of the `rl:` keys) counts in it. */
   redis: Redis;

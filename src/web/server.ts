@@ -7,6 +7,7 @@ import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
 import { METRICS_TOKEN_ENV, metricsToken, registerMetricsRoutes } from './routes/metrics';
 import { registerStaticRoutes } from './routes/static';
+import { registerStoryLinkRoutes } from './routes/story-links';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
 import { registerErrorPages } from './error-pages';
@@ -52,6 +53,7 @@ export async function buildWebServer(deps: WebDeps, options: WebServerOptions = 
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
   registerArchiveRoutes(app, deps);
+  registerStoryLinkRoutes(app, deps);
   registerMetricsRoutes(app, deps, env);
   await registerAdminQueueRoutes(app, deps, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
