@@ -1,0 +1,152 @@
+import type { FastifyInstance } from 'fastify';
+import { storyKey } from '../../src/mail/edition-links';
+import { runEditionNow } from '../../src/ops/run-now';
+import { buildWebServer } from '../../src/web/server';
+import { closeRuntime } from '../helpers/runtime';
+import { editionId, opsFixture, type OpsFixture } from './fixture';
+
+/** The story links a reader's copy carries, in the order the email shows them (each once). */
+async function storyLinksOf(f: OpsFixture, address: string): Promise<string[]> {
+  const message = f.sink.messages.find((m) => m.recipients.includes(address));
+  if (!message) throw new Error(`${address} got no copy`);
+  const html = (await f.sink.parse(message)).html || '';
+  return [...new Set([...html.matchAll(/href="(http:\/\/daybreak\.test\/r\/[^"]+)"/g)].map((m) => (m[1] as string).replace(/&amp;/g, '&')))];
+}
+
+const pathOf = (url: string) => new URL(url).pathname + new URL(url).search;
+const browser = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+
+describe('story clicks', () => {
+  let f: OpsFixture;
+  let app: FastifyInstance;
+  let links: string[];
+
+  beforeAll(async () => {
+    f = await opsFixture('clicks', { readers: 3 });
+    await runEditionNow(f.runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+    app = await buildWebServer(f.runtime);
+    links = await storyLinksOf(f, 'reader-1@example.com');
+  });
+  afterAll(async () => {
+    await app.close();
+    await closeRuntime(f.runtime);
+    await f.sink.close();
+  });
+
+  const counts = async () => f.runtime.clicks.counts(editionId);
+  const follow = (url: string, options: { ip?: string; ua?: string; method?: 'GET' | 'HEAD' } = {}) =>
+    app.inject({ method: options.method ?? 'GET', url: pathOf(url), remoteAddress: options.ip ?? '203.0.113.7', headers: { 'user-agent': options.ua ?? browser } });
+
+  test('every copy carries the same story links, which name no reader', async () => {
+    const edition = await f.runtime.editions.get(editionId);
+    expect(links).toHaveLength(edition?.articles.length ?? -1);
+    expect(await storyLinksOf(f, 'reader-2@example.com')).toEqual(links);
+    for (const link of links) {
+      expect(link).toMatch(/^http:\/\/daybreak\.test\/r\/national-2026-11-24\/[A-Za-z0-9_-]{11}\/[A-Za-z0-9_-]{22}$/);
+      for (const id of f.ids.values()) expect(link).not.toContain(`/${id}/`);
+    }
+    // The text part links the same way, and no copy has an open-tracking pixel.
+    const message = f.sink.messages.find((m) => m.recipients.includes('reader-1@example.com'));
+    const parsed = await f.sink.parse(message as (typeof f.sink.messages)[number]);
+    for (const link of links) expect(parsed.text).toContain(link);
+    expect(parsed.html).not.toMatch(/<img[^>]+(width="1"|height="1")/);
+  });
+
+  test('a click is counted once and redirected to the story, with no cookie', async () => {
+    const edition = await f.runtime.editions.get(editionId);
+    const story = edition?.articles[2];
+    const link = links[2] as string;
+    const res = await follow(link, { ip: '198.51.100.20' });
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toBe(story?.url);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect((await counts()).get(storyKey(story?.id as string))).toEqual({ human: 1, automated: 0 });
+    // The same person following it again within the minute is not a second reader.
+    expect((await follow(link, { ip: '198.51.100.20' })).statusCode).toBe(302);
+    expect((await counts()).get(storyKey(story?.id as string))).toEqual({ human: 1, automated: 0 });
+    // Another reader is.
+    await follow(link, { ip: '198.51.100.21' });
+    expect((await counts()).get(storyKey(story?.id as string))).toEqual({ human: 2, automated: 0 });
+  });
+
+  test('HEAD requests and link scanners are counted as automated, not as readers', async () => {
+    const edition = await f.runtime.editions.get(editionId);
+    const key = storyKey(edition?.articles[0]?.id as string);
+    const before = (await counts()).get(key) ?? { human: 0, automated: 0 };
+    const head = await follow(links[0] as string, { method: 'HEAD', ip: '192.0.2.1' });
+    expect(head.statusCode).toBe(302);
+    for (const [i, ua] of ['Mozilla/5.0 (compatible; Slackbot-LinkExpanding 1.0; +https://api.slack.com/robots)', 'curl/8.5.0', 'python-requests/2.32.3', 'Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5', 'Mimecast URL Protect', ''].entries()) {
+      expect((await follow(links[0] as string, { ip: `192.0.2.${10 + i}`, ua })).statusCode).toBe(302);
+    }
+    expect((await counts()).get(key)).toEqual({ human: before.human, automated: before.automated + 7 });
+  });
+
+  test('a burst that follows most links of the edition from one client within seconds is automated, earlier clicks of it included', async () => {
+    const before = await counts();
+    const sum = (m: Map<string, { human: number; automated: number }>, k: 'human' | 'automated') => [...m.values()].reduce((s, c) => s + c[k], 0);
+    // A security gateway with a browser's user agent follows every link at once.
+    for (const link of links) expect((await follow(link, { ip: '10.9.8.7' })).statusCode).toBe(302);
+    const after = await counts();
+    expect(sum(after, 'human')).toBe(sum(before, 'human'));
+    expect(sum(after, 'automated')).toBe(sum(before, 'automated') + links.length);
+    // A person reading two stories from the same network moments later is still counted as a person.
+    await follow(links[1] as string, { ip: '10.9.8.8' });
+    await follow(links[3] as string, { ip: '10.9.8.8' });
+    expect(sum(await counts(), 'human')).toBe(sum(before, 'human') + 2);
+  });
+
+  test("the burst rule's memory of a client is gone within a minute and names no reader", async () => {
+    const keys = await f.runtime.redis.keys(`${f.config.redisPrefix}:clicks:*:client:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const ttl = await f.runtime.redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      expect(key).not.toContain('198.51.100');
+    }
+  });
+
+  test('a tampered, unsigned or unknown story link gets the branded 404 and is not counted', async () => {
+    const before = JSON.stringify([...(await counts())]);
+    const link = new URL(links[0] as string);
+    const [, , ed, key, sig] = link.pathname.split('/') as [string, string, string, string, string];
+    const other = new URL(links[1] as string).pathname.split('/')[3] as string;
+    const flip = (s: string) => (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+    for (const path of [
+      `/r/${ed}/${key}/${flip(sig)}`, // a changed signature
+      `/r/${ed}/${other}/${sig}`, // another story under this story's signature
+      `/r/national-2026-11-25/${key}/${sig}`, // another edition
+      `/r/${ed}/${key}`, // no signature
+      `/r/${ed}/${key}/${sig}x`,
+      `/r/${ed}/${key}/${sig}?next=https://evil.example/`,
+    ]) {
+      const res = await app.inject({ url: path, headers: { 'user-agent': browser, accept: 'text/html' } });
+      if (path.includes('?next=')) {
+        // A query string changes nothing: the target still comes from the edition, never the request.
+        expect(res.statusCode).toBe(302);
+        expect(res.headers.location).not.toContain('evil.example');
+        continue;
+      }
+      expect(res.statusCode).toBe(404);
+      expect(res.headers['content-type']).toContain('text/html');
+      expect(res.body).toContain('Page not found');
+      expect(res.headers.location).toBeUndefined();
+    }
+    // A well-signed link to a story the edition does not carry (a key we signed for nothing) is refused too.
+    const signer = f.runtime.signer.editionLinks;
+    const stray = storyKey('not-in-this-edition');
+    expect((await app.inject({ url: `/r/${ed}/${stray}/${signer.clickSignature(ed, stray)}` })).statusCode).toBe(404);
+    const after = new Map(await counts());
+    // Only the ?next= request (a real link) counted.
+    expect(JSON.stringify([...after])).not.toBe(before);
+  });
+
+  test('links keep working with nothing but the edition hash left (per-reader data compacted)', async () => {
+    const { keys } = f.runtime;
+    await f.runtime.redis.del(keys.ledger(editionId), keys.editionContent(editionId), keys.editionMime(editionId), keys.editionBounces(editionId), keys.editionProgress(editionId));
+    const res = await follow(links[4] as string, { ip: '198.51.100.99' });
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toMatch(/^https:\/\/news\.example\//);
+  });
+});
