@@ -15,6 +15,7 @@ const commands = {
   subscribers: () => require('./commands/subscribers') as typeof import('./commands/subscribers'),
   editions: () => require('./commands/editions') as typeof import('./commands/editions'),
   status: () => require('./commands/status') as typeof import('./commands/status'),
+  report: () => require('./commands/report') as typeof import('./commands/report'),
   resend: () => require('./commands/resend') as typeof import('./commands/resend'),
   control: () => require('./commands/control') as typeof import('./commands/control'),
   testSend: () => require('./commands/test-send') as typeof import('./commands/test-send'),
@@ -119,6 +120,16 @@ Examples:
   daybreak status national --watch        # newest national edition, live
   daybreak status national-2026-11-24 --json | jq .counts`)
     .action((ref: string, opts) => commands.status().status(ref, opts, globals()));
+  program
+    .command('report')
+    .description('what an edition did: sent, failed, bounced, complaints, unsubscribes it caused, and clicks per story, ranked')
+    .argument('<edition>', 'edition id, e.g. national-2026-11-24 (a newsletter id means its newest edition)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+Clicks are counted in aggregate only, per story: "readers" are people following a link, "auto"
+are link scanners, chat previews, HEAD requests and bursts that follow most links at once. No
+open tracking: Apple Mail Privacy Protection makes opens meaningless (docs/editorial.md).`)
+    .action((ref: string, opts) => commands.report().report(ref, opts, globals()));
   program
     .command('resend')
     .description('send an edition again: to one reader, to failed sends, or to everyone not yet sent')

@@ -67,7 +67,7 @@ export class Keys {
   clickReaders(editionId: string): string { return `${this.prefix}:clicks:{${editionId}}:readers`; }
   /** One client's recent clicks on an edition (the burst rule): HASH story -> `<ms>|<h|a>`, gone a minute after its first click. */
   clickClient(editionId: string, clientHash: string): string { return `${this.prefix}:clicks:{${editionId}}:client:${clientHash}`; }
-  /** HASH `<newsletter>|h` / `<newsletter>|a` -> clicks, cluster-wide (Prometheus). */
+  /** HASH `<newsletter>|n` (every click) / `<newsletter>|a` (automated) -> clicks, cluster-wide (Prometheus counters). */
   clickTotals(): string { return `${this.prefix}:clicks:totals`; }
 
   // Welcome emails (subscribers/welcome.ts)

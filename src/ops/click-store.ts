@@ -30,7 +30,7 @@ export interface RecordedClick {
  * kept by default, with no reader in it; `clicks:{<edition>}:client:<hash>` the burst rule's
  * memory of one client (a keyed hash of IP and user agent), which expires a minute after its
  * first click; `clicks:{<edition>}:readers` only for a newsletter that opted in to per-reader
- * records; `clicks:totals` per newsletter for Prometheus. The counts live as long as the edition's
+ * records; `clicks:totals` per newsletter for Prometheus (counters that only grow). The counts live as long as the edition's
  * own counts: whatever deletes an edition deletes them with `forget`.
  */
 export class ClickStore {
@@ -69,7 +69,7 @@ export class ClickStore {
     return out;
   }
 
-  /** Clicks per newsletter since the install began, all processes: `<newsletter>|h` / `|a`. */
+  /** Clicks per newsletter since the install began, all processes: `<newsletter>|n` every click, `|a` the automated ones (only ever increase). */
   async totals(): Promise<Record<string, string>> {
     return this.redis.hgetall(this.keys.clickTotals());
   }

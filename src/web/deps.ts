@@ -6,13 +6,15 @@ import type { EditionStore } from '../delivery/edition-store';
 import type { MailTransport } from '../mail/transports';
 import type { ClickDeps } from '../ops/clicks';
 import type { MetricsDeps } from '../ops/metrics';
+import type { ReportDeps } from '../ops/report';
 import type { SignupDeps } from '../subscribers/signup';
 import type { SubscriberStore } from '../subscribers/store';
 import type { WebhookRouteDeps } from './routes/webhooks';
 
-export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & ClickDeps & {
+export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & ClickDeps & ReportDeps & {
   subscribers: Pick<SubscriberStore, 'confirmSignup' | 'get' | 'hashOf' | 'isSuppressed' | 'pendingSignup' | 'unsubscribe' | 'updatePreferences'>;
   editions: Pick<EditionStore, 'content' | 'get' | 'list' | 'countUnsubscribe'> & ClickDeps['editions'];
+  clicks: ClickDeps['clicks'] & ReportDeps['clicks'];
   transport: Pick<MailTransport, 'verify' | 'description'>;
   /** The health check pings it; the rate limiter (rate-limit.ts, owner of the `rl:` keys) counts in it. */
   redis: Redis;

@@ -6,6 +6,7 @@ import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
 import { METRICS_TOKEN_ENV, metricsToken, registerMetricsRoutes } from './routes/metrics';
+import { registerOpsPageRoutes } from './routes/ops-pages';
 import { registerStaticRoutes } from './routes/static';
 import { registerStoryLinkRoutes } from './routes/story-links';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
@@ -55,6 +56,7 @@ export async function buildWebServer(deps: WebDeps, options: WebServerOptions = 
   registerArchiveRoutes(app, deps);
   registerStoryLinkRoutes(app, deps);
   registerMetricsRoutes(app, deps, env);
+  registerOpsPageRoutes(app, deps, env);
   await registerAdminQueueRoutes(app, deps, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
   await app.register(webhookRoutes, { deps: deps });
@@ -66,7 +68,7 @@ export async function startWebServer(deps: WebDeps, port = deps.config.port, hos
   await app.listen({ port, host });
   deps.logger.info({ port }, 'web server listening');
   if (!metricsToken(process.env) && process.env.NODE_ENV === 'production') {
-    deps.logger.warn(`/metrics and the details of /healthz are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
+    deps.logger.warn(`/metrics, the details of /healthz and the /ops report pages are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
   }
   return app;
 }

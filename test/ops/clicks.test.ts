@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { storyKey } from '../../src/mail/edition-links';
 import { runEditionNow } from '../../src/ops/run-now';
 import { buildWebServer } from '../../src/web/server';
-import { closeRuntime } from '../helpers/runtime';
-import { editionId, opsFixture, type OpsFixture } from './fixture';
+import { closeRuntime, writeConfigFile } from '../helpers/runtime';
+import { editionId, opsFixture, runCli, type OpsFixture } from './fixture';
 
 /** The story links a reader's copy carries, in the order the email shows them (each once). */
 async function storyLinksOf(f: OpsFixture, address: string): Promise<string[]> {
@@ -148,5 +148,105 @@ describe('story clicks', () => {
     const res = await follow(links[4] as string, { ip: '198.51.100.99' });
     expect(res.statusCode).toBe(302);
     expect(res.headers.location).toMatch(/^https:\/\/news\.example\//);
+  });
+});
+
+describe('the edition report', () => {
+  let f: OpsFixture;
+  let app: FastifyInstance;
+  let links: string[];
+  const admin = { DAYBREAK_ADMIN_USER: 'ops', DAYBREAK_ADMIN_PASSWORD: 'correct horse battery staple' };
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+
+  beforeAll(async () => {
+    // reader-5's server refuses for good: a hard bounce at send time.
+    f = await opsFixture('report', { readers: 8, sink: { refuse: (a) => (a === 'reader-5@example.com' ? { code: 550, message: '5.1.1 user unknown' } : undefined) } });
+    await runEditionNow(f.runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+    app = await buildWebServer(f.runtime, { env: admin });
+    links = await storyLinksOf(f, 'reader-1@example.com');
+  });
+  afterAll(async () => {
+    await app.close();
+    await closeRuntime(f.runtime);
+    await f.sink.close();
+  });
+
+  /** The List-Unsubscribe URL of a reader's copy. */
+  async function listUnsubscribe(address: string): Promise<string> {
+    const message = f.sink.messages.find((m) => m.recipients.includes(address));
+    const head = (message?.raw.toString('latin1') ?? '').split('\r\n\r\n')[0]?.replace(/\r\n[ \t]+/g, ' ') ?? '';
+    const url = /^List-Unsubscribe: <(http[^>]+)>/m.exec(head)?.[1];
+    if (!url) throw new Error(`no List-Unsubscribe URL for ${address}`);
+    return url;
+  }
+
+  test("the report's figures: sent, failed, bounced hard and soft, complaints, unsubscribes from its links, clicks per story ranked", async () => {
+    const now = f.clock.now();
+    const id = (n: number) => f.ids.get(`reader-${n}@example.com`) as string;
+    // A soft bounce (a DSN) and a complaint (an ESP webhook), each attributed to the edition.
+    await f.runtime.bouncePolicy.record({ id: 'dsn:report:4', source: 'dsn', kind: 'soft', email: 'reader-4@example.com', hints: { send: { editionId, subscriberId: id(4) }, verpAddresses: [], messageIds: [] }, status: '4.2.2', diagnostic: 'mailbox full', at: now });
+    await f.runtime.bouncePolicy.record({ id: 'mailgun:report:3', source: 'mailgun', kind: 'complaint', email: 'reader-3@example.com', hints: { send: { editionId, subscriberId: id(3) }, verpAddresses: [], messageIds: [] }, at: now });
+    // reader-2's mail provider sends the RFC 8058 one-click POST, twice; reader-1 uses the page's button.
+    const oneClick = pathOf(await listUnsubscribe('reader-2@example.com'));
+    expect(oneClick).toMatch(/\?e=national-2026-11-24\./);
+    for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'POST', url: oneClick, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode).toBe(200);
+    const page = await app.inject({ url: pathOf(await listUnsubscribe('reader-1@example.com')) });
+    const action = /<form method="post" action="([^"]+)"/.exec(page.body)?.[1]?.replace(/&amp;/g, '&') as string;
+    expect(action).toContain('?e=');
+    expect((await app.inject({ method: 'POST', url: action, payload: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode).toBe(200);
+    // A forged edition on a real unsubscribe link unsubscribes but counts against no edition.
+    const forged = pathOf(await listUnsubscribe('reader-6@example.com')).replace(/\?e=.*$/, '?e=national-2026-11-24.AAAAAAAAAAAAAAAAAAAAAA');
+    expect((await app.inject({ method: 'POST', url: forged, payload: '' })).statusCode).toBe(200);
+    // Clicks: story 3 twice by people, story 1 once, and a scanner on story 1.
+    const click = (url: string, ip: string, ua = browser) => app.inject({ url: pathOf(url), remoteAddress: ip, headers: { 'user-agent': ua } });
+    await click(links[2] as string, '198.51.100.1');
+    await click(links[2] as string, '198.51.100.2');
+    await click(links[0] as string, '198.51.100.3');
+    await click(links[0] as string, '192.0.2.50', 'Mozilla/5.0 (compatible; Barracuda Sentinel)');
+
+    const edition = await f.runtime.editions.get(editionId);
+    const articles = edition?.articles ?? [];
+    const expectStories = (stories: Array<{ rank: number; position: number; title: string; human: number; automated: number }>) => {
+      expect(stories.slice(0, 2).map((s) => [s.rank, s.position, s.title, s.human, s.automated])).toEqual([
+        [1, 3, articles[2]?.title, 2, 0],
+        [2, 1, articles[0]?.title, 1, 1],
+      ]);
+      expect(stories).toHaveLength(articles.length);
+      expect(stories.slice(2).every((s) => s.human === 0 && s.automated === 0)).toBe(true);
+      // Stories nobody clicked keep the email's order.
+      expect(stories.slice(2).map((s) => s.position)).toEqual([...stories.slice(2).map((s) => s.position)].sort((a, b) => a - b));
+    };
+
+    // The command line, as ops run it.
+    const env = { DAYBREAK_CONFIG: writeConfigFile(f.config) };
+    const json = await runCli(['report', editionId, '--json'], env);
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as { delivery: Record<string, unknown>; clicks: { counted: boolean; human: number; automated: number; stories: Array<{ rank: number; position: number; title: string; human: number; automated: number }> } };
+    expect(report.delivery).toEqual({ total: 8, sent: 7, failed: 1, skipped: 0, bounced: { total: 2, hard: 1, soft: 1 }, complaints: 1, unsubscribes: 2 });
+    expect(report.clicks).toMatchObject({ counted: true, human: 3, automated: 1 });
+    expectStories(report.clicks.stories);
+    const text = await runCli(['report', 'national'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/bounced\s+2\s+\(1 hard, 1 soft\)/);
+    expect(text.stdout).toMatch(/unsubscribes\s+2/);
+    expect(text.stdout).toContain('3 by readers, 1 automated');
+    expect(text.stdout).toMatch(new RegExp(`\\n\\s+1\\s+2\\s+0\\s+${articles[2]?.title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+
+    // The ops page: behind the admin credentials (or the ops token), same figures.
+    expect((await app.inject({ url: `/ops/editions/${editionId}/report` })).statusCode).toBe(401);
+    expect((await app.inject({ url: `/ops/editions/${editionId}/report`, headers: basic('ops', 'wrong') })).statusCode).toBe(401);
+    const html = await app.inject({ url: `/ops/editions/${editionId}/report`, headers: basic(admin.DAYBREAK_ADMIN_USER, admin.DAYBREAK_ADMIN_PASSWORD) });
+    expect(html.statusCode).toBe(200);
+    expect(html.body).toContain('Clicks per story');
+    expect(html.body).toContain('bounced (1 hard, 1 soft)');
+    expect(html.body).not.toMatch(/reader-\d@example\.com/);
+    const pageJson = await app.inject({ url: `/ops/editions/${editionId}/report.json`, headers: basic(admin.DAYBREAK_ADMIN_USER, admin.DAYBREAK_ADMIN_PASSWORD) });
+    expectStories((pageJson.json() as typeof report).clicks.stories);
+    expect((await app.inject({ url: '/ops/editions/national-2020-01-01/report', headers: basic(admin.DAYBREAK_ADMIN_USER, admin.DAYBREAK_ADMIN_PASSWORD) })).statusCode).toBe(404);
+
+    // Prometheus: every click and the automated ones, per newsletter.
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain('daybreak_clicks_total{newsletter="national"} 4');
+    expect(metrics).toContain('daybreak_clicks_automated_total{newsletter="national"} 1');
   });
 });

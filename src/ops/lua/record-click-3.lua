@@ -7,7 +7,9 @@
   is not counted twice.
   KEYS[1] the edition's click counts (hash `<story>|h`, `<story>|a`)
   KEYS[2] this client's memory for the edition (hash story -> `<ms>|<h|a>`)
-  KEYS[3] cluster-wide totals (hash `<newsletter>|h`, `<newsletter>|a`)
+  KEYS[3] cluster-wide totals, only ever increasing (Prometheus counters): hash `<newsletter>|n`
+          every click counted, `<newsletter>|a` those found automated (a burst's earlier clicks
+          join it when it is recognised)
   ARGV[1] now (ms)
   ARGV[2] story key
   ARGV[3] 'h' (a person, unless the burst rule says otherwise) or 'a' (automated already: HEAD, a scanner's user agent)
@@ -39,7 +41,6 @@ if kind == 'h' and #recent + 1 >= threshold then
     if r[3] == 'h' then
       redis.call('HINCRBY', KEYS[1], r[1] .. '|h', -1)
       redis.call('HINCRBY', KEYS[1], r[1] .. '|a', 1)
-      redis.call('HINCRBY', KEYS[3], ARGV[7] .. '|h', -1)
       redis.call('HINCRBY', KEYS[3], ARGV[7] .. '|a', 1)
       redis.call('HSET', KEYS[2], r[1], r[2] .. '|a')
       reclassified = reclassified + 1
@@ -47,7 +48,8 @@ if kind == 'h' and #recent + 1 >= threshold then
   end
 end
 redis.call('HINCRBY', KEYS[1], story .. '|' .. kind, 1)
-redis.call('HINCRBY', KEYS[3], ARGV[7] .. '|' .. kind, 1)
+redis.call('HINCRBY', KEYS[3], ARGV[7] .. '|n', 1)
+if kind == 'a' then redis.call('HINCRBY', KEYS[3], ARGV[7] .. '|a', 1) end
 redis.call('HSET', KEYS[2], story, now .. '|' .. kind)
 -- The expiry is set once, at the first click: the memory never outlives its first minute.
 if #entries == 0 then redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[6])) end
