@@ -52,6 +52,8 @@ export class Keys {
   edition(id: string): string { return `${this.prefix}:ed:{${id}}`; }
   editionContent(id: string): string { return `${this.prefix}:ed:{${id}}:content`; }
   editionMime(id: string): string { return `${this.prefix}:ed:{${id}}:mime`; }
+  /** What an edition under approval was rendered from (the plan, full articles): an editor's change re-renders from it. */
+  editionSource(id: string): string { return `${this.prefix}:ed:{${id}}:source`; }
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }

@@ -61,6 +61,25 @@ export function editionSlot(cronExpression: string, timeZone: string, localDate:
   return day.startOf('day').toJSDate();
 }
 
+/** "Tuesday 24 November at 06:00 GMT": when a slot is, as a reader or an editor in that zone reads it. */
+export function slotLabel(at: Date, timeZone: string): string {
+  return DateTime.fromJSDate(at, { zone: timeZone }).setLocale('en-GB').toFormat("cccc d LLLL 'at' HH:mm ZZZZ");
+}
+
+/**
+ * The first slot of the schedule strictly after `after` (in the newsletter's zone, DST included),
+ * looking up to two weeks ahead; undefined for a cron with no slot in that time.
+ */
+export function nextSlot(cronExpression: string, timeZone: string, after: Date): Date | undefined {
+  let day = DateTime.fromJSDate(after, { zone: timeZone }).startOf('day');
+  for (let i = 0; i < 15; i++) {
+    const slot = scheduledSlot(cronExpression, timeZone, day.toISODate() as string);
+    if (slot && slot > after) return slot;
+    day = day.plus({ days: 1 });
+  }
+  return undefined;
+}
+
 /** Too late to start a morning edition: past its scheduled time by more than the send window. */
 export function isStale(scheduledFor: Date, now: Date, sendWindowHours: number): boolean {
   return now.getTime() > scheduledFor.getTime() + sendWindowHours * 3_600_000;

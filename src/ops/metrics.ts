@@ -227,5 +227,22 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
       for (const { e, rate } of await snapshot()) if (rate !== undefined) this.set({ newsletter: e.newsletterId, edition: e.id }, rate);
     },
   });
+  new Gauge({
+    name: 'daybreak_editions_awaiting_approval',
+    help: "Editions waiting for the editors' say (approval veto or required), by newsletter; overdue=\"true\": past their slot and not sent (held, or not approved).",
+    labelNames: ['newsletter', 'overdue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = deps.clock.now();
+      for (const n of deps.config.newsletters) {
+        if (n.approval === 'none') continue;
+        const waiting = (await deps.editions.list(n.id, 10)).filter((e) => e.state === 'awaiting-approval');
+        const overdue = waiting.filter((e) => e.scheduledFor <= now).length;
+        this.set({ newsletter: n.id, overdue: 'true' }, overdue);
+        this.set({ newsletter: n.id, overdue: 'false' }, waiting.length - overdue);
+      }
+    },
+  });
   return registry;
 }

@@ -15,6 +15,7 @@ import { registerErrorPages } from './error-pages';
 import { createPageKit } from './kit';
 import { registerConfirmRoutes } from './routes/confirm';
 import { registerPreferencesRoutes } from './routes/preferences';
+import { registerReviewRoutes } from './routes/review';
 import { registerSubscribeRoutes } from './routes/subscribe';
 import type { WebDeps } from './deps';
 
@@ -53,6 +54,7 @@ export async function buildWebServer(deps: WebDeps, options: WebServerOptions = 
   registerConfirmRoutes(app, kit);
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
+  registerReviewRoutes(app, kit, deps);
   registerArchiveRoutes(app, deps);
   registerStoryLinkRoutes(app, deps);
   registerMetricsRoutes(app, deps, env);
