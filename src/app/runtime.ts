@@ -105,6 +105,16 @@ export class Runtime {
     return this.transportInstance;
   }
 
+  /**
+   * When a newsletter's first edition after `after` arrives, in its own time zone, for the welcome
+   * email: subscribers sit below delivery, so the root lends them delivery's slot arithmetic.
+   */
+  readonly firstEditionLabel = (newsletter: NewsletterConfig, after: Date): string => {
+    const { nextSlot, slotLabel } = require('../delivery/schedule') as typeof import('../delivery/schedule');
+    const slot = nextSlot(newsletter.cron, newsletter.timezone, after);
+    return slot ? slotLabel(slot, newsletter.timezone) : 'with its next edition';
+  };
+
   newsletter(id: string): NewsletterConfig {
     const found = this.config.newsletters.find((n) => n.id === id);
     if (!found) throw unknownNewsletter(id, this.config.newsletters.map((n) => n.id));

@@ -10,10 +10,11 @@ import type { MetricsDeps } from '../ops/metrics';
 import type { ReportDeps } from '../ops/report';
 import type { SignupDeps } from '../subscribers/signup';
 import type { SubscriberStore } from '../subscribers/store';
+import type { WelcomeDeps } from '../subscribers/welcome';
 import type { WebhookRouteDeps } from './routes/webhooks';
 
-export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & ClickDeps & ReportDeps & ApprovalDeps & {
-  subscribers: Pick<SubscriberStore, 'confirmSignup' | 'get' | 'hashOf' | 'isSuppressed' | 'pendingSignup' | 'unsubscribe' | 'updatePreferences'>;
+export type WebDeps = SignupDeps & MetricsDeps & WebhookRouteDeps & ClickDeps & ReportDeps & ApprovalDeps & WelcomeDeps & {
+  subscribers: Pick<SubscriberStore, 'confirmSignup' | 'get' | 'hashOf' | 'isSuppressed' | 'pendingSignup' | 'unsubscribe' | 'updatePreferences'> & WelcomeDeps['subscribers'];
   editions: Pick<EditionStore, 'content' | 'get' | 'list' | 'countUnsubscribe'> & ClickDeps['editions'] & ApprovalDeps['editions'];
   clicks: ClickDeps['clicks'] & ReportDeps['clicks'];
   transport: Pick<MailTransport, 'verify' | 'description'>;
