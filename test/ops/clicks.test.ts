@@ -250,3 +250,77 @@ describe('the edition report', () => {
     expect(metrics).toContain('daybreak_clicks_automated_total{newsletter="national"} 1');
   });
 });
+
+describe('newsletter click settings', () => {
+  test('with click redirects off, story links go straight to the articles and nothing is counted', async () => {
+    const f = await opsFixture('clicks-off', { readers: 1 });
+    try {
+      const config = { ...f.config, newsletters: f.config.newsletters.map((n) => (n.id === 'national' ? { ...n, clicks: { redirect: false, perReader: false } } : n)) };
+      const { testRuntime } = await import('../helpers/runtime');
+      const runtime = testRuntime(config, { clock: f.clock });
+      try {
+        await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+        const html = (await f.sink.parse(f.sink.messages[0] as (typeof f.sink.messages)[number])).html || '';
+        expect(html).not.toContain('/r/national-2026-11-24/');
+        const edition = await runtime.editions.get(editionId);
+        for (const a of edition?.articles ?? []) expect(html.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=')).toContain(`href="${a.url}"`);
+        const report = await (await import('../../src/ops/report')).editionReport(runtime, editionId);
+        expect(report.clicks.counted).toBe(false);
+      } finally {
+        await runtime.close();
+        runtime.redis.disconnect();
+      }
+    } finally {
+      await closeRuntime(f.runtime);
+      await f.sink.close();
+    }
+  });
+
+  test('per-reader click records: only in a newsletter that opted in, and only for readers whose consent said so', async () => {
+    const f = await opsFixture('clicks-per-reader', { readers: 0 });
+    const config = { ...f.config, newsletters: f.config.newsletters.map((n) => (n.id === 'national' ? { ...n, clicks: { redirect: true, perReader: true } } : n)) };
+    const { testRuntime } = await import('../helpers/runtime');
+    const runtime = testRuntime(config, { clock: f.clock });
+    const web = await buildWebServer(runtime);
+    try {
+      // The sign-up form says so, naming the newsletter, and the consent it records carries it.
+      const form = await web.inject({ url: '/subscribe' });
+      expect(form.body).toContain('For National, we also record which stories you click, linked to your address');
+      const { requestSignup } = await import('../../src/subscribers/signup');
+      const { consentTextFor } = await import('../../src/web/routes/subscribe');
+      const consentText = consentTextFor(config.web.consentText, config.newsletters);
+      await requestSignup(runtime, { email: 'consented@example.com', newsletters: ['national'] }, { form: 'signup-page', consentText, clickRecords: ['national'] });
+      const consented = await runtime.subscribers.findByEmail('consented@example.com');
+      const pending = await runtime.subscribers.pendingSignup(consented?.id as string);
+      await runtime.subscribers.confirmSignup(consented?.id as string, pending?.nonce as string, { now: f.clock.now() });
+      // A reader from before the opt-in (added by ops): aggregate only.
+      const { subscriber: earlier } = await runtime.subscribers.add({ email: 'earlier@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
+      await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
+      const linkOf = async (address: string) => {
+        const message = f.sink.messages.find((m) => m.recipients.includes(address) && /^Message-ID: <national-/m.test(m.raw.toString('latin1')));
+        const html = (await f.sink.parse(message as (typeof f.sink.messages)[number])).html || '';
+        return (/href="(http:\/\/daybreak\.test\/r\/[^"]+)"/.exec(html)?.[1] as string).replace(/&amp;/g, '&');
+      };
+      const consentedLink = await linkOf('consented@example.com');
+      const earlierLink = await linkOf('earlier@example.com');
+      expect(consentedLink).toMatch(new RegExp(`\\?u=${consented?.id}\\.`));
+      expect(earlierLink).toMatch(new RegExp(`\\?u=${earlier.id}\\.`));
+      for (const [link, ip] of [[consentedLink, '198.51.100.1'], [earlierLink, '198.51.100.2']] as const) {
+        expect((await web.inject({ url: pathOf(link), remoteAddress: ip, headers: { 'user-agent': browser } })).statusCode).toBe(302);
+      }
+      const story = new URL(consentedLink).pathname.split('/')[3] as string;
+      expect(await runtime.clicks.readerStories(editionId, consented?.id as string)).toEqual([story]);
+      expect(await runtime.clicks.readerStories(editionId, earlier.id)).toEqual([]);
+      expect((await runtime.clicks.counts(editionId)).get(story)).toEqual({ human: 2, automated: 0 });
+      // A forged reader reference records nothing.
+      await web.inject({ url: pathOf(earlierLink.replace(/\?u=.*/, `?u=${earlier.id}.AAAAAAAAAAAAAAAAAAAAAA`)), remoteAddress: '198.51.100.3', headers: { 'user-agent': browser } });
+      expect(await runtime.clicks.readerCount(editionId)).toBe(1);
+    } finally {
+      await web.close();
+      await runtime.close();
+      runtime.redis.disconnect();
+      await closeRuntime(f.runtime);
+      await f.sink.close();
+    }
+  });
+});
