@@ -23,6 +23,21 @@ export function dateLabel(localDate: string, timeZone: string): string {
  * node-cron's own matcher decides, so this agrees with the live scheduler, DST included.
  */
 export function scheduledSlot(cronExpression: string, timeZone: string, localDate: string): Date | undefined {
+  // Pure, and a day's minutes are many: answers are kept (the scheduler's tick and every welcome email ask again).
+  const key = `${cronExpression}|${timeZone}|${localDate}`;
+  if (slotCache.has(key)) {
+    const cached = slotCache.get(key);
+    return cached === undefined ? undefined : new Date(cached);
+  }
+  const slot = findSlot(cronExpression, timeZone, localDate);
+  if (slotCache.size >= 512) slotCache.delete(slotCache.keys().next().value as string);
+  slotCache.set(key, slot?.getTime());
+  return slot;
+}
+
+const slotCache = new Map<string, number | undefined>();
+
+function findSlot(cronExpression: string, timeZone: string, localDate: string): Date | undefined {
   const task = cron.createTask(cronExpression, () => undefined, { timezone: timeZone });
   try {
     let t = DateTime.fromISO(localDate, { zone: timeZone }).startOf('day');

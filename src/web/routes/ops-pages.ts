@@ -42,7 +42,7 @@ export function registerOpsPageRoutes(app: FastifyInstance, deps: WebDeps & Repo
       const r = await reportOrNothing(deps, request.params.edition);
       if (!r) return reply.callNotFound();
       const zone = deps.config.newsletters.find((n) => n.id === r.newsletterId)?.timezone ?? 'UTC';
-      return render(reply, reportView(r, (iso) => DateTime.fromISO(iso, { zone }).toFormat('d LLL yyyy HH:mm ZZZZ')));
+      return render(reply, reportView(r, (iso) => DateTime.fromISO(iso, { zone }).toFormat('d LLL yyyy HH:mm ZZZZ'), (iso) => DateTime.fromISO(iso, { zone }).toFormat('HH:mm')));
     });
 
     scope.get<{ Params: { edition: string } }>('/ops/editions/:edition/report.json', async (request, reply) => {

@@ -15,7 +15,7 @@ export const OPS_PAGE_STYLE = `
   th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e3e1da; vertical-align: top; }
   th { font-size: .8rem; text-transform: uppercase; letter-spacing: .06em; color: #55595e; }
   td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-  .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr)); gap: .75rem; margin: 1rem 0 1.75rem; }
+  .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(7.5rem, 1fr)); gap: .75rem; margin: 1rem 0 1.75rem; }
   .figure { border: 1px solid #d8d6cf; border-radius: 4px; padding: .7rem .85rem; }
   .figure b { display: block; font: normal 1.7rem/1.2 Georgia, "Times New Roman", serif; color: #0b2a4a; }
   .figure span { color: #55595e; font-size: .85rem; }
@@ -29,7 +29,8 @@ function figure(value: string, label: string): string {
   return `<div class="figure"><b>${e(value)}</b><span>${e(label)}</span></div>`;
 }
 
-export function reportView(r: EditionReport, localTime: (iso: string) => string): View {
+/** `localTime` formats an instant in the newsletter's zone; `localClock` only its time of day. */
+export function reportView(r: EditionReport, localTime: (iso: string) => string, localClock: (iso: string) => string = localTime): View {
   const d = r.delivery;
   const figures = [
     figure(num(d.sent), `sent of ${num(d.total)}`),
@@ -59,7 +60,7 @@ ${rows}
   return {
     title: `Report: ${r.id}`,
     body: `<p class="lead">${e(r.newsletterName)} · ${e(r.localDate)} · <span class="state">${e(r.state)}</span>${r.subject ? `<br>${e(r.subject)}` : ''}</p>
-${r.startedAt ? `<p class="muted">Sent from ${e(localTime(r.startedAt))}${r.finishedAt ? ` to ${e(localTime(r.finishedAt))}` : ''}.</p>` : ''}
+${r.startedAt ? `<p class="muted">Sent from ${e(localTime(r.startedAt))}${r.finishedAt ? ` to ${e(r.finishedAt.slice(0, 10) === r.startedAt.slice(0, 10) ? localClock(r.finishedAt) : localTime(r.finishedAt))}` : ''}.</p>` : ''}
 <div class="figures">${figures}</div>
 ${clicks}
 <p><a href="/ops/editions">All editions</a> · <a href="/ops/editions/${encodeURIComponent(r.id)}/report.json">JSON</a></p>
