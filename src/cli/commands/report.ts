@@ -28,7 +28,7 @@ export function renderReport(runtime: Runtime, r: EditionReport): string {
     return lines.join('\n');
   }
   lines.push(`Clicks:    ${n(r.clicks.human)} by readers, ${n(r.clicks.automated)} automated (link scanners, previews, bursts)${r.clicks.readersWithRecords !== undefined ? ` · ${n(r.clicks.readersWithRecords)} reader(s) with a per-reader record` : ''}`);
-  const cw = Math.max(6, n(Math.max(0, ...r.clicks.stories.map((s) => s.human))).length);
+  const cw = Math.max('READERS'.length, n(Math.max(0, ...r.clicks.stories.map((s) => s.human))).length);
   lines.push(`  ${'#'.padStart(2)}  ${'READERS'.padStart(cw)}  ${'AUTO'.padStart(5)}  STORY (place in the email)`);
   for (const s of r.clicks.stories) {
     lines.push(`  ${String(s.rank).padStart(2)}  ${n(s.human).padStart(cw)}  ${n(s.automated).padStart(5)}  ${s.title}${s.section ? ` [${s.section}]` : ''} (${s.position === 1 ? 'lead' : `story ${s.position}`})`);
