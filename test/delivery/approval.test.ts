@@ -203,6 +203,12 @@ describe('approval: veto', () => {
     expect(await press(f, review, 'drop', storyKey(third?.id as string))).toContain(`Dropped &quot;${third?.title.replace(/&/g, '&amp;')}&quot;`);
     const dropped = await f.runtime.editions.get(id);
     expect(dropped?.renders).toBe(2);
+    // The review page's view of the edition as it stands: without the story, links straight to the articles.
+    const asItStands = await f.app.inject({ url: `${review}/edition` });
+    expect(asItStands.statusCode).toBe(200);
+    expect(asItStands.body).not.toContain(third?.title.replace(/&/g, '&amp;') as string);
+    expect(asItStands.body).toContain(lead?.title.replace(/&/g, '&amp;') as string);
+    expect(asItStands.body).not.toContain('/r/national-');
     expect(dropped?.articles.map((a) => a.id)).not.toContain(third?.id);
     expect(await f.runtime.redis.sismember(f.runtime.keys.sentArticles('national'), third?.id as string)).toBe(0);
     const pinned = await changeStory(f.runtime, id, { kind: 'pin', story: fourth?.id as string, by: 'ops:test' });
