@@ -96,6 +96,14 @@ test('the approval verdict: wait before the slot; at it, veto goes unless held, 
   expect(v('required', 'approved', '2026-11-24T09:00:01Z')).toBe('too-late');
 });
 
+test('a newsletter under approval needs an editor to send the preview to: the config says which field', async () => {
+  const { loadConfig, ConfigError } = await import('../../src/config/load');
+  const base = testConfig(uniquePrefix('approval-config'));
+  const newsletters = base.newsletters.map((n) => (n.id === 'national' ? { ...n, source: { file: '/dev/null' }, approval: 'required', editors: [] } : { ...n, source: { file: '/dev/null' } }));
+  expect(() => loadConfig({ env: {}, overrides: { secret: base.secret, newsletters } })).toThrow(ConfigError);
+  expect(() => loadConfig({ env: {}, overrides: { secret: base.secret, newsletters } })).toThrow(/newsletters\.0\.editors: approval "required" needs at least one editor address/);
+});
+
 describe('approval: required', () => {
   let f: Fixture;
   beforeAll(async () => {

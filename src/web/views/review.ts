@@ -19,8 +19,8 @@ export const REVIEW_PAGE_STYLE = `
   .decision { border-left: 5px solid #0b2a4a; background: #e8eef5; padding: .7rem 1rem; margin: 0 0 1.25rem; }
 `;
 
-function button(action: string, label: string, formToken: string, options: { article?: string; secondary?: boolean; autofocus?: boolean } = {}): string {
-  return `<form method="post"><input type="hidden" name="${FORM_TOKEN_FIELD}" value="${e(formToken)}"><input type="hidden" name="action" value="${e(action)}">${options.article ? `<input type="hidden" name="article" value="${e(options.article)}">` : ''}<button type="submit"${options.secondary ? ' class="secondary"' : ''}${options.autofocus ? ' autofocus' : ''}>${e(label)}</button></form>`;
+function button(action: string, label: string, formToken: string, options: { article?: string; secondary?: boolean; autofocus?: boolean; describe?: string } = {}): string {
+  return `<form method="post"><input type="hidden" name="${FORM_TOKEN_FIELD}" value="${e(formToken)}"><input type="hidden" name="action" value="${e(action)}">${options.article ? `<input type="hidden" name="article" value="${e(options.article)}">` : ''}<button type="submit"${options.secondary ? ' class="secondary"' : ''}${options.autofocus ? ' autofocus' : ''}${options.describe ? ` aria-label="${e(options.describe)}"` : ''}>${e(label)}</button></form>`;
 }
 
 export function reviewView(input: {
@@ -40,7 +40,7 @@ export function reviewView(input: {
   const say = edition.approval
     ? `${edition.approval === 'approved' ? 'Approved' : 'Held'} by ${e(edition.approvalBy ?? 'an editor')}${edition.approvalAt ? ` at ${e(edition.approvalAt.toISOString().slice(11, 16))} UTC` : ''}.`
     : 'No editor has approved or held it yet.';
-  const stories = edition.articles.map((a, i) => `<li><span class="num">${i + 1}</span><span><span class="title">${e(a.title)}</span><br><span class="muted">${i === 0 ? 'Lead story' : e(a.section ?? '')}</span></span><span>${i === 0 ? '' : button('pin', 'Make lead', input.formToken, { article: storyKey(a.id), secondary: true })} ${edition.articles.length > 1 ? button('drop', 'Drop', input.formToken, { article: storyKey(a.id), secondary: true }) : ''}</span></li>`).join('\n');
+  const stories = edition.articles.map((a, i) => `<li><span class="num">${i + 1}</span><span><span class="title">${e(a.title)}</span><br><span class="muted">${i === 0 ? 'Lead story' : e(a.section ?? '')}</span></span><span>${i === 0 ? '' : button('pin', 'Make lead', input.formToken, { article: storyKey(a.id), secondary: true, describe: `Make story ${i + 1} the lead: ${a.title}` })} ${edition.articles.length > 1 ? button('drop', 'Drop', input.formToken, { article: storyKey(a.id), secondary: true, describe: `Drop story ${i + 1}: ${a.title}` }) : ''}</span></li>`).join('\n');
   const approve = button('approve', 'Approve', input.formToken, { autofocus: input.suggested === 'approve' });
   const hold = button('hold', 'Hold', input.formToken, { secondary: true, autofocus: input.suggested === 'hold' });
   return {
