@@ -16,6 +16,7 @@ import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
+import { ClickStore } from '../ops/click-store';
 
 /**
  * The composition root: everything a Daybreak process needs, built once from the config, and the
@@ -32,6 +33,8 @@ export class Runtime {
   /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
   readonly bounces: BounceStore;
   readonly subscribers: SubscriberStore;
+  /** Story clicks: aggregate counts per edition and story (docs/editorial.md). */
+  readonly clicks: ClickStore;
   private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
   /** Each copy's outcome: metrics count them; the bounce policy records refusals at send time. */
@@ -50,6 +53,7 @@ export class Runtime {
     this.bounces = new BounceStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() });
     this.signer = new TokenSigner(config.secret);
+    this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;
     this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });
     this.outcomes.subscribe('failed', async (e) => {
@@ -100,6 +104,16 @@ export class Runtime {
     if (!this.transportInstance) this.transportInstance = createTransport(this.config);
     return this.transportInstance;
   }
+
+  /**
+   * When a newsletter's first edition after `after` arrives, in its own time zone, for the welcome
+   * email: subscribers sit below delivery, so the root lends them delivery's slot arithmetic.
+   */
+  readonly firstEditionLabel = (newsletter: NewsletterConfig, after: Date): string => {
+    const { nextSlot, slotLabel } = require('../delivery/schedule') as typeof import('../delivery/schedule');
+    const slot = nextSlot(newsletter.cron, newsletter.timezone, after);
+    return slot ? slotLabel(slot, newsletter.timezone) : 'with its next edition';
+  };
 
   newsletter(id: string): NewsletterConfig {
     const found = this.config.newsletters.find((n) => n.id === id);

@@ -14,7 +14,9 @@ const commands = {
   preview: () => require('./commands/preview') as typeof import('./commands/preview'),
   subscribers: () => require('./commands/subscribers') as typeof import('./commands/subscribers'),
   editions: () => require('./commands/editions') as typeof import('./commands/editions'),
+  approval: () => require('./commands/approval') as typeof import('./commands/approval'),
   status: () => require('./commands/status') as typeof import('./commands/status'),
+  report: () => require('./commands/report') as typeof import('./commands/report'),
   resend: () => require('./commands/resend') as typeof import('./commands/resend'),
   control: () => require('./commands/control') as typeof import('./commands/control'),
   testSend: () => require('./commands/test-send') as typeof import('./commands/test-send'),
@@ -99,13 +101,42 @@ edition is held as too late for its send window.`)
     .option('--out <file>', 'where to write the HTML (default: <outbox>/preview/<edition>.html)')
     .option('--text', 'also print the plain-text part')
     .action((newsletterId: string, opts) => commands.preview().preview(newsletterId, opts, globals()));
-  program
+  const editions = program
     .command('editions')
-    .description('recent editions, newest first, with state, counts and duration')
+    .description("recent editions, newest first, with state, counts and duration; and the editors' say before one is sent")
     .option('--newsletter <id>', 'only this newsletter')
     .option('--limit <n>', 'how many (default 20)', parsePositiveInt('--limit'))
     .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+For a newsletter with "approval": "veto" or "required", an edition is built ahead of its slot and
+waits for the editors (docs/editorial.md):
+  daybreak editions approve national-2026-11-24
+  daybreak editions hold national-2026-11-24
+  daybreak editions drop-article national-2026-11-24 3     # story 3, as \`status\` numbers them
+  daybreak editions pin-article national-2026-11-24 5      # story 5 becomes the lead`)
     .action((opts) => commands.editions().editions(opts, globals()));
+  editions
+    .command('approve')
+    .description('approve an edition awaiting approval: it goes at its slot (at once if the slot has passed, within its send window)')
+    .argument(...editionArg)
+    .action((id: string) => commands.approval().approve(id, globals()));
+  editions
+    .command('hold')
+    .description('hold an edition awaiting approval: it does not go at its slot until an editor approves it')
+    .argument(...editionArg)
+    .action((id: string) => commands.approval().hold(id, globals()));
+  editions
+    .command('drop-article')
+    .description('remove a story from an edition awaiting approval (rendered again once)')
+    .argument(...editionArg)
+    .argument('<article>', 'the story: its number in the email (1 = the lead), or its article id')
+    .action((id: string, article: string) => commands.approval().story('drop', id, article, globals()));
+  editions
+    .command('pin-article')
+    .description('make a story the lead of an edition awaiting approval (rendered again once)')
+    .argument(...editionArg)
+    .argument('<article>', 'the story: its number in the email (1 = the lead), or its article id')
+    .action((id: string, article: string) => commands.approval().story('pin', id, article, globals()));
   program
     .command('status')
     .description('where an edition stands: state, counts, send rate and ETA (live with --watch)')
@@ -119,6 +150,16 @@ Examples:
   daybreak status national --watch        # newest national edition, live
   daybreak status national-2026-11-24 --json | jq .counts`)
     .action((ref: string, opts) => commands.status().status(ref, opts, globals()));
+  program
+    .command('report')
+    .description('what an edition did: sent, failed, bounced, complaints, unsubscribes it caused, and clicks per story, ranked')
+    .argument('<edition>', 'edition id, e.g. national-2026-11-24 (a newsletter id means its newest edition)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+Clicks are counted in aggregate only, per story: "readers" are people following a link, "auto"
+are link scanners, chat previews, HEAD requests and bursts that follow most links at once. No
+open tracking: Apple Mail Privacy Protection makes opens meaningless (docs/editorial.md).`)
+    .action((ref: string, opts) => commands.report().report(ref, opts, globals()));
   program
     .command('resend')
     .description('send an edition again: to one reader, to failed sends, or to everyone not yet sent')

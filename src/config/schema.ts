@@ -56,7 +56,31 @@ export const newsletterSchema = z.object({
   public: z.boolean().default(true),
   /** Ticked by default on the sign-up form. */
   defaultChecked: z.boolean().default(false),
-}).strict();
+  /**
+   * Story links (docs/editorial.md). `redirect`: each story link goes through a short signed
+   * redirect on our web server that counts clicks per story, in aggregate only (false: links go
+   * straight to the article, nothing is counted). `perReader`: also keep which reader clicked
+   * what, for readers who signed up under a consent text saying so; off by default.
+   */
+  clicks: z.object({
+    redirect: z.boolean().default(true),
+    perReader: z.boolean().default(false),
+  }).strict().default({ redirect: true, perReader: false }),
+  /**
+   * The editors' say before a scheduled send: `none` (sent at its slot, as always), `veto` (built
+   * ahead of its slot, previewed to the editors, sent at its slot unless one holds it) or
+   * `required` (nothing is sent until an editor approves).
+   */
+  approval: z.enum(['none', 'veto', 'required']).default('none'),
+  /** How long before its slot an edition under approval is built and previewed to the editors. */
+  approvalLeadMinutes: z.number().int().min(5).max(24 * 60).default(60),
+  /** Who gets the preview with approve and hold links (needed when approval is veto or required). */
+  editors: z.array(z.email()).max(50).default([]),
+}).strict().superRefine((n, ctx) => {
+  if (n.approval !== 'none' && n.editors.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['editors'], message: `approval "${n.approval}" needs at least one editor address to send the preview to` });
+  }
+});
 
 const rateLimitSchema = z.object({
   limit: z.number().int().min(1).max(1_000_000),

@@ -52,6 +52,8 @@ export class Keys {
   edition(id: string): string { return `${this.prefix}:ed:{${id}}`; }
   editionContent(id: string): string { return `${this.prefix}:ed:{${id}}:content`; }
   editionMime(id: string): string { return `${this.prefix}:ed:{${id}}:mime`; }
+  /** What an edition under approval was rendered from (the plan, full articles): an editor's change re-renders from it. */
+  editionSource(id: string): string { return `${this.prefix}:ed:{${id}}:source`; }
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
@@ -59,6 +61,22 @@ export class Keys {
   editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }
   /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
   editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
+
+  // Story clicks (ops/click-store.ts): aggregate counts, kept as long as the edition's own counts
+  /** HASH `<story>|h` / `<story>|a` -> human / automated clicks on one edition's stories. */
+  clicks(editionId: string): string { return `${this.prefix}:clicks:{${editionId}}`; }
+  /** Per-reader click records (a newsletter's opt-in only): HASH subscriber id -> story keys. */
+  clickReaders(editionId: string): string { return `${this.prefix}:clicks:{${editionId}}:readers`; }
+  /** One client's recent clicks on an edition (the burst rule): HASH story -> `<ms>|<h|a>`, gone a minute after its first click. */
+  clickClient(editionId: string, clientHash: string): string { return `${this.prefix}:clicks:{${editionId}}:client:${clientHash}`; }
+  /** HASH `<newsletter>|n` (every click) / `<newsletter>|a` (automated) -> clicks, cluster-wide (Prometheus counters). */
+  clickTotals(): string { return `${this.prefix}:clicks:totals`; }
+
+  // Welcome emails (subscribers/welcome.ts)
+  /** Readers owed a welcome email: ZSET subscriber id scored by when it fell due (the retry sweep reads it). */
+  welcomeDue(): string { return `${this.prefix}:welcome:due`; }
+  /** Who is sending a reader's welcome now: STRING with a lease TTL. */
+  welcomeLease(subscriberId: string): string { return `${this.prefix}:welcome:lease:${subscriberId}`; }
 
   // Ops metrics, cluster-wide (every worker process adds to them)
   /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */

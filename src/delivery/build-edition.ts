@@ -12,13 +12,14 @@ import { publicLink, senderDomain } from '../mail/addresses';
 import { unsubscribeMailbox } from '../mail/personalise';
 import type { Edition } from './edition';
 import { dateLabel, editionCutoff, isStale } from './schedule';
+import { storyLinksFor } from './story-links';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { EditionStore } from './edition-store';
 
 export interface BuildDeps {
-  editions: Pick<EditionStore, 'get' | 'apply' | 'storeBuild' | 'previousCutoff' | 'alreadySentArticles'>;
+  editions: Pick<EditionStore, 'get' | 'apply' | 'storeBuild' | 'previousCutoff' | 'alreadySentArticles' | 'saveSource'>;
   clock: Clock;
   logger: Logger;
   newsletter(id: string): NewsletterConfig;
@@ -42,7 +43,7 @@ export interface EditionPlan {
 }
 
 
-export function editionHeaders(deps: BuildDeps, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
+export function editionHeaders(deps: Pick<BuildDeps, 'config'>, newsletter: NewsletterConfig, subject: string, options: { perReaderMailto?: boolean } = {}): EditionHeaders {
   const domain = senderDomain(newsletter.from);
   return {
     from: newsletter.from,
@@ -101,11 +102,14 @@ export async function planEdition(deps: BuildDeps, edition: Pick<Edition, 'id' |
         signup: link('/subscribe'),
         archive: link('/archive'),
       },
+      // Written once per edition: the same links in every copy (docs/editorial.md).
+      storyLinks: storyLinksFor({ secret: deps.config.secret, publicUrl: deps.config.publicUrl, newsletter, editionId: edition.id, articles: inReadingOrder }),
+      readerLinks: newsletter.clicks.redirect && newsletter.clicks.perReader,
     },
   };
 }
 
-export type BuildOutcome = 'sending' | 'skipped' | 'held' | 'already';
+export type BuildOutcome = 'sending' | 'awaiting-approval' | 'skipped' | 'held' | 'already';
 
 /**
  * Build step of an edition job: staleness guard, pick, render ONCE, store. Safe to repeat: an
@@ -139,8 +143,14 @@ export async function buildEdition(deps: BuildDeps, editionId: string): Promise<
   const rendered: RenderedEdition = await renderEdition(plan.content);
   const mime = buildMimeTemplate(rendered, editionHeaders(deps, newsletter, rendered.subject));
   for (const warning of rendered.warnings) log.warn({ warning }, 'render warning');
+  // Under the editors' say, it is stored and held for them (docs/editorial.md); ops forcing a held
+  // edition out have decided already.
+  const gated = newsletter.approval !== 'none' && !edition.forced;
+  // The plan is kept first, so an editor's change can re-render from it; harmless if the store below never happens.
+  if (gated) await deps.editions.saveSource(editionId, plan.content);
   // Content, articles marked as sent, fields, state and history: one atomic call.
   const stored = await deps.editions.storeBuild(editionId, {
+    state: gated ? 'awaiting-approval' : 'sending',
     newsletterId: newsletter.id,
     rendered,
     mimeTemplateJson: JSON.stringify(mime),
@@ -151,6 +161,6 @@ export async function buildEdition(deps: BuildDeps, editionId: string): Promise<
     mjmlMs: rendered.timings.mjmlMs,
   }, now);
   if (!stored.ok) return 'already';
-  log.info({ articles: plan.articles.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs) }, 'edition rendered');
-  return 'sending';
+  log.info({ articles: plan.articles.length, subject: rendered.subject, mjmlMs: Math.round(rendered.timings.mjmlMs), awaitingApproval: gated }, 'edition rendered');
+  return gated ? 'awaiting-approval' : 'sending';
 }

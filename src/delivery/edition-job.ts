@@ -1,9 +1,11 @@
 /** The edition job: build (pick, render once, store), then fan out; a build that fails for good fails the edition. */
 import { UnrecoverableError } from 'bullmq';
 import { isDaybreakError } from '../core/errors';
+import { sendApprovalPreviews, type PreviewDeps } from './approval-preview';
 import { buildEdition, type BuildDeps } from './build-edition';
 import { fanOut, type FanoutDeps } from './fanout';
 import { isLastAttempt, type BuildJobData } from './queues';
+import { slotLabel } from './schedule';
 
 /** The parts of a BullMQ job the edition processor reads (a sandboxed job has the same). */
 export interface EditionJob {
@@ -12,7 +14,9 @@ export interface EditionJob {
   opts: { attempts?: number };
 }
 
-export type EditionJobDeps = BuildDeps & FanoutDeps;
+export type EditionJobDeps = BuildDeps & FanoutDeps & PreviewDeps & {
+  editions: BuildDeps['editions'] & FanoutDeps['editions'] & PreviewDeps['editions'];
+};
 
 /** Errors a retry cannot mend: bad config, a sample source refused in production. */
 function isPermanent(error: unknown): boolean {
@@ -27,9 +31,11 @@ export async function processEditionJob(deps: EditionJobDeps, job: EditionJob): 
   const { editionId } = job.data;
   try {
     const outcome = await buildEdition(deps, editionId);
-    if (outcome === 'sending' || outcome === 'already') {
+    if (outcome === 'sending' || outcome === 'awaiting-approval' || outcome === 'already') {
       const edition = await deps.editions.get(editionId);
       if (edition && (edition.state === 'sending' || edition.state === 'paused') && !edition.fanoutDone) await fanOut(deps, editionId);
+      // Under the editors' say: their preview, once (a retried job whose preview went out sends none).
+      if (edition?.state === 'awaiting-approval' && !edition.previewsSentAt) await sendApprovalPreviews(deps, editionId, slotLabel);
     }
     return outcome;
   } catch (error) {

@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
 import { loadLuaScript } from '../core/lua-script';
 import { TickBatcher } from '../core/tick-batcher';
-import type { RenderedEdition } from '../render/contract';
+import type { EditionContent, RenderedEdition } from '../render/contract';
 import { editionTransitions, type Edition, type EditionArticle, type EditionState, type EditionTransition } from './edition';
 
 const luaDir = path.join(__dirname, 'lua');
@@ -19,6 +19,7 @@ const scripts = {
   release: loadLuaScript(luaDir, 'release-1.lua'),
   requeueFailed: loadLuaScript(luaDir, 'requeue-failed-2.lua'),
   countBounce: loadLuaScript(luaDir, 'count-bounce-2.lua'),
+  rerender: loadLuaScript(luaDir, 'rerender-6.lua'),
 };
 
 /**
@@ -120,10 +121,18 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     bouncedHard: Number(h.bouncedHard ?? 0),
     blocked: Number(h.blocked ?? 0),
     complaints: Number(h.complaints ?? 0),
+    unsubscribes: Number(h.unsubscribes ?? 0),
     breakerTrippedAt: date(h.breakerTrippedAt),
     reason: h.reason || undefined,
     warnings: h.warnings ? (JSON.parse(h.warnings) as string[]) : [],
     forced: h.forced === '1',
+    approval: h.approval === 'approved' || h.approval === 'held' ? h.approval : undefined,
+    approvalBy: h.approvalBy || undefined,
+    approvalAt: date(h.approvalAt),
+    previewsSentAt: date(h.previewsSentAt),
+    approvalOverdueAt: date(h.approvalOverdueAt),
+    renders: Number(h.renders ?? (h.subject ? 1 : 0)),
+    rev: Number(h.rev ?? 0),
   };
 }
 
@@ -162,6 +171,8 @@ export interface StoredBuild {
   cutoff: Date;
   startedAt: Date;
   mjmlMs: number;
+  /** `awaiting-approval`: stored for the editors' say, not sent (the newsletter's approval setting). */
+  state?: 'sending' | 'awaiting-approval';
 }
 
 /** Editions, their stored content, history, delivery ledger, progress and bounce counts, in Redis. */
@@ -254,9 +265,12 @@ export class EditionStore {
     return new Set(articleIds.filter((_, i) => flags[i] === 1));
   }
 
-  /** Stores a finished build and moves the edition to `sending`, atomically (store-build-5.lua). */
+  /** Stores a finished build and moves the edition to `sending` (or `awaiting-approval`), atomically (store-build-5.lua). */
   async storeBuild(id: string, build: StoredBuild, at: Date): Promise<TransitionResult> {
+    const state = build.state ?? 'sending';
     const fields = encodeFields({
+      renders: 1,
+      rev: 0,
       articleIds: build.articles.map((a) => a.id),
       articles: build.articles,
       since: build.since,
@@ -266,13 +280,56 @@ export class EditionStore {
       startedAt: build.startedAt,
       mjmlMs: build.mjmlMs.toFixed(1),
     });
-    const entry = historyEntry(at, editionTransitions.startSending.event, { articles: build.articles.length, mjmlMs: Math.round(build.mjmlMs) });
+    const event = state === 'sending' ? editionTransitions.startSending.event : editionTransitions.awaitApproval.event;
+    const entry = historyEntry(at, event, { articles: build.articles.length, mjmlMs: Math.round(build.mjmlMs) });
     const reply = (await scripts.storeBuild.run(
       this.redis,
       [this.keys.edition(id), this.keys.editionContent(id), this.keys.editionMime(id), this.keys.sentArticles(build.newsletterId), this.keys.editionHistory(id)],
-      [JSON.stringify(build.rendered), build.mimeTemplateJson, JSON.stringify(fields), entry, ...build.articles.map((a) => a.id)],
+      [JSON.stringify(build.rendered), build.mimeTemplateJson, JSON.stringify(fields), entry, state, ...build.articles.map((a) => a.id)],
     )) as string[];
     return { ok: reply[0] === 'ok', previous: reply[1] as EditionState | undefined };
+  }
+
+  /**
+   * What a story redirect needs, and nothing else: the newsletter and the article list (ids and
+   * URLs), which stay in the edition hash for as long as the edition does.
+   */
+  async storyTargets(id: string): Promise<{ newsletterId: string; articles: EditionArticle[] } | undefined> {
+    const [newsletterId, articles] = await this.redis.hmget(this.keys.edition(id), 'newsletterId', 'articles');
+    if (!newsletterId) return undefined;
+    return { newsletterId, articles: articles ? (JSON.parse(articles) as EditionArticle[]) : [] };
+  }
+
+  /** Keeps the plan an edition under approval is rendered from (full articles), for editors' changes. */
+  async saveSource(id: string, source: EditionContent): Promise<void> {
+    await this.redis.set(this.keys.editionSource(id), JSON.stringify(source));
+  }
+
+  async source(id: string): Promise<EditionContent | undefined> {
+    const raw = await this.redis.get(this.keys.editionSource(id));
+    if (!raw) return undefined;
+    const content = JSON.parse(raw) as EditionContent;
+    return { ...content, articles: content.articles.map((a) => ({ ...a, publishedAt: new Date(a.publishedAt) })) };
+  }
+
+  /**
+   * Stores an edition re-rendered after an editor's change, only while it awaits approval and
+   * only on top of the revision the change was made on (rerender-6.lua).
+   */
+  async storeRerender(id: string, change: { rev: number; newsletterId: string; source: EditionContent; rendered: RenderedEdition; mimeTemplateJson: string; articles: EditionArticle[]; dropped: string[]; clearApproval?: boolean; at: Date; event: string; detail: Record<string, unknown> }): Promise<{ outcome: 'ok' | 'refused' | 'stale' | 'missing'; state?: string }> {
+    const fields = encodeFields({
+      articleIds: change.articles.map((a) => a.id),
+      articles: change.articles,
+      subject: change.rendered.subject,
+      warnings: change.rendered.warnings,
+      ...(change.clearApproval ? { approval: '', approvalBy: '', approvalAt: '' } : {}),
+    });
+    const reply = (await scripts.rerender.run(
+      this.redis,
+      [this.keys.edition(id), this.keys.editionContent(id), this.keys.editionMime(id), this.keys.editionSource(id), this.keys.sentArticles(change.newsletterId), this.keys.editionHistory(id)],
+      [String(change.rev), JSON.stringify(change.rendered), change.mimeTemplateJson, JSON.stringify(change.source), JSON.stringify(fields), historyEntry(change.at, change.event, change.detail), ...change.dropped],
+    )) as string[];
+    return { outcome: reply[0] as 'ok' | 'refused' | 'stale' | 'missing', state: reply[1] };
   }
 
   async content(id: string): Promise<RenderedEdition | undefined> {
@@ -400,6 +457,26 @@ export class EditionStore {
    */
   async countBounce(editionId: string, subscriberId: string, flags: string): Promise<string> {
     return (await scripts.countBounce.run(this.redis, [this.keys.edition(editionId), this.keys.editionBounces(editionId)], [subscriberId, flags])) as string;
+  }
+
+  /**
+   * Counts an unsubscribe made through a link in this edition (the link names it, signed), each
+   * reader once; false when it was counted already or the edition is gone.
+   */
+  async countUnsubscribe(editionId: string, subscriberId: string): Promise<boolean> {
+    return (await this.countBounce(editionId, subscriberId, 'u')) === 'u';
+  }
+
+  /** Records that the editors' preview went out (with its history entry). */
+  async markPreviewsSent(id: string, at: Date, detail: Record<string, unknown>): Promise<void> {
+    await this.redis.multi().hset(this.keys.edition(id), 'previewsSentAt', at.getTime()).rpush(this.keys.editionHistory(id), historyEntry(at, 'preview-sent', detail)).exec();
+  }
+
+  /** Records, once, that an edition passed its slot without the approval it needs; true the first time. */
+  async markApprovalOverdue(id: string, at: Date, detail: Record<string, unknown>): Promise<boolean> {
+    if ((await this.redis.hsetnx(this.keys.edition(id), 'approvalOverdueAt', at.getTime())) !== 1) return false;
+    await this.redis.rpush(this.keys.editionHistory(id), historyEntry(at, 'approval-overdue', detail));
+    return true;
   }
 
   /** Marks the bounce circuit breaker as tripped for the edition; false when it already was. */

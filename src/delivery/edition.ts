@@ -1,5 +1,5 @@
 /** An edition: one newsletter's issue for one local date, where it stands, and how it may move. */
-export type EditionState = 'created' | 'building' | 'sending' | 'paused' | 'done' | 'skipped' | 'held' | 'cancelled' | 'failed';
+export type EditionState = 'created' | 'building' | 'awaiting-approval' | 'sending' | 'paused' | 'done' | 'skipped' | 'held' | 'cancelled' | 'failed';
 
 export const finalStates: ReadonlySet<EditionState> = new Set(['done', 'skipped', 'held', 'cancelled', 'failed']);
 
@@ -18,11 +18,22 @@ export const editionTransitions = {
   skip: { from: ['building'], to: 'skipped', event: 'skipped' },
   /** Rendered and stored: the fan-out and the sends may start. */
   startSending: { from: ['building'], to: 'sending', event: 'rendered' },
+  /**
+   * Rendered and stored, under the editors' say (approval veto or required): built ahead of its
+   * slot, previewed to the editors, sent by `release` (docs/editorial.md).
+   */
+  awaitApproval: { from: ['building'], to: 'awaiting-approval', event: 'awaiting-approval' },
+  /** An editor approves (it goes at its slot, or at once when the slot has passed within the send window). */
+  approve: { from: ['awaiting-approval'], to: 'awaiting-approval', event: 'approved' },
+  /** An editor holds it: nothing is sent until an editor approves. */
+  editorHold: { from: ['awaiting-approval'], to: 'awaiting-approval', event: 'held-by-editor' },
+  /** Its slot has come with the editors' say (or ops force it): the fan-out and the sends start. */
+  releaseApproved: { from: ['awaiting-approval'], to: 'sending', event: 'released' },
   /** The build failed for good. */
   fail: { from: ['created', 'building'], to: 'failed', event: 'failed' },
   pause: { from: ['sending'], to: 'paused', event: 'paused' },
   resume: { from: ['paused'], to: 'sending', event: 'resumed' },
-  cancel: { from: ['created', 'building', 'sending', 'paused', 'held'], to: 'cancelled', event: 'cancelled' },
+  cancel: { from: ['created', 'building', 'awaiting-approval', 'sending', 'paused', 'held'], to: 'cancelled', event: 'cancelled' },
   /** Ops force a held edition: it builds again, past the staleness guard. */
   release: { from: ['held'], to: 'created', event: 'released' },
   /** A manual run retries a failed build (a feed that was down). */
@@ -77,6 +88,8 @@ export interface Edition {
   blocked: number;
   /** Spam complaints attributed to this edition, each reader once. */
   complaints: number;
+  /** Readers who unsubscribed through a link in this edition (the link names it, signed), each once. */
+  unsubscribes: number;
   /** When the bounce circuit breaker paused it (it trips once per edition). */
   breakerTrippedAt?: Date;
   /** Why it is held, skipped, failed, paused by the breaker or cancelled. */
@@ -84,6 +97,18 @@ export interface Edition {
   warnings: string[];
   /** Ops released a held edition. */
   forced: boolean;
+  /** The editors' latest say on an edition under approval, who said it and when. */
+  approval?: 'approved' | 'held';
+  approvalBy?: string;
+  approvalAt?: Date;
+  /** When the editors' preview went out (sent once per edition). */
+  previewsSentAt?: Date;
+  /** When ops were first told it passed its slot without the approval it needs. */
+  approvalOverdueAt?: Date;
+  /** How many times it was rendered: once at the build, once more per editor's change. */
+  renders: number;
+  /** Bumped by every change to its stories, so two editors' changes never overwrite each other. */
+  rev: number;
 }
 
 /** Deterministic, so two schedulers (or a scheduler and ops) name the same edition the same way. */

@@ -19,7 +19,7 @@ export interface EnqueueRequest {
   newsletterId: string;
   localDate: string;
   trigger: Edition['trigger'];
-  /** Release a held (stale) edition: ops decided it should still go. */
+  /** Release a held (stale) edition, or one awaiting the editors' approval: ops decided it should still go. */
   force?: boolean;
 }
 
@@ -46,6 +46,9 @@ export async function enqueueEdition(deps: EnqueueDeps, request: EnqueueRequest)
 
   if (!created && request.force && edition.state === 'held') {
     await deps.editions.apply(id, 'release', { at: now, detail: { by: request.trigger }, fields: { forced: true }, clear: ['reason'] });
+  } else if (!created && request.force && edition.state === 'awaiting-approval') {
+    // Ops force an edition under the editors' say: it goes now, as stored, whatever their say or the hour.
+    await deps.editions.apply(id, 'releaseApproved', { at: now, detail: { by: request.trigger, forced: true }, fields: { forced: true, startedAt: now } });
   } else if (!created && edition.state === 'failed' && request.trigger === 'manual') {
     // A manual run retries a build that failed (a feed that was down, say).
     await deps.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });

@@ -23,6 +23,21 @@ export function dateLabel(localDate: string, timeZone: string): string {
  * node-cron's own matcher decides, so this agrees with the live scheduler, DST included.
  */
 export function scheduledSlot(cronExpression: string, timeZone: string, localDate: string): Date | undefined {
+  // Pure, and a day's minutes are many: answers are kept (the scheduler's tick and every welcome email ask again).
+  const key = `${cronExpression}|${timeZone}|${localDate}`;
+  if (slotCache.has(key)) {
+    const cached = slotCache.get(key);
+    return cached === undefined ? undefined : new Date(cached);
+  }
+  const slot = findSlot(cronExpression, timeZone, localDate);
+  if (slotCache.size >= 512) slotCache.delete(slotCache.keys().next().value as string);
+  slotCache.set(key, slot?.getTime());
+  return slot;
+}
+
+const slotCache = new Map<string, number | undefined>();
+
+function findSlot(cronExpression: string, timeZone: string, localDate: string): Date | undefined {
   const task = cron.createTask(cronExpression, () => undefined, { timezone: timeZone });
   try {
     let t = DateTime.fromISO(localDate, { zone: timeZone }).startOf('day');
@@ -59,6 +74,25 @@ export function editionSlot(cronExpression: string, timeZone: string, localDate:
   }
   // A cron that matches no day in two weeks (e.g. once a year): the start of the day.
   return day.startOf('day').toJSDate();
+}
+
+/** "Tuesday 24 November at 06:00 GMT": when a slot is, as a reader or an editor in that zone reads it. */
+export function slotLabel(at: Date, timeZone: string): string {
+  return DateTime.fromJSDate(at, { zone: timeZone }).setLocale('en-GB').toFormat("cccc d LLLL 'at' HH:mm ZZZZ");
+}
+
+/**
+ * The first slot of the schedule strictly after `after` (in the newsletter's zone, DST included),
+ * looking up to two weeks ahead; undefined for a cron with no slot in that time.
+ */
+export function nextSlot(cronExpression: string, timeZone: string, after: Date): Date | undefined {
+  let day = DateTime.fromJSDate(after, { zone: timeZone }).startOf('day');
+  for (let i = 0; i < 15; i++) {
+    const slot = scheduledSlot(cronExpression, timeZone, day.toISODate() as string);
+    if (slot && slot > after) return slot;
+    day = day.plus({ days: 1 });
+  }
+  return undefined;
 }
 
 /** Too late to start a morning edition: past its scheduled time by more than the send window. */

@@ -1,15 +1,26 @@
 /** The scheduler: each newsletter's cron in its own time zone queues that day's edition, and catches up after downtime. */
 import cron, { type ScheduledTask } from 'node-cron';
+import { checkApprovals, type ApprovalCheck, type ApprovalDeps } from './approval';
 import { editionIdFor } from './edition';
-import { enqueueEdition, type EnqueueDeps, type EnqueueResult } from './enqueue';
+import { enqueueEdition, type EnqueueResult } from './enqueue';
 import { localDateOf, scheduledSlot } from './schedule';
 import type { LoadedConfig } from '../config/load';
 import type { Logger } from '../core/logger';
 
-export interface SchedulerDeps extends EnqueueDeps {
+export interface SchedulerDeps extends ApprovalDeps {
   logger: Logger;
-  config: EnqueueDeps['config'] & Pick<LoadedConfig, 'newsletters'>;
+  config: ApprovalDeps['config'] & Pick<LoadedConfig, 'newsletters'>;
 }
+
+export interface TickResult {
+  /** Editions under approval created and queued ahead of their slot by this tick. */
+  early: EnqueueResult[];
+  /** What the slot did with editions awaiting approval. */
+  approvals: ApprovalCheck[];
+}
+
+/** Something else that runs on the scheduler's tick (the root adds the welcome emails' retry sweep). */
+export type TickTask = () => Promise<unknown>;
 
 /**
  * node-cron fires each newsletter in its own time zone; the work of a tick (`trigger`) is a plain
@@ -19,9 +30,13 @@ export interface SchedulerDeps extends EnqueueDeps {
 export class EditionScheduler {
   private tasks: ScheduledTask[] = [];
 
-  constructor(private readonly deps: SchedulerDeps) {}
+  constructor(private readonly deps: SchedulerDeps, private readonly tickTasks: TickTask[] = []) {}
 
   start(): void {
+    // Once a minute: early builds and the editors' say at the slot (approval), and the tasks given.
+    this.tasks.push(cron.schedule('* * * * *', () => {
+      this.tick().catch((err) => this.deps.logger.error({ err }, 'scheduler tick failed'));
+    }, { name: 'tick' }));
     for (const newsletter of this.deps.config.newsletters) {
       const task = cron.schedule(
         newsletter.cron,
@@ -48,6 +63,32 @@ export class EditionScheduler {
     const result = await enqueueEdition(this.deps, { newsletterId, localDate, trigger: 'schedule' });
     this.deps.logger.info({ editionId: result.edition.id, created: result.created }, result.created ? 'edition queued by schedule' : 'edition already exists; nothing to do');
     return result;
+  }
+
+  /**
+   * The minute's work, a plain method on the clock's "now" so tests drive it: an edition under
+   * approval is created and built `approvalLeadMinutes` before its slot (held for the editors,
+   * previewed to them), and at its slot it goes or stays by their say (approval.ts).
+   */
+  async tick(): Promise<TickResult> {
+    const now = this.deps.clock.now();
+    const early: EnqueueResult[] = [];
+    for (const newsletter of this.deps.config.newsletters) {
+      if (newsletter.approval === 'none') continue;
+      const leadMs = newsletter.approvalLeadMinutes * 60_000;
+      const dates = new Set([localDateOf(now, newsletter.timezone), localDateOf(new Date(now.getTime() + leadMs), newsletter.timezone)]);
+      for (const localDate of dates) {
+        const slot = scheduledSlot(newsletter.cron, newsletter.timezone, localDate);
+        if (!slot || now.getTime() < slot.getTime() - leadMs || now >= slot) continue;
+        if (await this.deps.editions.get(editionIdFor(newsletter.id, localDate))) continue;
+        const result = await enqueueEdition(this.deps, { newsletterId: newsletter.id, localDate, trigger: 'schedule' });
+        this.deps.logger.info({ editionId: result.edition.id, slot: slot.toISOString() }, 'edition queued ahead of its slot for the editors');
+        early.push(result);
+      }
+    }
+    const approvals = await checkApprovals(this.deps);
+    for (const task of this.tickTasks) await task().catch((err: unknown) => this.deps.logger.error({ err }, 'scheduler tick task failed'));
+    return { early, approvals };
   }
 
   /**

@@ -8,9 +8,16 @@ import type { TokenSigner } from './tokens';
 import { publicLink } from './addresses';
 
 
-export function unsubscribeUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
+/**
+ * A reader's unsubscribe link. In an edition's copy it also names the edition, signed for that
+ * reader (`?e=`), so the edition's report can count the unsubscribes it caused; the one-click
+ * POST a mail provider makes to the List-Unsubscribe URL carries it too.
+ */
+export function unsubscribeUrl(publicUrl: string, signer: TokenSigner, subscriberId: string, editionId?: string): string {
   // Unsubscribe links never expire: people unsubscribe from emails weeks old.
-  return publicLink(publicUrl, `/unsubscribe/${signer.sign({ purpose: 'unsubscribe', subscriberId, expiresAt: 0 })}`);
+  const token = signer.sign({ purpose: 'unsubscribe', subscriberId, expiresAt: 0 });
+  const ref = editionId ? `?e=${signer.editionLinks.editionRef(editionId, subscriberId)}` : '';
+  return publicLink(publicUrl, `/unsubscribe/${token}${ref}`);
 }
 
 export function preferencesUrl(publicUrl: string, signer: TokenSigner, subscriberId: string): string {
@@ -47,6 +54,9 @@ export function messageValues(input: {
   /** Where a per-reader mailto unsubscribe goes, when the edition lists one. */
   mailbox?: VerpSettings;
 }): MessageValues {
+  // An edition copy's Message-ID names its edition (messageIdFor), so its unsubscribe link can too.
+  const editionId = parseMessageId(input.messageId)?.editionId;
+  const { signer, subscriberId } = input;
   return {
     ...(input.mailbox ? { unsubscribeMailto: `mailto:${unsubscribeMailtoAddress(input.mailbox, input.subscriberId)}?subject=unsubscribe` } : {}),
     to: { email: input.email, name: input.name },
@@ -54,7 +64,11 @@ export function messageValues(input: {
     date: input.date,
     greeting: greetingFor(input.name),
     email: input.email,
-    unsubscribeUrl: unsubscribeUrl(input.publicUrl, input.signer, input.subscriberId),
+    unsubscribeUrl: unsubscribeUrl(input.publicUrl, input.signer, input.subscriberId, editionId),
     preferencesUrl: preferencesUrl(input.publicUrl, input.signer, input.subscriberId),
+    // Signed only when the edition carries the slot (a newsletter's per-reader click opt-in).
+    get readerRef(): string {
+      return `?u=${signer.editionLinks.readerRef(subscriberId)}`;
+    },
   };
 }

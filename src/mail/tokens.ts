@@ -1,5 +1,6 @@
 /** Signed links (unsubscribe, preferences, confirm, forms) and the keyed hash of an address. */
 import crypto from 'node:crypto';
+import { EditionLinkSigner } from './edition-links';
 
 /**
  * Signed links: `<purpose>.<subscriberId>.<expiry>[.<nonce>].<mac>`, HMAC-SHA256 keyed with a key
@@ -35,7 +36,10 @@ export function newNonce(): string {
 
 export class TokenSigner {
   private readonly key: Buffer;
+  /** Links that name an edition (story redirects, unsubscribe attribution, editors), keyed from the same secret. */
+  readonly editionLinks: EditionLinkSigner;
   constructor(secret: string) {
+    this.editionLinks = new EditionLinkSigner(secret);
     // A derived key, so the raw secret is never used for two different jobs.
     this.key = crypto.createHmac('sha256', secret).update('daybreak:tokens:v1').digest();
   }

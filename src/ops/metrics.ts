@@ -9,11 +9,13 @@ import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryMetricsStore } from '../delivery/metrics-store';
 import type { DeliveryQueues } from '../delivery/queues';
+import type { ClickStore } from './click-store';
 
 export interface MetricsDeps {
   editions: Pick<EditionStore, 'list' | 'sumOf' | 'oldestProgressSince'>;
   metrics: Pick<DeliveryMetricsStore, 'messages' | 'latency'>;
   queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  clicks: Pick<ClickStore, 'totals'>;
   clock: Clock;
   config: Pick<LoadedConfig, 'newsletters'>;
 }
@@ -74,6 +76,24 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
   editionSum('skipped', 'daybreak_messages_skipped_total', 'Messages not sent because the reader was suppressed, unsubscribed or unconfirmed (at fan-out or at send time), by newsletter.');
   editionSum('bounced', 'daybreak_messages_bounced_total', 'Bounces attributed to editions (SMTP 5xx at send, DSNs, ESP webhooks), by newsletter.');
   editionSum('complaints', 'daybreak_complaints_total', 'Spam complaints attributed to editions, by newsletter.');
+
+  // Story clicks, from the click store's cluster-wide totals (aggregate: no reader, no edition
+  // label). Two counters that only ever grow: readers' clicks are the difference, which a burst
+  // recognised late can lower, so it cannot be a counter itself.
+  const clickCounter = (name: string, field: 'n' | 'a', help: string) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['newsletter'],
+      registers: [registry],
+      async collect() {
+        const totals = await deps.clicks.totals();
+        this.reset();
+        for (const id of newsletters()) this.inc({ newsletter: id }, Math.max(0, Number(totals[`${id}|${field}`] ?? 0)));
+      },
+    });
+  clickCounter('daybreak_clicks_total', 'n', 'Story links followed (every click counted, readers and automated), by newsletter. Readers: daybreak_clicks_total - daybreak_clicks_automated_total.');
+  clickCounter('daybreak_clicks_automated_total', 'a', 'Story links followed by machines: link scanners, previews, HEAD requests and bursts that follow most links of an edition at once, by newsletter.');
 
   // A histogram whose buckets are kept in Redis by every sender: prom-client's Histogram can only
   // observe values in this process, so this one reports its own values (same exposition format).
@@ -205,6 +225,23 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
     async collect() {
       this.reset();
       for (const { e, rate } of await snapshot()) if (rate !== undefined) this.set({ newsletter: e.newsletterId, edition: e.id }, rate);
+    },
+  });
+  new Gauge({
+    name: 'daybreak_editions_awaiting_approval',
+    help: "Editions waiting for the editors' say (approval veto or required), by newsletter; overdue=\"true\": past their slot and not sent (held, or not approved).",
+    labelNames: ['newsletter', 'overdue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = deps.clock.now();
+      for (const n of deps.config.newsletters) {
+        if (n.approval === 'none') continue;
+        const waiting = (await deps.editions.list(n.id, 10)).filter((e) => e.state === 'awaiting-approval');
+        const overdue = waiting.filter((e) => e.scheduledFor <= now).length;
+        this.set({ newsletter: n.id, overdue: 'true' }, overdue);
+        this.set({ newsletter: n.id, overdue: 'false' }, waiting.length - overdue);
+      }
     },
   });
   return registry;

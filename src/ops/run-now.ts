@@ -22,6 +22,8 @@ export interface RunNowResult {
   ms: number;
 }
 
+const awaitingApproval: ReadonlySet<Edition['state']> = new Set(['awaiting-approval']);
+
 /** Are workers for this newsletter's queues connected to Redis right now (any process)? */
 export async function workersRunning(deps: RunNowDeps, newsletterId: string): Promise<boolean> {
   const [builders, senders] = await Promise.all([deps.queues.editions.getWorkersCount(), deps.queues.send(newsletterId).getWorkersCount()]);
@@ -48,7 +50,12 @@ export async function runEditionNow(
   }
   try {
     const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
-    const finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress });
+    // An edition under the editors' say stops at awaiting-approval: they decide (or ops force it).
+    let finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress, stopAt: awaitingApproval });
+    if (finished.state === 'awaiting-approval' && request.force) {
+      await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: true });
+      finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress, stopAt: awaitingApproval });
+    }
     return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
   } finally {
     await Promise.all(workers.map((w) => w.close()));

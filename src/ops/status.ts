@@ -124,6 +124,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.state === 'cancelled' && pending > 0) notes.push(`${pending} message(s) were never sent: the edition was cancelled.`);
   if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
   if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
+  if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
 
   const waitingJobs = (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0);
   return {
@@ -149,6 +150,15 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     notes,
     history,
   };
+}
+
+/** Where an edition under the editors' say stands, and what ops can do about it. */
+function approvalNote(e: Edition, newsletter: LoadedConfig['newsletters'][number], now: Date): string {
+  const say = e.approval ? `${e.approval} by ${e.approvalBy ?? 'an editor'}` : 'no editor has approved or held it';
+  const rule = newsletter.approval === 'required' ? 'approval required: nothing is sent until an editor approves' : 'veto: it goes at its slot unless an editor holds it';
+  const force = `\`daybreak run-edition ${newsletter.id} --date ${e.localDate} --force\` sends it anyway`;
+  if (now < e.scheduledFor) return `Awaiting the editors (${rule}); ${say}. Slot ${e.scheduledFor.toISOString()}. \`daybreak editions approve|hold ${e.id}\`.`;
+  return `Past its slot (${e.scheduledFor.toISOString()}) and not sent: ${say} (${rule}). An editor's approval sends it within ${newsletter.sendWindowHours} h of its slot; after that, ${force}.`;
 }
 
 /** "2m 05s", "1h 02m", "850 ms" */

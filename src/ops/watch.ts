@@ -6,11 +6,11 @@ export interface WatchDeps {
   editions: Pick<EditionStore, 'get'>;
 }
 
-/** Polls an edition until it reaches a final state (done, skipped, held, cancelled, failed). */
+/** Polls an edition until it reaches a final state (done, skipped, held, cancelled, failed), or one of `stopAt`. */
 export async function waitForEdition(
   deps: WatchDeps,
   editionId: string,
-  options: { onProgress?: (edition: Edition) => void; pollMs?: number; timeoutMs?: number } = {},
+  options: { onProgress?: (edition: Edition) => void; pollMs?: number; timeoutMs?: number; stopAt?: ReadonlySet<Edition['state']> } = {},
 ): Promise<Edition> {
   const pollMs = options.pollMs ?? 250;
   const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
@@ -18,7 +18,7 @@ export async function waitForEdition(
     const edition = await deps.editions.get(editionId);
     if (!edition) throw new Error(`Edition ${editionId} does not exist`);
     options.onProgress?.(edition);
-    if (finalStates.has(edition.state)) return edition;
+    if (finalStates.has(edition.state) || options.stopAt?.has(edition.state)) return edition;
     if (Date.now() > deadline) throw new Error(`Edition ${editionId} still ${edition.state} after ${options.timeoutMs} ms (${edition.sent} sent of ${edition.total})`);
     await new Promise((r) => setTimeout(r, pollMs));
   }

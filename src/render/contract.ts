@@ -6,8 +6,16 @@ import type { Article } from '../articles/article';
  * (see slots.ts); personalisation swaps markers for values, once per message, on pre-built output.
  */
 export const SLOT_NAMES = ['greeting', 'email', 'unsubscribeUrl', 'preferencesUrl'] as const;
-export type SlotName = (typeof SLOT_NAMES)[number];
-export type SlotValues = Record<SlotName, string>;
+/**
+ * Slots an edition carries only when its newsletter asks: `readerRef` (`?u=<signed reader>`) ends
+ * each story link in a newsletter that keeps per-reader click records (an opt-in, off by default).
+ * A value left out fills as ''.
+ */
+export const OPTIONAL_SLOT_NAMES = ['readerRef'] as const;
+export type RequiredSlotName = (typeof SLOT_NAMES)[number];
+export type OptionalSlotName = (typeof OPTIONAL_SLOT_NAMES)[number];
+export type SlotName = RequiredSlotName | OptionalSlotName;
+export type SlotValues = Record<RequiredSlotName, string> & Partial<Record<OptionalSlotName, string>>;
 
 /** Everything the morning template needs; identical for every reader of an edition. */
 export interface EditionContent {
@@ -27,6 +35,13 @@ export interface EditionContent {
     signup: string;
     archive: string;
   };
+  /**
+   * Where each story links, by article id: the signed click redirect (docs/editorial.md). An
+   * article not listed links straight to its own URL (a newsletter with click redirects off).
+   */
+  storyLinks?: Record<string, string>;
+  /** End each redirect link with the `readerRef` slot (a newsletter's per-reader click opt-in). */
+  readerLinks?: boolean;
 }
 
 export interface RenderedEdition {

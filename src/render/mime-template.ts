@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { EditionHeaders, MessageValues, RenderedEdition, SlotName } from './contract';
-import { escapeHtml, isSlotName, splitSlots } from './slots';
+import { escapeHtml, isSlotName, slotValue, splitSlots } from './slots';
 
 /**
  * The MIME message of an edition is a template too (design notes, "the hidden bottleneck").
@@ -399,7 +399,7 @@ function toPrepared(template: MimeTemplate | PreparedMimeTemplate): PreparedMime
 }
 
 function slotString(values: MessageValues, name: SlotName | 'unsubscribeMailto'): string {
-  const value = values[name];
+  const value = name === 'unsubscribeMailto' ? values.unsubscribeMailto : slotValue(values, name);
   if (typeof value !== 'string') throw new Error(`no value for slot "${name}"`);
   return value;
 }

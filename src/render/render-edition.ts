@@ -10,7 +10,7 @@ import type { EditionContent, RenderedEdition } from './contract';
 import { SLOT_NAMES } from './contract';
 import { gmailClipWarning } from './gmail';
 import { imageFormatOf, isEmailSafeImage } from '../articles/email-image';
-import { countSlots, defuseText, defuseUrl, registerSlotHelper, splitSlots } from './slots';
+import { countSlots, defuseText, defuseUrl, registerSlotHelper, slotMarker, splitSlots } from './slots';
 
 /**
  * Renders an edition ONCE: Handlebars (template compiled once per process) -> MJML (compiled once
@@ -95,12 +95,26 @@ function safeUrl(url: string | undefined, fallback: string, what: string, warnin
   return fallback;
 }
 
-function storyView(article: Article, fallbackUrl: string, warnings: string[]): StoryView {
+/** How a story links: straight to the article, or through the edition's click redirect (with the reader slot when asked). */
+interface StoryLinking {
+  links?: Record<string, string>;
+  readerLinks?: boolean;
+}
+
+function storyUrl(article: Article, fallbackUrl: string, warnings: string[], linking: StoryLinking): string {
+  const direct = safeUrl(article.url, fallbackUrl, `article ${article.id}`, warnings);
+  const redirect = linking.links?.[article.id];
+  // An article whose own URL was refused keeps the fallback: the redirect would only lead there too.
+  if (!redirect || direct !== defuseUrl(article.url) || !isWebUrl(redirect)) return direct;
+  return defuseUrl(redirect) + (linking.readerLinks ? slotMarker('readerRef') : '');
+}
+
+function storyView(article: Article, fallbackUrl: string, warnings: string[], linking: StoryLinking = {}): StoryView {
   const title = defuseText(article.title.trim());
   const imageUrl = article.imageUrl && isWebUrl(article.imageUrl) && isEmailSafeImage(article.imageUrl) ? defuseUrl(article.imageUrl) : '';
   return {
     title,
-    url: safeUrl(article.url, fallbackUrl, `article ${article.id}`, warnings),
+    url: storyUrl(article, fallbackUrl, warnings, linking),
     summaryHtml: defuseText(article.summaryHtml),
     author: defuseText(article.author?.trim() ?? ''),
     section: defuseText(article.section?.trim() ?? ''),
@@ -113,7 +127,8 @@ function buildView(content: EditionContent, warnings: string[]): TemplateView {
   const website = isWebUrl(content.organisation.website) ? defuseUrl(content.organisation.website) : '#';
   const link = (url: string, what: string): string => safeUrl(url, website, what, warnings);
   const [leadArticle, ...rest] = content.articles;
-  const lead = leadArticle ? storyView(leadArticle, website, warnings) : null;
+  const linking: StoryLinking = { links: content.storyLinks, readerLinks: content.readerLinks };
+  const lead = leadArticle ? storyView(leadArticle, website, warnings, linking) : null;
   if (leadArticle?.imageUrl && isWebUrl(leadArticle.imageUrl) && !lead?.imageUrl) {
     warnings.push(`lead story image left out: ${imageFormatOf(leadArticle.imageUrl)?.toUpperCase() ?? 'its format'} is not shown by every email client (${leadArticle.imageUrl.slice(0, 80)})`);
   }
@@ -121,7 +136,7 @@ function buildView(content: EditionContent, warnings: string[]): TemplateView {
   // Group the rest by section, sections in order of their first story, stories in edition order.
   const sections = new Map<string, StoryView[]>();
   for (const article of rest) {
-    const story = storyView(article, website, warnings);
+    const story = storyView(article, website, warnings, linking);
     const name = story.section || UNSECTIONED;
     const list = sections.get(name);
     if (list) list.push(story);

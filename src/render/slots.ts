@@ -1,6 +1,6 @@
 /** Per-reader slots in rendered output: the markers, filling them, and defusing text and links that hold marker-like text. */
 import type Handlebars from 'handlebars';
-import { SLOT_NAMES, type SlotName, type SlotValues } from './contract';
+import { OPTIONAL_SLOT_NAMES, SLOT_NAMES, type SlotName, type SlotValues } from './contract';
 
 /**
  * Slot markers: where a per-subscriber value goes in an edition's HTML and text.
@@ -16,7 +16,15 @@ export const SLOT_MARKER_PREFIX = '%%slot:';
 export const SLOT_MARKER_SUFFIX = '%%';
 const MARKER_RE = /%%slot:([A-Za-z][A-Za-z0-9]*)%%/g;
 
-const slotNameSet: ReadonlySet<string> = new Set<string>(SLOT_NAMES);
+const slotNameSet: ReadonlySet<string> = new Set<string>([...SLOT_NAMES, ...OPTIONAL_SLOT_NAMES]);
+const optionalSlotNames: ReadonlySet<string> = new Set<string>(OPTIONAL_SLOT_NAMES);
+
+/** A slot's value; an optional slot left out is ''. Undefined only for a required slot with no value. */
+export function slotValue(values: Partial<Record<SlotName, unknown>>, name: SlotName): string | undefined {
+  const value = values[name];
+  if (typeof value === 'string') return value;
+  return optionalSlotNames.has(name) && value === undefined ? '' : undefined;
+}
 
 export function isSlotName(name: string): name is SlotName {
   return slotNameSet.has(name);
@@ -65,10 +73,10 @@ export function splitSlots(input: string): SlottedString {
   return { statics, slots };
 }
 
-/** How many times each slot occurs. */
+/** How many times each slot occurs (every required slot is listed, an optional one only when present). */
 export function countSlots(compiled: SlottedString): Record<SlotName, number> {
   const counts = Object.fromEntries(SLOT_NAMES.map((n) => [n, 0])) as Record<SlotName, number>;
-  for (const s of compiled.slots) counts[s] += 1;
+  for (const s of compiled.slots) counts[s] = (counts[s] ?? 0) + 1;
   return counts;
 }
 
@@ -83,8 +91,8 @@ export function fillSlots(compiled: SlottedString | string, values: SlotValues, 
   const split = typeof compiled === 'string' ? splitSlots(compiled) : compiled;
   let out = split.statics[0];
   for (let i = 0; i < split.slots.length; i++) {
-    const value = values[split.slots[i]];
-    if (typeof value !== 'string') throw new Error(`no value for slot "${split.slots[i]}"`);
+    const value = slotValue(values, split.slots[i]);
+    if (value === undefined) throw new Error(`no value for slot "${split.slots[i]}"`);
     out += escape(value) + split.statics[i + 1];
   }
   return out;

@@ -17,6 +17,8 @@ export interface ConsentRecord {
   confirmedIp?: string;
   confirmedUserAgent?: string;
   reason?: string;
+  /** Newsletters whose per-reader click records the consent text shown covered (docs/editorial.md). */
+  clickRecords?: string[];
 }
 
 export class ConsentLog {

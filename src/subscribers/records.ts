@@ -120,6 +120,16 @@ export class SubscriberRecords {
     return { id: fresh, created: true };
   }
 
+  /**
+   * The welcome email's two fields: `welcomeDue` (`<nonce>|<kind>|<newsletters>`, written by the
+   * confirmation's own change, so owing a welcome and being confirmed are one atomic fact) and
+   * `welcomeSent` (the nonce of the last one sent). A welcome is owed while they differ.
+   */
+  async welcomeFields(id: string): Promise<{ due?: string; sent?: string }> {
+    const [due, sent] = await this.redis.hmget(this.keys.subscriber(id), 'welcomeDue', 'welcomeSent');
+    return { due: due || undefined, sent: sent || undefined };
+  }
+
   /** Adds an entry to the reader's history (a bounce, a complaint) for `subscribers show`. */
   async recordHistory(id: string, at: Date, event: string, detail?: Record<string, unknown>): Promise<void> {
     await this.redis.rpush(this.keys.subscriberHistory(id), historyEntry(at, event, detail));

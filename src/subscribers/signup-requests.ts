@@ -12,6 +12,8 @@ export interface SignupContext {
   consentText: string;
   ip?: string;
   userAgent?: string;
+  /** Chosen newsletters that keep per-reader click records, which the consent text named. */
+  clickRecords?: string[];
 }
 
 /** An unconfirmed sign-up waiting for its link to be clicked. */

@@ -107,7 +107,7 @@ export function confirmUrl(deps: SignupDeps, subscriberId: string, nonce: string
 }
 
 /** The confirmation email's From: web.confirmFrom, else the first newsletter's. */
-export function confirmationFrom(deps: SignupDeps): { from: string; replyTo?: string } {
+export function confirmationFrom(deps: { config: Pick<SignupDeps['config'], 'newsletters' | 'web'> }): { from: string; replyTo?: string } {
   const first = deps.config.newsletters[0] as NewsletterConfig;
   return { from: deps.config.web.confirmFrom ?? first.from, replyTo: first.replyTo };
 }

@@ -16,6 +16,7 @@ import { Membership, membershipKeyParts, type NewsletterCounts } from './members
 import { SubscriberRecords, type Subscriber, type SubscriberEvent, type SubscriberStatus } from './records';
 import { SignupRequests, type PendingSignup, type SignupContext } from './signup-requests';
 import { SuppressionList, type Suppression } from './suppression';
+import { WelcomeLedger } from './welcome-ledger';
 
 export type { ConsentRecord } from './consent';
 export type { NewsletterCounts } from './membership';
@@ -33,6 +34,13 @@ export type ConfirmResult =
   | { outcome: 'confirmed'; subscriber: Subscriber; added: string[]; kind: PendingSignup['kind'] }
   | { outcome: 'used'; subscriber?: Subscriber }
   | { outcome: 'suppressed'; subscriber: Subscriber };
+
+/** A welcome email owed for one confirmation: its nonce, the kind of sign-up and the newsletters it confirmed. */
+export interface OwedWelcome {
+  nonce: string;
+  kind: PendingSignup['kind'];
+  newsletters: string[];
+}
 
 export type ImportRowResult =
   | { outcome: 'created'; id: string }
@@ -60,6 +68,7 @@ export class SubscriberStore {
   readonly suppressions: SuppressionList;
   readonly signups: SignupRequests;
   readonly consentLog: ConsentLog;
+  readonly welcomes: WelcomeLedger;
 
   /** `clock`: the injected one (tests move it); a caller may still pass `now` for a past event. */
   constructor(private readonly redis: Redis, private readonly keys: Keys, secret: string, private readonly clock: Clock) {
@@ -68,6 +77,7 @@ export class SubscriberStore {
     this.membership = new Membership(redis, keys);
     this.signups = new SignupRequests(redis, keys);
     this.consentLog = new ConsentLog(redis, keys);
+    this.welcomes = new WelcomeLedger(redis, keys);
   }
 
   // Reads, each from its owner.
@@ -182,8 +192,12 @@ export class SubscriberStore {
     const before = subscriber.status === 'confirmed' ? subscriber.newsletters : [];
     const newsletters = [...new Set([...before, ...signup.newsletters])];
     const added = newsletters.filter((n) => !before.includes(n));
+    // The welcome email (welcome.ts): owed from the same atomic change that confirms, so a crash
+    // leaves the reader either unconfirmed or confirmed and owed one, never confirmed and forgotten.
+    // The sweep's index goes first: a crash before the change leaves an entry the sweep drops.
+    await this.welcomes.expect(id, click.now);
     await this.records.change(id, {
-      fields: { status: 'confirmed', newsletters: newsletters.join(','), updatedAt: now, confirmedAt: subscriber.status !== 'confirmed' ? now : undefined, name: signup.name || undefined },
+      fields: { status: 'confirmed', newsletters: newsletters.join(','), updatedAt: now, confirmedAt: subscriber.status !== 'confirmed' ? now : undefined, name: signup.name || undefined, welcomeDue: `${nonce}|${signup.kind}|${signup.newsletters.join(',')}` },
       history: { at: click.now, event: 'confirmed', detail: { kind: signup.kind, newsletters, added } },
       consent: {
         at: click.now.toISOString(),
@@ -196,9 +210,25 @@ export class SubscriberStore {
         ...(signup.context.userAgent ? { userAgent: signup.context.userAgent } : {}),
         ...(click.ip ? { confirmedIp: click.ip } : {}),
         ...(click.userAgent ? { confirmedUserAgent: click.userAgent } : {}),
+        ...(signup.context.clickRecords?.length ? { clickRecords: signup.context.clickRecords } : {}),
       },
     });
     return { outcome: 'confirmed', subscriber: await this.require(id), added, kind: signup.kind };
+  }
+
+  /** The welcome the reader is owed (one per confirmation), or undefined when the last one was sent. */
+  async welcomeOwed(id: string): Promise<OwedWelcome | undefined> {
+    const { due, sent } = await this.records.welcomeFields(id);
+    if (!due) return undefined;
+    const [nonce, kind, newsletters] = due.split('|') as [string, PendingSignup['kind'], string];
+    if (nonce === sent) return undefined;
+    return { nonce, kind, newsletters: (newsletters ?? '').split(',').filter(Boolean) };
+  }
+
+  /** The welcome went (or was not needed after all): recorded on the reader, with its history entry. */
+  async markWelcomeSent(id: string, welcome: OwedWelcome, at: Date, detail: Record<string, unknown>): Promise<void> {
+    await this.records.change(id, { fields: { welcomeSent: welcome.nonce }, history: { at, event: detail.skipped ? 'welcome skipped' : 'welcome sent', detail } });
+    if (!(await this.welcomeOwed(id))) await this.welcomes.done(id);
   }
 
   /** Confirms a pending subscriber: they join each of their newsletters' member lists. */

@@ -6,6 +6,8 @@ export interface PageOptions {
   postalAddress?: string;
   /** Text before the title in the browser tab, e.g. "Error: " when the form came back with errors. */
   titlePrefix?: string;
+  /** More CSS for one kind of page (the ops pages' tables); trusted, never from a visitor. */
+  extraStyle?: string;
 }
 
 /**
@@ -71,7 +73,7 @@ export function page(title: string, bodyHtml: string, organisation: string, opti
   .email { font-weight: 700; overflow-wrap: anywhere; }
   .hp { position: absolute; left: -10000px; top: auto; width: 1px; height: 1px; overflow: hidden; }
   footer { max-width: 38rem; margin: 0 auto; padding: 1rem 1.25rem 2.5rem; color: #55595e; font-size: .85rem; }
-</style>
+${options.extraStyle ?? ''}</style>
 </head>
 <body>
 <a class="skip" href="#content">Skip to content</a>

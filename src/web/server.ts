@@ -6,13 +6,16 @@ import { registerAdminQueueRoutes } from './routes/admin-queues';
 import { registerArchiveRoutes } from './routes/archive';
 import { registerHealthRoutes } from './routes/health';
 import { METRICS_TOKEN_ENV, metricsToken, registerMetricsRoutes } from './routes/metrics';
+import { registerOpsPageRoutes } from './routes/ops-pages';
 import { registerStaticRoutes } from './routes/static';
+import { registerStoryLinkRoutes } from './routes/story-links';
 import { registerUnsubscribeRoutes } from './routes/unsubscribe';
 import { webhookRoutes } from './routes/webhooks';
 import { registerErrorPages } from './error-pages';
 import { createPageKit } from './kit';
 import { registerConfirmRoutes } from './routes/confirm';
 import { registerPreferencesRoutes } from './routes/preferences';
+import { registerReviewRoutes } from './routes/review';
 import { registerSubscribeRoutes } from './routes/subscribe';
 import type { WebDeps } from './deps';
 
@@ -51,8 +54,11 @@ export async function buildWebServer(deps: WebDeps, options: WebServerOptions = 
   registerConfirmRoutes(app, kit);
   registerUnsubscribeRoutes(app, kit);
   registerPreferencesRoutes(app, kit);
+  registerReviewRoutes(app, kit, deps);
   registerArchiveRoutes(app, deps);
+  registerStoryLinkRoutes(app, deps);
   registerMetricsRoutes(app, deps, env);
+  registerOpsPageRoutes(app, deps, env);
   await registerAdminQueueRoutes(app, deps, env);
   // ESP bounce and complaint webhooks, in their own encapsulated context (raw-body parser).
   await app.register(webhookRoutes, { deps: deps });
@@ -64,7 +70,7 @@ export async function startWebServer(deps: WebDeps, port = deps.config.port, hos
   await app.listen({ port, host });
   deps.logger.info({ port }, 'web server listening');
   if (!metricsToken(process.env) && process.env.NODE_ENV === 'production') {
-    deps.logger.warn(`/metrics and the details of /healthz are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
+    deps.logger.warn(`/metrics, the details of /healthz and the /ops report pages are open to anyone who reaches port ${port}: set ${METRICS_TOKEN_ENV} (docs/operations.md)`);
   }
   return app;
 }

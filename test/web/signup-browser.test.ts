@@ -124,7 +124,8 @@ describe('sign-up in a real browser', () => {
     clock.set('2026-11-24T06:00:00Z');
     const tuesday = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-11-24' });
     expect(tuesday.edition.sent).toBe(2);
-    const copy = sink.messages.find((m) => m.recipients.includes('reader.one@example.com') && m !== sink.messages[0]);
+    // Their edition copy (not the confirmation, nor the welcome sent on confirming).
+    const copy = sink.messages.find((m) => m.recipients.includes('reader.one@example.com') && /^Message-ID: <national-2026-11-24\./m.test(m.raw.toString('latin1')));
     expect(copy).toBeDefined();
     const raw = copy!.raw.toString('latin1').replace(/\r\n\s+/g, ' ');
     expect(raw).toMatch(/List-Unsubscribe-Post: List-Unsubscribe=One-Click/i);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { FixedClock } from '../../src/core/clock';
 import type { Runtime } from '../../src/app/runtime';
 import { settleSignups } from '../../src/subscribers/signup';
+import { settleWelcomes } from '../../src/subscribers/welcome';
 import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
@@ -45,7 +46,11 @@ describe('subscriber pages and endpoints', () => {
   });
 
   // Sign-ups finish after their answer: each test starts once the last one's have.
-  afterEach(() => settleSignups(runtime));
+  // Confirming sends a welcome in the background: finished before the next test counts messages.
+  afterEach(async () => {
+    await settleSignups(runtime);
+    await settleWelcomes(runtime);
+  });
 
   afterAll(async () => {
     await app.close();
@@ -493,7 +498,11 @@ describe('rate limits', () => {
   });
 
   // Sign-ups finish after their answer: each test starts once the last one's have.
-  afterEach(() => settleSignups(runtime));
+  // Confirming sends a welcome in the background: finished before the next test counts messages.
+  afterEach(async () => {
+    await settleSignups(runtime);
+    await settleWelcomes(runtime);
+  });
 
   afterAll(async () => {
     await app.close();

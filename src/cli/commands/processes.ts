@@ -24,7 +24,9 @@ async function runParts(runtime: Runtime, parts: Part[], options: { concurrency?
     runtime.logger.info({ concurrency: options.concurrency ?? runtime.config.delivery.concurrency, transport: runtime.transport.description }, 'workers started');
   }
   if (parts.includes('scheduler')) {
-    scheduler = new EditionScheduler(runtime);
+    // Each minute's tick also sends welcome emails a crash or a mail outage left owed.
+    const { deliverDueWelcomes } = require('../../subscribers/welcome') as typeof import('../../subscribers/welcome');
+    scheduler = new EditionScheduler(runtime, [() => deliverDueWelcomes(runtime)]);
     scheduler.start();
   }
   if (parts.includes('web')) {

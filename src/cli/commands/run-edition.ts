@@ -75,6 +75,7 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   if (e.reason) out(`Reason: ${e.reason}`);
   if (e.failed > 0) out(`Next: \`daybreak resend ${e.id} --failed --dry-run\` lists the ${n(e.failed)} failed send(s) and why; without --dry-run it sends them again.`);
   if (e.state === 'sending' || e.state === 'paused') out(`Next: \`daybreak status ${e.id} --watch\` follows it.`);
+  if (e.state === 'awaiting-approval') out(`Awaiting the editors' approval (${runtime.newsletter(e.newsletterId).approval}): the preview went to ${runtime.newsletter(e.newsletterId).editors.join(', ')}. \`daybreak editions approve ${e.id}\` approves it; \`--force\` sends it now without them.`);
   if (e.state === 'done' && !runtime.config.smtpUrl && e.total > 0) {
     const dir = outboxDir(runtime.config);
     const index = await writeOutboxIndex(dir, e.id, { publicUrl: runtime.config.publicUrl });

@@ -1,6 +1,7 @@
 --[[
   Counts a reader once per edition, whatever number of bounce events name them: the flags already
-  seen are kept per reader (b bounced, h hard, x blocked or sender fault, c complaint).
+  seen are kept per reader (b bounced, h hard, x blocked or sender fault, c complaint, u unsubscribed
+  through a link in this edition).
   KEYS[1] edition hash
   KEYS[2] the edition's bounced readers (hash reader -> flags)
   ARGV[1] subscriber id
@@ -8,7 +9,7 @@
   Returns the flags newly added ('' when the edition does not exist).
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
-local fields = { b = 'bounced', h = 'bouncedHard', x = 'blocked', c = 'complaints' }
+local fields = { b = 'bounced', h = 'bouncedHard', x = 'blocked', c = 'complaints', u = 'unsubscribes' }
 local cur = redis.call('HGET', KEYS[2], ARGV[1]) or ''
 local added = ''
 for i = 1, #ARGV[2] do

@@ -1,5 +1,5 @@
 --[[
-  Stores a built edition and starts its sending, all at once: the rendered content, the MIME
+  Stores a built edition and starts its sending (or holds it for the editors), all at once: the rendered content, the MIME
   template, the edition's fields, its articles marked as sent for the newsletter, the state and the
   history entry. A crash can leave a build either not stored (it is rebuilt) or stored and sending,
   never stored with its articles marked but the edition still building.
@@ -12,7 +12,9 @@
   ARGV[2] MIME template (JSON)
   ARGV[3] fields to set (JSON object)
   ARGV[4] history entry (JSON)
-  ARGV[5..] article ids
+  ARGV[5] the state it moves to: 'sending', or 'awaiting-approval' for a newsletter under the
+          editors' say (nothing is sent until it is released)
+  ARGV[6..] article ids
   Returns {'ok', previous} | {'refused', previous} | {'missing'}.
 ]]
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -21,7 +23,7 @@ if state ~= 'building' then return {'refused', state} end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[2])
 for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
-for i = 5, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
-redis.call('HSET', KEYS[1], 'state', 'sending')
+for i = 6, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'state', ARGV[5])
 redis.call('RPUSH', KEYS[5], ARGV[4])
 return {'ok', state}

@@ -10,7 +10,7 @@ import type { WebDeps } from '../deps';
 export const ADMIN_BASE_PATH = '/admin/queues';
 
 /** Constant-time comparison of two strings of any length (hashes first, so lengths do not leak). */
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   const h = (s: string) => crypto.createHash('sha256').update(s).digest();
   return crypto.timingSafeEqual(h(a), h(b));
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { preferencesUrl } from '../../mail/personalise';
 import { sendConfirmation } from '../../subscribers/signup';
+import { settleWelcomes, startWelcome } from '../../subscribers/welcome';
 import type { PageKit } from '../kit';
 import { ipSubject } from '../rate-limit';
 import { checkFormPost, clientIp, issueFormToken, userAgent } from '../security';
@@ -15,6 +16,8 @@ import { confirmedView, confirmExpiredView, confirmUsedView, forbiddenView, inva
 export function registerConfirmRoutes(app: FastifyInstance, kit: PageKit): void {
   const { deps } = kit;
   const prefs = (id: string) => preferencesUrl(deps.config.publicUrl, deps.signer, id);
+  // Welcomes still being sent are finished before the server (and its Redis) goes.
+  app.addHook('onClose', () => settleWelcomes(deps));
 
   app.get<{ Params: { token: string } }>('/confirm/:token', async (request, reply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
@@ -33,11 +36,15 @@ export function registerConfirmRoutes(app: FastifyInstance, kit: PageKit): void 
       case 'confirmed': {
         const names = deps.config.newsletters.filter((n) => result.subscriber.newsletters.includes(n.id)).map((n) => n.name);
         deps.logger.info({ subscriberId, kind: result.kind, added: result.added }, 'subscription confirmed');
+        // The welcome, after the page has answered; owed since the confirmation, so never lost nor doubled.
+        startWelcome(deps, subscriberId);
         return kit.render(reply, confirmedView({ names, preferencesUrl: prefs(subscriberId), kind: result.kind }));
       }
       case 'suppressed':
         return kit.render(reply, suppressedView(), 409);
       case 'used':
+        // Followed again: a welcome the first visit could not send goes now (one owed is sent once).
+        if (result.subscriber?.status === 'confirmed') startWelcome(deps, subscriberId);
         return kit.render(reply, confirmUsedView({ preferencesUrl: result.subscriber?.status === 'confirmed' ? prefs(subscriberId) : undefined }));
     }
   });

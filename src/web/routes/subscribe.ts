@@ -1,5 +1,6 @@
 /** The sign-up form and API: validate, answer at once, and do the work in the background. */
 import cors from '@fastify/cors';
+import type { NewsletterConfig } from '../../config/schema';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSignup, publicNewsletters, settleSignups, startSignup, type SignupFieldErrors } from '../../subscribers/signup';
 import type { PageKit } from '../kit';
@@ -27,16 +28,34 @@ function honeypotFilled(body: Body): boolean {
  * gets the same answer, given before the address is looked up (startSignup), so neither the
  * response nor its timing tells whether an address was known, suppressed or erased.
  */
+/**
+ * The consent text shown and stored: the configured one, plus, when a newsletter on offer keeps
+ * per-reader click records (its opt-in, off by default), a sentence saying so and naming it.
+ */
+export function consentTextFor(base: string, newsletters: readonly NewsletterConfig[]): string {
+  const tracked = newsletters.filter((n) => n.clicks.redirect && n.clicks.perReader).map((n) => n.name);
+  if (tracked.length === 0) return base;
+  const names = tracked.length === 1 ? tracked[0] : `${tracked.slice(0, -1).join(', ')} and ${tracked[tracked.length - 1]}`;
+  return `${base} For ${names}, we also record which stories you click, linked to your address, to learn what readers find useful; only newsletters that say so here do this.`;
+}
+
+/** Of the newsletters chosen, those whose per-reader click records the consent text covered. */
+function clickRecordsOf(chosen: readonly string[], newsletters: readonly NewsletterConfig[]): string[] | undefined {
+  const ids = newsletters.filter((n) => chosen.includes(n.id) && n.clicks.redirect && n.clicks.perReader).map((n) => n.id);
+  return ids.length ? ids : undefined;
+}
+
 export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): void {
   const { deps } = kit;
   const web = deps.config.web;
   const allowed = publicNewsletters(deps);
   const defaults = allowed.filter((n) => n.defaultChecked).map((n) => n.id);
+  const consentText = consentTextFor(web.consentText, allowed);
   // Sign-ups answered but still finishing are finished before the server (and its Redis) goes.
   app.addHook('onClose', () => settleSignups(deps));
 
   const showForm = (reply: FastifyReply, values: SignupFormValues, errors?: SignupFieldErrors, status = 200, notice?: string) =>
-    kit.render(reply, signupView({ organisation: deps.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(deps), consentText: web.consentText, notice }), status);
+    kit.render(reply, signupView({ organisation: deps.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(deps), consentText, notice }), status);
 
   const formPage = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!(await kit.allowPage(request, reply))) return reply;
@@ -67,7 +86,7 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
     const input = parsed.input;
     if (!(await kit.allow(request, reply, 'signup-email', deps.subscribers.hashOf(input.email), web.rateLimits.signupPerEmail, 'email'))) return reply;
     // Answered before the address is looked at; the sign-up finishes in the background.
-    if (!startSignup(deps, input, { form: verdict.form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+    if (!startSignup(deps, input, { form: verdict.form, consentText, ip: clientIp(request), userAgent: userAgent(request), clickRecords: clickRecordsOf(input.newsletters, allowed) })) {
       deps.logger.warn('sign-up refused: too many still being finished');
       return showForm(reply, values, { form: 'We are very busy just now and could not take your sign-up. Please try again in a few minutes.' }, 503);
     }
@@ -91,7 +110,7 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
       if (!parsed.ok) return reply.code(400).send({ error: 'invalid', message: 'Some fields need attention.', fields: parsed.errors });
       const perEmail = await kit.limiter.hit('signup-email', deps.subscribers.hashOf(parsed.input.email), web.rateLimits.signupPerEmail);
       if (!perEmail.allowed) return reply.code(429).header('retry-after', String(perEmail.retryAfterSeconds)).send({ error: 'rate-limited', message: 'Several confirmation emails were sent to this address recently; check the inbox.', retryAfterSeconds: perEmail.retryAfterSeconds });
-      if (!startSignup(deps, parsed.input, { form, consentText: web.consentText, ip: clientIp(request), userAgent: userAgent(request) })) {
+      if (!startSignup(deps, parsed.input, { form, consentText, ip: clientIp(request), userAgent: userAgent(request), clickRecords: clickRecordsOf(parsed.input.newsletters, allowed) })) {
         deps.logger.warn('sign-up refused: too many still being finished');
         return reply.code(503).send({ error: 'unavailable', message: 'Too busy to take sign-ups just now; try again in a few minutes.' });
       }
