@@ -184,13 +184,18 @@ async function askSentinels(settings: SentinelSettings): Promise<SentinelAnswer[
   return Promise.all(settings.sentinels.map(async (s): Promise<SentinelAnswer> => {
     const address = sentinelList({ sentinels: [s] });
     const client = new Redis({ ...probeOptions, host: s.host, port: s.port, username: settings.sentinelUsername, password: settings.sentinelPassword, enableReadyCheck: false, commandTimeout: 2000 });
-    client.on('error', () => undefined);
+    // connect() only says "Connection is closed"; the socket's own error (ECONNREFUSED, ETIMEDOUT) says why.
+    let socketError: (Error & { code?: string }) | undefined;
+    client.on('error', (error: Error) => {
+      socketError ??= error;
+    });
     try {
       await client.connect();
       const reply = await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', settings.masterName);
       return Array.isArray(reply) && reply.length === 2 ? { address, master: `${String(reply[0])}:${String(reply[1])}` } : { address };
     } catch (error) {
-      return { address, error: (error as Error & { code?: string }).code ?? (error as Error).message };
+      const cause = socketError ?? (error as Error & { code?: string });
+      return { address, error: cause.code ?? cause.message };
     } finally {
       client.disconnect();
     }

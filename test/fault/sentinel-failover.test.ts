@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { Runtime } from '../../src/app/runtime';
 import { FixedClock } from '../../src/core/clock';
 import { silentLogger } from '../../src/core/logger';
+import { watchedClients } from '../../src/core/failover-watch';
 import { assertRedisReachable, createRedis, redisTargetOf, type ConnectionReporter, type SentinelSettings } from '../../src/core/redis';
 import { editionIdFor } from '../../src/delivery/edition';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
@@ -11,6 +12,7 @@ import { waitForEdition } from '../../src/ops/watch';
 import { buildWebServer } from '../../src/web/server';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { testConfig, uniquePrefix } from '../helpers/runtime';
+import { redisAnswers } from '../../src/core/redis-server';
 import { sentinelSuite, startSentinelGroup, type SentinelGroup } from '../helpers/sentinel-group';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 
@@ -199,6 +201,9 @@ suite('Redis Sentinel: the master is killed (SIGKILL) mid-edition; one master, o
   test('the reachability probe finds the master through the sentinels, and names them when they know no such master', async () => {
     const g = group as SentinelGroup;
     await expect(assertRedisReachable(g.settings)).resolves.toBeUndefined();
+    // The demo's check (does the configured Redis answer, or should it start its own?).
+    expect(await redisAnswers(g.settings)).toBe(true);
+    expect(await redisAnswers({ ...g.settings, masterName: 'no-such-master' })).toBe(false);
     const wrongName = assertRedisReachable({ ...g.settings, masterName: 'no-such-master' });
     await expect(wrongName).rejects.toMatchObject({ code: 'redis-unreachable', exitStatus: 3 });
     const message = await wrongName.catch((error: Error) => error.message);
@@ -221,6 +226,8 @@ suite('Redis Sentinel: the master is killed (SIGKILL) mid-edition; one master, o
     expect(r.reported.some((l) => l.includes('is unreachable'))).toBe(true);
     expect(r.reported.some((l) => l.endsWith(`answers again at 127.0.0.1:${r.newPort}`))).toBe(true);
     expect(r.healthStatus).toBe(200);
+    // Every connection (the runtime's, BullMQ's duplicates, the probe's) left the +switch-master watch when it closed.
+    await until(() => watchedClients() === 0, 10_000, 'every client to leave the failover watch');
   }, 90_000);
 });
 
