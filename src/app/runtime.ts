@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../core/clock';
 import { unknownNewsletter } from '../core/errors';
 import { Keys } from '../core/keys';
 import { createLogger, type Logger } from '../core/logger';
-import { createRedis } from '../core/redis';
+import { createRedis, redisTargetOf } from '../core/redis';
 import { SubscriberStore } from '../subscribers/store';
 import { TokenSigner } from '../mail/tokens';
 import { EditionStore } from '../delivery/edition-store';
@@ -47,7 +47,7 @@ export class Runtime {
     readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis } = {},
   ) {
     this.keys = new Keys(config.redisPrefix);
-    this.redis = options.redis ?? createRedis(config.redisUrl, {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
+    this.redis = options.redis ?? createRedis(redisTargetOf(config), {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);

@@ -27,8 +27,9 @@ export async function withRuntime<T>(
   fn: (runtime: Runtime) => Promise<T>,
 ): Promise<T> {
   const config = loadCliConfig(options);
-  const { assertRedisReachable } = require('../core/redis') as typeof import('../core/redis');
-  await assertRedisReachable(config.redisUrl);
+  const { assertRedisReachable, redisTargetOf } = require('../core/redis') as typeof import('../core/redis');
+  // One server, or the sentinels (every one is asked; the message names them when none answers).
+  await assertRedisReachable(redisTargetOf(config));
   const { Runtime: RuntimeClass } = require('../app/runtime') as typeof import('../app/runtime');
   const { createLogger } = require('../core/logger') as typeof import('../core/logger');
   const runtime = new RuntimeClass(config, { logger: options.logger ?? createLogger({ level: options.logLevel }), clock: options.clock });

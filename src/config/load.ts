@@ -49,6 +49,55 @@ function applyWebhookEnv(merged: Record<string, unknown>, env: NodeJS.ProcessEnv
   if (Object.keys(webhooks).length) merged.webhooks = webhooks;
 }
 
+/**
+ * `10.0.0.1:26379,10.0.0.2:26379` (an IPv6 host in brackets: `[::1]:26379`) as sentinel addresses;
+ * a malformed entry is a ConfigError naming REDIS_SENTINELS. One anchored match per short entry.
+ */
+export function parseSentinelList(raw: string): Array<{ host: string; port: number }> {
+  return raw.split(',').map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+    const match = entry.length <= 300 ? /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/@]+)):(\d{1,5})$/.exec(entry) : null;
+    const port = match ? Number(match[3]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_SENTINELS: "${entry.slice(0, 80)}" is not host:port; write e.g. REDIS_SENTINELS=10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379`);
+    }
+    return { host: match[1] ?? match[2], port };
+  });
+}
+
+/**
+ * Where Redis is, from the environment: REDIS_URL (one server) or REDIS_SENTINELS with
+ * REDIS_SENTINEL_MASTER (Sentinel), each replacing what the file says. Both at once is refused,
+ * since which one wins would be a guess. REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD fill the
+ * Sentinel section's passwords when there is one (with REDIS_URL the password is in the URL).
+ */
+function applyRedisEnv(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const sentinels = env.REDIS_SENTINELS?.trim();
+  if (sentinels && env.REDIS_URL) {
+    throw new ConfigError('REDIS_URL and REDIS_SENTINELS are both set: unset REDIS_URL to use Sentinel (REDIS_SENTINELS with REDIS_SENTINEL_MASTER), or unset REDIS_SENTINELS to use one Redis');
+  }
+  if (env.REDIS_URL) {
+    merged.redisUrl = env.REDIS_URL;
+    // One server from the environment replaces a Sentinel section in the file, as every override does.
+    delete merged.redis;
+  }
+  const fromFile = merged.redis;
+  const section: Record<string, unknown> = typeof fromFile === 'object' && fromFile !== null && !Array.isArray(fromFile) ? { ...(fromFile as Record<string, unknown>) } : {};
+  let touched = false;
+  const set = (field: string, value: unknown) => {
+    section[field] = value;
+    touched = true;
+  };
+  if (sentinels) set('sentinels', parseSentinelList(sentinels));
+  if (env.REDIS_SENTINEL_MASTER) set('masterName', env.REDIS_SENTINEL_MASTER.trim());
+  // Only with Sentinel: a REDIS_PASSWORD meant for something else (a Redis container's own
+  // setting in a shared .env) must not turn a REDIS_URL setup into a Sentinel one.
+  if (touched || fromFile !== undefined) {
+    if (env.REDIS_PASSWORD) set('password', env.REDIS_PASSWORD);
+    if (env.REDIS_SENTINEL_PASSWORD) set('sentinelPassword', env.REDIS_SENTINEL_PASSWORD);
+  }
+  if (touched) merged.redis = section;
+}
+
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides DAYBREAK_CONFIG. */
@@ -75,7 +124,7 @@ export function loadConfig(options: LoadConfigOptions = {}): DaybreakConfig & { 
     throw new ConfigError(`Invalid configuration in ${file}: the top level must be a JSON object`);
   }
   const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-  if (env.REDIS_URL) merged.redisUrl = env.REDIS_URL;
+  applyRedisEnv(merged, env);
   if (env.SMTP_URL) merged.smtpUrl = env.SMTP_URL;
   if (env.PUBLIC_URL) merged.publicUrl = env.PUBLIC_URL;
   if (env.PORT) merged.port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT;

@@ -124,10 +124,35 @@ export const webSchema = z.object({
   }).strict().default(webDefaults.rateLimits),
 }).strict();
 
+const sentinelAddressSchema = z.object({
+  host: z.string().min(1).max(253).regex(/^[^\s/@]+$/, 'a host name or IP address, without a scheme or port'),
+  port: z.number({ error: 'a port number (Sentinel listens on 26379 by default)' }).int().min(1).max(65535),
+}).strict();
+
+/**
+ * Redis behind Sentinel (docs/scaling.md): every connection asks these sentinels which node is the
+ * master and follows it through a failover. When set, it is used instead of redisUrl.
+ */
+export const redisSentinelSchema = z.object({
+  sentinels: z.array(sentinelAddressSchema, { error: 'a list of {"host", "port"}: set redis.sentinels in the config or REDIS_SENTINELS=host:port,host:port' })
+    .min(1, 'name at least one sentinel (three or more, on separate machines, in production)').max(32),
+  masterName: z.string({ error: 'the master\'s name in the sentinels\' `sentinel monitor <name> …` line: set redis.masterName or REDIS_SENTINEL_MASTER' })
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash or underscore (the name in `sentinel monitor <name> …`)'),
+  /** AUTH for the master and replicas (their requirepass / ACL user). */
+  username: z.string().min(1).max(128).optional(),
+  password: z.string().min(1).max(512).optional(),
+  /** AUTH for the sentinels themselves, when they have a requirepass of their own. */
+  sentinelUsername: z.string().min(1).max(128).optional(),
+  sentinelPassword: z.string().min(1).max(512).optional(),
+  db: z.number().int().min(0).max(255).optional(),
+}).strict();
+
 export const configSchema = z.object({
   publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
   port: z.number().int().min(0).max(65535).default(3000),
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /** Sentinel instead of one server (REDIS_SENTINELS, REDIS_SENTINEL_MASTER); absent: redisUrl. */
+  redis: redisSentinelSchema.optional(),
   /** Empty: write messages into outboxDir instead of sending. */
   smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   outboxDir: z.string().min(1).default('outbox'),
@@ -191,3 +216,4 @@ export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;
 export type DeliveryConfig = DaybreakConfig['delivery'];
 export type WebConfig = DaybreakConfig['web'];
+export type RedisSentinelConfig = z.infer<typeof redisSentinelSchema>;

@@ -13,7 +13,7 @@ export interface Corpus {
 }
 
 /** Notes a skipped suite for the run's summary (global teardown prints the list). */
-function recordSkip(reason: string): void {
+export function recordSkip(reason: string): void {
   const file = process.env.DAYBREAK_TEST_SKIPS;
   const suite = path.relative(path.join(__dirname, '..', '..'), expect.getState().testPath ?? 'unknown test file');
   if (file) fs.appendFileSync(file, `${JSON.stringify({ suite, reason })}\n`);

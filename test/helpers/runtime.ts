@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../src/config/load';
 import type { Clock } from '../../src/core/clock';
 import { silentLogger } from '../../src/core/logger';
-import { createRedis } from '../../src/core/redis';
+import { createRedis, redisTargetOf } from '../../src/core/redis';
 import { Runtime } from '../../src/app/runtime';
 import type { MailTransport } from '../../src/mail/transports';
 
@@ -35,7 +35,7 @@ export function writeConfigFile(config: LoadedConfig, extra: Record<string, unkn
 }
 
 export function testRuntime(config: LoadedConfig, options: { clock?: Clock; transport?: MailTransport } = {}): Runtime {
-  return new Runtime(config, { logger: silentLogger, redis: createRedis(config.redisUrl), ...options });
+  return new Runtime(config, { logger: silentLogger, redis: createRedis(redisTargetOf(config)), ...options });
 }
 
 /** Deletes every key under the prefix (the test's own data, BullMQ's included). */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../../config/load';
 import { DaybreakError } from '../../core/errors';
 import { createLogger } from '../../core/logger';
+import { describeRedisTarget, redisTargetOf } from '../../core/redis';
 import { redisAnswers, startPrivateRedis, which, type PrivateRedis } from '../../core/redis-server';
 import { editionIdFor } from '../../delivery/edition';
 import { Runtime } from '../../app/runtime';
@@ -26,18 +27,21 @@ export async function demo(globals: GlobalOptions): Promise<void> {
   const started = performance.now();
   const base = loadCliConfig(globals);
   let privateRedis: PrivateRedis | undefined;
-  let redisUrl = base.redisUrl;
-  if (!(await redisAnswers(redisUrl))) {
+  // The configured Redis (one server, or the master its sentinels name); else a private one for the run.
+  const configured = redisTargetOf(base);
+  let overrides: Record<string, unknown> = {};
+  if (!(await redisAnswers(configured))) {
+    const where = describeRedisTarget(configured);
     const binary = which('redis-server');
     if (!binary) {
-      throw new DaybreakError('redis-unreachable', `No Redis answers at ${redisUrl} and there is no redis-server on the PATH. Install one (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`);
+      throw new DaybreakError('redis-unreachable', `No ${where} answers and there is no redis-server on the PATH. Install one (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.`);
     }
     privateRedis = await startPrivateRedis(binary);
-    redisUrl = privateRedis.url;
-    console.log(`No Redis at ${base.redisUrl}; started a private redis-server for this run at ${redisUrl}.`);
+    overrides = { redisUrl: privateRedis.url, redis: undefined };
+    console.log(`No ${where} answers; started a private redis-server for this run at ${privateRedis.url}.`);
   }
   // The demo keeps its data under its own prefix and clears it first, so it can run again and again.
-  const config = loadConfig({ file: globals.config, overrides: { redisUrl, redisPrefix: `${base.redisPrefix}-demo` } });
+  const config = loadConfig({ file: globals.config, overrides: { ...overrides, redisPrefix: `${base.redisPrefix}-demo` } });
   const runtime = new Runtime(config, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
   try {
     await runtime.deleteAllKeys();
