@@ -14,7 +14,7 @@ import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { testConfig, uniquePrefix } from '../helpers/runtime';
 import { redisAnswers } from '../../src/core/redis-server';
 import { sentinelSuite, startSentinelGroup, type SentinelGroup } from '../helpers/sentinel-group';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+import { startSmtpSink } from '../helpers/smtp-sink';
 
 const readers = 300;
 const concurrency = 8;
@@ -75,17 +75,6 @@ function startWriter(settings: SentinelSettings, key: string) {
       return stopped;
     },
   };
-}
-
-/** The value a key has on one node, read directly (not through Sentinel). */
-async function valueOn(port: number, key: string): Promise<number> {
-  const direct = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await direct.connect();
-    return Number(await direct.get(key));
-  } finally {
-    direct.disconnect();
-  }
 }
 
 interface EditionThroughFailover {
