@@ -14,6 +14,8 @@ import { BounceStore } from '../bounces/bounce-store';
 import type { BouncePolicy } from '../bounces/policy';
 import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
+import { PaceStore } from '../delivery/pace-store';
+import type { MxResolver, ProviderDirectory } from '../delivery/provider-directory';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
 import { ClickStore } from '../ops/click-store';
@@ -30,6 +32,9 @@ export class Runtime {
   readonly editions: EditionStore;
   /** Cluster-wide delivery counters (metrics). */
   readonly metrics: DeliveryMetricsStore;
+  /** Each provider group's pace, its counts, and an edition's MX answers (docs/delivery.md). */
+  readonly paceStore: PaceStore;
+  private providersInstance?: ProviderDirectory;
   /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
   readonly bounces: BounceStore;
   readonly subscribers: SubscriberStore;
@@ -44,12 +49,13 @@ export class Runtime {
 
   constructor(
     readonly config: LoadedConfig,
-    readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis } = {},
+    readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis; mxResolver?: MxResolver } = {},
   ) {
     this.keys = new Keys(config.redisPrefix);
     this.redis = options.redis ?? createRedis(redisTargetOf(config), {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
+    this.paceStore = new PaceStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() });
     this.signer = new TokenSigner(config.secret);
@@ -94,9 +100,18 @@ export class Runtime {
   get queues(): DeliveryQueues {
     if (!this.queuesInstance) {
       const { DeliveryQueues: Queues } = require('../delivery/queues') as typeof import('../delivery/queues');
-      this.queuesInstance = new Queues(this.redis, this.keys.bull);
+      this.queuesInstance = new Queues(this.redis, this.keys.bull, this.providers.groups);
     }
     return this.queuesInstance;
+  }
+
+  /** Which provider group each domain is paced in (the table, then MX lookups when configured). */
+  get providers(): ProviderDirectory {
+    if (!this.providersInstance) {
+      const { ProviderDirectory: Directory, systemMxResolver } = require('../delivery/provider-directory') as typeof import('../delivery/provider-directory');
+      this.providersInstance = new Directory({ paceStore: this.paceStore, mxResolver: this.options.mxResolver ?? systemMxResolver(this.config.pacing.mxTimeoutMs), logger: this.logger, config: this.config });
+    }
+    return this.providersInstance;
   }
 
   /** Created on first use, so commands that never send never open SMTP connections. */

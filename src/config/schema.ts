@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { bouncesDefaults, bouncesSchema, webhooksSchema } from './bounces-schema';
+import { pacingSchema } from './pacing-schema';
 
 /** IANA time zone check without a dependency: Intl refuses unknown zones. */
 function isTimeZone(value: string): boolean {
@@ -193,6 +194,8 @@ export const configSchema = z.object({
     buildAttempts: z.number().int().min(1).max(10).default(3),
     buildRetryDelayMs: z.number().int().min(10).default(5000),
   }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, buildAttempts: 3, buildRetryDelayMs: 5000, bounceLocalPart: 'bounces' }),
+  /** Pacing per mailbox provider (docs/delivery.md): each group's limits, and how its pace adapts to deferrals. */
+  pacing: pacingSchema.prefault({}),
   /** Bounce and complaint policy, circuit breaker and DSN mailbox (bounces issue). */
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
@@ -216,4 +219,5 @@ export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;
 export type DeliveryConfig = DaybreakConfig['delivery'];
 export type WebConfig = DaybreakConfig['web'];
+export type { PacingConfig, ProviderGroup } from './pacing-schema';
 export type RedisSentinelConfig = z.infer<typeof redisSentinelSchema>;

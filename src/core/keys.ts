@@ -78,6 +78,16 @@ export class Keys {
   /** Who is sending a reader's welcome now: STRING with a lease TTL. */
   welcomeLease(subscriberId: string): string { return `${this.prefix}:welcome:lease:${subscriberId}`; }
 
+  // Pacing per mailbox provider (delivery/pace-store.ts), shared by every worker
+  /** One provider group's pace: HASH (pace, changedAt, deferringSince, pausedUntil, version...); absent while it never deferred. */
+  paceGroup(group: string): string { return `${this.prefix}:pace:group:${group}`; }
+  /** HASH `<group>|sent` / `<group>|deferred` -> messages, cluster-wide (Prometheus counters). */
+  paceTotals(): string { return `${this.prefix}:pace:totals`; }
+  /** HASH `<group>|sent` / `<group>|deferred` for one edition (status), with a TTL. */
+  paceEdition(editionId: string): string { return `${this.prefix}:pace:edition:{${editionId}}`; }
+  /** HASH domain -> provider group, from MX lookups made for one edition (each domain resolved once), with a TTL. */
+  paceMx(editionId: string): string { return `${this.prefix}:pace:mx:{${editionId}}`; }
+
   // Ops metrics, cluster-wide (every worker process adds to them)
   /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */
   metricsMessages(): string { return `${this.prefix}:metrics:messages`; }

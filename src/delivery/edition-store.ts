@@ -343,10 +343,16 @@ export class EditionStore {
 
   // Fan-out
 
-  /** Queues (or settles as skipped) one page of readers; returns the ids to give send jobs. */
-  async fanoutPage(edition: Pick<Edition, 'id' | 'newsletterId'>, subscriberIds: string[], now: Date): Promise<string[]> {
+  /**
+   * Queues (or settles as skipped) one page of readers; returns the readers to give send jobs,
+   * with the domain of each one's address (pacing groups them by mailbox provider).
+   */
+  async fanoutPage(edition: Pick<Edition, 'id' | 'newsletterId'>, subscriberIds: string[], now: Date): Promise<Array<{ id: string; domain: string }>> {
     if (subscriberIds.length === 0) return [];
-    return (await scripts.fanoutPage.run(this.redis, [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions()], [now.getTime(), edition.newsletterId, this.keys.subscriber(''), ...subscriberIds])) as string[];
+    const flat = (await scripts.fanoutPage.run(this.redis, [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions()], [now.getTime(), edition.newsletterId, this.keys.subscriber(''), ...subscriberIds])) as string[];
+    const out: Array<{ id: string; domain: string }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i] as string, domain: flat[i + 1] as string });
+    return out;
   }
 
   /** Where a crashed fan-out resumes: after this subscriber id. */

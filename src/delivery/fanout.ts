@@ -5,12 +5,15 @@ import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { SubscriberStore } from '../subscribers/store';
 import type { EditionStore } from './edition-store';
+import type { ProviderDirectory } from './provider-directory';
 import type { DeliveryQueues } from './queues';
 
 export interface FanoutDeps {
   editions: Pick<EditionStore, 'get' | 'fanoutPage' | 'saveFanoutCursor' | 'fanoutDone'>;
   subscribers: Pick<SubscriberStore, 'pageMembers'>;
   queues: Pick<DeliveryQueues, 'send'>;
+  /** Which provider group (and so which send queue) each reader's domain goes to. */
+  providers: Pick<ProviderDirectory, 'groupsOf'>;
   clock: Clock;
   logger: Logger;
   config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'attempts' | 'backoffMs'> };
@@ -24,8 +27,9 @@ export interface FanoutResult {
 
 /**
  * Streams the newsletter's confirmed members in pages (never the whole list in memory), settles
- * the suppressed ones at once, and bulk-adds one small send job per remaining reader. Resumable:
- * the cursor is saved per page, and both the ledger and the job ids make a repeat add nothing.
+ * the suppressed ones at once, and bulk-adds one small send job per remaining reader, to the
+ * newsletter's queue for the reader's mailbox provider. Resumable: the cursor is saved per page,
+ * and both the ledger and the job ids make a repeat add nothing.
  */
 export async function fanOut(deps: FanoutDeps, editionId: string): Promise<FanoutResult> {
   const started = performance.now();
@@ -33,7 +37,6 @@ export async function fanOut(deps: FanoutDeps, editionId: string): Promise<Fanou
   if (!edition) throw new Error(`Edition ${editionId} does not exist`);
   if (edition.fanoutDone) return { pages: 0, queued: 0, ms: 0 };
   const { fanoutPageSize: pageSize, attempts, backoffMs } = deps.config.delivery;
-  const queue = deps.queues.send(edition.newsletterId);
   const log = deps.logger.child({ editionId });
   let cursor = edition.fanoutCursor;
   let pages = 0;
@@ -54,7 +57,17 @@ export async function fanOut(deps: FanoutDeps, editionId: string): Promise<Fanou
     nextPage = deps.subscribers.pageMembers(edition.newsletterId, cursor, pageSize);
     const toQueue = await deps.editions.fanoutPage(edition, ids, deps.clock.now());
     if (toQueue.length) {
-      await queue.addBulk(toQueue.map((s) => ({ name: 'send', data: { e: editionId, s } satisfies SendJobData, opts: { ...jobOptions, jobId: sendJobId(editionId, s) } })));
+      const groups = await deps.providers.groupsOf(editionId, toQueue.map((r) => r.domain));
+      const byGroup = new Map<string, string[]>();
+      for (const r of toQueue) {
+        const group = groups.get(r.domain) as string;
+        const list = byGroup.get(group) ?? [];
+        list.push(r.id);
+        byGroup.set(group, list);
+      }
+      await Promise.all([...byGroup].map(([group, readers]) => deps.queues.send(edition.newsletterId, group).addBulk(
+        readers.map((s) => ({ name: 'send', data: { e: editionId, s } satisfies SendJobData, opts: { ...jobOptions, jobId: sendJobId(editionId, s) } })),
+      )));
     }
     await deps.editions.saveFanoutCursor(editionId, cursor);
     pages += 1;

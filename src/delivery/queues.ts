@@ -1,12 +1,26 @@
 /** The BullMQ queues: one for edition builds, one per newsletter for sends, and what their jobs carry. */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type Redis from 'ioredis';
+import { otherGroup } from '../config/pacing-schema';
 
 /** Build + fan-out jobs, one per edition. */
 export const editionQueueName = 'editions';
-/** Send jobs, one queue per newsletter so each has its own provider rate limit across all workers. */
-export function sendQueueName(newsletterId: string): string {
-  return `send.${newsletterId}`;
+/** The provider group of every address no other group claims: its queue is the newsletter's own. */
+const catchAllGroup = otherGroup;
+
+/**
+ * Send jobs: one queue per newsletter and provider group (docs/delivery.md), so each group's pace
+ * binds every worker (BullMQ queue limits, in Redis) and a slowed group holds up only its own
+ * queue. Addresses no group claims (and every address, with pacing off) use `send.<newsletter>`.
+ */
+export function sendQueueName(newsletterId: string, group: string = catchAllGroup): string {
+  return group === catchAllGroup ? `send.${newsletterId}` : `send.${newsletterId}.${group}`;
+}
+
+/** The provider group a send queue is for (`send.national.google` -> google). */
+export function sendQueueGroup(queueName: string): string {
+  const parts = queueName.split('.');
+  return parts.length > 2 ? (parts[2] as string) : catchAllGroup;
 }
 
 export interface BuildJobData {
@@ -36,17 +50,25 @@ export class DeliveryQueues {
   readonly editions: Queue<BuildJobData>;
   private readonly sends = new Map<string, Queue<SendJobData>>();
 
-  constructor(private readonly connection: Redis, private readonly prefix: string) {
+  /** `groups`: the named provider groups, each with a queue per newsletter (none with pacing off). */
+  constructor(private readonly connection: Redis, private readonly prefix: string, readonly groups: readonly string[] = []) {
     this.editions = new Queue<BuildJobData>(editionQueueName, { connection: connection as ConnectionOptions, prefix });
   }
 
-  send(newsletterId: string): Queue<SendJobData> {
-    let queue = this.sends.get(newsletterId);
+  /** The newsletter's send queue for a provider group (its catch-all queue when none is named). */
+  send(newsletterId: string, group: string = catchAllGroup): Queue<SendJobData> {
+    const name = sendQueueName(newsletterId, group);
+    let queue = this.sends.get(name);
     if (!queue) {
-      queue = new Queue<SendJobData>(sendQueueName(newsletterId), { connection: this.connection as ConnectionOptions, prefix: this.prefix });
-      this.sends.set(newsletterId, queue);
+      queue = new Queue<SendJobData>(name, { connection: this.connection as ConnectionOptions, prefix: this.prefix });
+      this.sends.set(name, queue);
     }
     return queue;
+  }
+
+  /** Every send queue of the newsletter: its catch-all queue first, then one per provider group. */
+  sendQueues(newsletterId: string): Array<Queue<SendJobData>> {
+    return [catchAllGroup, ...this.groups].map((g) => this.send(newsletterId, g));
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,9 @@ import { verpSettings, type VerpSettings } from '../mail/verp';
 import { senderDomain } from '../mail/addresses';
 import { envelopeSender } from '../mail/envelope';
 import { messageIdFor, messageValues } from '../mail/personalise';
-import { isLastAttempt, type SendJobData } from './queues';
+import { isLastAttempt, sendQueueGroup, type SendJobData } from './queues';
+import type { Pacer } from './pacer';
+import { isRateDeferral } from './providers';
 import { localDateOf } from './schedule';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
@@ -60,7 +62,8 @@ export class SendProcessor {
   private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
   private nonceCounter = 0;
 
-  constructor(private readonly deps: SendDeps) {}
+  /** `pacer`: with pacing on, hears each send's outcome per provider group and says when a group is paused. */
+  constructor(private readonly deps: SendDeps, private readonly pacer?: Pick<Pacer, 'pauseOf' | 'recordSent' | 'recordDeferral' | 'pauseAtWindowEnd'>) {}
 
   private context(editionId: string): Promise<EditionContext> {
     let ctx = this.contexts.get(editionId);
@@ -105,6 +108,16 @@ export class SendProcessor {
     const ctx = await this.context(editionId);
     const { newsletter } = ctx;
     const started = performance.now();
+    const group = sendQueueGroup(job.queueName);
+    const pause = this.pacer?.pauseOf(group);
+    if (pause) {
+      // The provider kept deferring until a send window closed: it is not hammered. Its readers
+      // wait out the pause here (the group's queue stops taking jobs for a while, in every worker)...
+      if (!isLastAttempt(job)) {
+        await deps.queues.send(newsletter.id, group).rateLimit(Math.max(1000, Math.min(5000, pause.until.getTime() - deps.clock.now().getTime())));
+        throw Worker.RateLimitError();
+      }
+    }
     const now = deps.clock.now();
     const claim = await deps.editions.claim({
       editionId,
@@ -145,6 +158,13 @@ export class SendProcessor {
         throw new Error(`Edition ${editionId} is ${claim.state}, not sending; send job for subscriber ${subscriberId} will retry`);
     }
 
+    if (pause) {
+      // ...and once the reader's window has closed, they are failed with the reason, without SMTP.
+      const detail = `not sent: ${group} was paused until ${pause.until.toISOString()} (${pause.reason})`;
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: false, at: deps.clock.now() });
+      return 'failed';
+    }
     const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
     const values = messageValues({ publicUrl: deps.config.publicUrl, signer: deps.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
     let raw: Buffer;
@@ -163,6 +183,11 @@ export class SendProcessor {
       await deps.transport.send({ envelopeFrom: envelopeSender(deps.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
     } catch (error) {
       const failure = classifySmtpError(error);
+      if (this.pacer && isRateDeferral(failure)) {
+        // Only this provider slows down; every other group keeps its pace.
+        await this.pacer.recordDeferral(editionId, group, replyDetailOf(failure));
+        if (isLastAttempt(job)) await this.pacer.pauseAtWindowEnd(editionId, group, replyDetailOf(failure));
+      }
       if (failure.kind !== 'permanent' && !isLastAttempt(job)) {
         deps.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
         throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
@@ -176,6 +201,7 @@ export class SendProcessor {
       deps.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
       return 'failed';
     }
+    this.pacer?.recordSent(editionId, group);
     await deps.editions.settle(editionId, subscriberId, 's', messageId, deps.clock.now());
     await deps.outcomes.publish('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
     return 'sent';
@@ -196,4 +222,10 @@ export class SendProcessor {
       this.deps.logger.error({ err: error, editionId: job.data.e }, 'could not record a failed send');
     }
   }
+}
+
+/** The server's reply, with its code and status once ("421 4.7.28 ... try again later"). */
+function replyDetailOf(failure: { replyCode?: number; status?: string; diagnostic: string }): string {
+  const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
+  return failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
 }

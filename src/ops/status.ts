@@ -5,12 +5,13 @@ import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues } from '../delivery/queues';
+import { providerPaces, type ProviderPace, type ProviderPaceDeps } from './provider-pace';
 
-export interface StatusDeps {
+export interface StatusDeps extends ProviderPaceDeps {
   editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince'>;
-  queues: Pick<DeliveryQueues, 'send'>;
+  queues: Pick<DeliveryQueues, 'sendQueues'>;
   clock: Clock;
-  config: Pick<LoadedConfig, 'newsletters'>;
+  config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
 }
 
 /** Asked for an edition that is not there: says which ones are. */
@@ -71,7 +72,10 @@ export interface EditionStatus {
   etaSeconds?: number;
   reason?: string;
   warnings: string[];
+  /** The newsletter's send queues together (one per provider group with pacing on). */
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
+  /** Each provider group: this edition's sent and deferred, the group's pace now, a pause (pacing on only). */
+  providers?: ProviderPace[];
   /** Things ops should act on (no workers, paused queue, failures). */
   notes: string[];
   history: Array<{ at: string; event: string } & Record<string, unknown>>;
@@ -98,13 +102,19 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const e = await getEditionOrThrow(deps, id);
   const now = deps.clock.now();
   const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
-  const queue = deps.queues.send(e.newsletterId);
-  const [jobCounts, paused, workers, history] = await Promise.all([
-    queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
-    queue.isPaused(),
-    queue.getWorkersCount(),
+  const queues = deps.queues.sendQueues(e.newsletterId);
+  const [perQueue, pausedQueues, workerCounts, history, providers] = await Promise.all([
+    Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'))),
+    Promise.all(queues.map((q) => q.isPaused())),
+    Promise.all(queues.map((q) => q.getWorkersCount())),
     deps.editions.history(id, options.historyLines ?? 8),
+    deps.config.pacing.enabled ? providerPaces(deps, id) : Promise.resolve(undefined),
   ]);
+  const jobCounts: Record<string, number> = {};
+  for (const counts of perQueue) for (const [state, n] of Object.entries(counts)) jobCounts[state] = (jobCounts[state] ?? 0) + n;
+  const paused = pausedQueues.some(Boolean);
+  // Every process starts a worker on each of the newsletter's queues: the catch-all queue's count is the processes'.
+  const workers = workerCounts[0] ?? 0;
   const settled = settledCount(e);
   const pending = pendingCount(e);
   const final = finalStates.has(e.state);
@@ -125,6 +135,10 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
   if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
   if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
+  for (const p of providers ?? []) {
+    if (p.pausedUntil) notes.push(`${p.group} is paused until ${p.pausedUntil}: ${p.pauseReason ?? 'it kept deferring'}. Its readers wait, or are failed once the window closes (\`daybreak resend ${id} --failed\` sends them later).`);
+    else if (p.deferringSince && p.pace !== undefined && p.fullPace !== undefined && p.pace < p.fullPace) notes.push(`${p.group} has been deferring since ${p.deferringSince} (${p.lastReply ?? 'rate limited'}): sent at ${Math.round(p.pace * 10) / 10} of ${p.fullPace} messages/s; other providers keep their pace.`);
+  }
 
   const waitingJobs = (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0);
   return {
@@ -147,6 +161,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     reason: e.reason,
     warnings: e.warnings,
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
+    providers,
     notes,
     history,
   };

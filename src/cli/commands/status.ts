@@ -50,6 +50,16 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
   if (!s.final || s.queue.waiting + s.queue.active + s.queue.delayed > 0) {
     lines.push(`Queue:     ${n(s.queue.waiting)} waiting, ${n(s.queue.active)} active, ${n(s.queue.delayed)} delayed${s.queue.paused ? ' (queue paused)' : ''} · ${s.queue.workers} worker connection(s)`);
   }
+  const providers = (s.providers ?? []).filter((p) => p.sent + p.deferred > 0 || p.pausedUntil || p.deferringSince);
+  if (providers.length) {
+    // Each provider group's share of this edition, and its pace now (shared by every newsletter).
+    lines.push('Providers: sent, deferred, pace now');
+    const gw = Math.max(...providers.map((p) => p.group.length));
+    for (const p of providers) {
+      const pace = p.pausedUntil ? `paused until ${localTime(runtime, s.newsletterId, p.pausedUntil, 'HH:mm')}` : p.pace === undefined ? 'not paced' : `${formatRate(p.pace)}${p.fullPace !== undefined && p.pace < p.fullPace ? ` of ${formatRate(p.fullPace)} (slowed: deferring)` : ''}`;
+      lines.push(`  ${p.group.padEnd(gw)} ${n(p.sent).padStart(w)} ${n(p.deferred).padStart(w)}  ${pace}`);
+    }
+  }
   for (const warning of s.warnings) lines.push(`Warning:   ${warning}`);
   if (s.history.length) {
     lines.push('History:');
