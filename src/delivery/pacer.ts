@@ -120,8 +120,11 @@ export class Pacer {
     const limits = this.limits.get(group);
     if (!limits?.adaptive || limits.perSecond === undefined) return;
     const full = limits.perSecond;
-    const before = currentPace(this.states.get(group) ?? { version: 0 }, full);
-    const after = await this.change(group, (s) => afterDeferral(s, full, this.settings, this.deps.clock.now().getTime(), reply));
+    let before = full;
+    const after = await this.change(group, (s) => {
+      before = currentPace(s, full);
+      return afterDeferral(s, full, this.settings, this.deps.clock.now().getTime(), reply);
+    });
     if (after && currentPace(after, full) < before) {
       this.deps.logger.info({ group, pace: currentPace(after, full), reply }, `${group} asked us to slow down; its pace is now ${formatPace(currentPace(after, full))} messages/s (other providers keep theirs)`);
       await this.applyLimits([group]);

@@ -60,15 +60,16 @@ export class ProviderDirectory {
   async groupsOf(editionId: string, domains: Iterable<string>): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const { enabled, mxLookup } = this.deps.config.pacing;
-    const unknown: string[] = [];
+    const unknownSet = new Set<string>();
     const memory = this.memory(editionId);
     for (const domain of domains) {
-      if (out.has(domain)) continue;
+      if (out.has(domain) || unknownSet.has(domain)) continue;
       const group = enabled ? this.table.groupOfDomain(domain) ?? (mxLookup ? memory.get(domain) : otherGroup) : otherGroup;
       if (group) out.set(domain, group);
-      else unknown.push(domain);
+      else unknownSet.add(domain);
     }
-    if (unknown.length === 0) return out;
+    if (unknownSet.size === 0) return out;
+    const unknown = [...unknownSet];
     // Another worker (or an earlier run of this fan-out) may have resolved them for this edition.
     const stored = await this.deps.paceStore.mxGroups(editionId, unknown);
     const toResolve = unknown.filter((d) => !stored.has(d));

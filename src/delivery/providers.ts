@@ -65,18 +65,22 @@ export class ProviderTable {
 
 /** Words providers use when they throttle a sender (checked on the bounded reply text only). */
 const rateWords = /\b(?:rate|too many|throttl\w*|temporarily deferred|try again later|slow down)\b/i;
+/** 4.7.x also covers refusals of our own setup (TLS, authentication): those are the relay's business. */
+const setupWords = /\b(?:STARTTLS|TLS|SSL|certificate|auth\w*)\b/i;
 
 /**
- * True when the reply asks the sender to slow down: any 4.7.x status (Gmail's 421 4.7.28, Microsoft's
- * 451 4.7.650, Yahoo's 421 4.7.0), a 421 from the reader's side of the session (RCPT, DATA), or a
- * 4xx that says so in words. A 421 to our connection or sender (greeting, HELO, MAIL) is the relay's
- * business, not a provider's pace.
+ * True when the reply asks the sender to slow down: a 4.7.x status (Gmail's 421 4.7.28, Microsoft's
+ * 451 4.7.650, Yahoo's 421 4.7.0), a 421 to a message (RCPT, DATA), or a 4xx that says so in
+ * words. nodemailer reports a 421 at RCPT as the connection closing (command CONN), so the status
+ * decides there; a bare 421 to our connection or sender is the relay's business, not a provider's pace.
  */
 export function isRateDeferral(failure: Pick<FailureDetail, 'replyCode' | 'status' | 'diagnostic' | 'command'>): boolean {
   const code = failure.replyCode;
   if (code === undefined || code < 400 || code >= 500) return false;
-  if (failure.command === 'CONN' || failure.command === 'HELO' || failure.command === 'MAIL') return false;
+  const text = failure.diagnostic.slice(0, 500);
+  if (setupWords.test(text)) return false;
   if (failure.status?.startsWith('4.7.')) return true;
-  if (code === 421) return true;
-  return rateWords.test(failure.diagnostic.slice(0, 500));
+  const toMessage = failure.command === 'RCPT' || failure.command === 'DATA';
+  if (code === 421) return toMessage || rateWords.test(text);
+  return rateWords.test(text);
 }
