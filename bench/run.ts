@@ -2,6 +2,8 @@
  * `npm run bench`: a whole edition for generated subscribers against a local SMTP sink, beside
  * the ceiling it competes with (pre-built messages through pooled nodemailer into the same sink).
  * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import  --from-source  --workers 1
+ *          --pacing on|off (pacing per mailbox provider; on: limits no run reaches, so only its machinery costs)
+ *          --domains mixed|single (readers spread over Gmail, Microsoft, Yahoo, Apple and others, the default; or all at bench.example)
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -22,7 +24,7 @@ import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
 
-type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number };
+type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; pacing: boolean; domains: 'single' | 'mixed' };
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
@@ -37,7 +39,16 @@ function parseArgs(argv: string[]): Args {
     // Run the worker through tsx from source instead of the compiled build.
     fromSource: argv.includes('--from-source'),
     workers: Number(get('workers') ?? 1),
+    pacing: (get('pacing') ?? 'on') !== 'off',
+    domains: get('domains') === 'single' ? 'single' : 'mixed',
   };
+}
+
+/** The mixed list: 40% Gmail, 20% Microsoft, 10% Yahoo, 10% Apple, 20% everyone else (no MX lookups). */
+const mixedDomains = ['gmail.com', 'gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.co.uk', 'yahoo.com', 'icloud.com', 'bench.example', 'bench.example'];
+
+function readerDomain(id: number, domains: Args['domains']): string {
+  return domains === 'mixed' ? (mixedDomains[id % mixedDomains.length] as string) : 'bench.example';
 }
 
 const tsxArgs = ['--import', 'tsx'];
@@ -70,13 +81,13 @@ function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number): Promise<void> {
+async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number, domains: Args['domains'] = 'single'): Promise<void> {
   const { keys } = runtime;
   const now = Date.now();
   for (let start = 1; start <= count; start += 2000) {
     const p = runtime.redis.pipeline();
     for (let id = start; id < start + 2000 && id <= count; id++) {
-      const email = `reader-${id}@bench.example`;
+      const email = `reader-${id}@${readerDomain(id, domains)}`;
       p.hset(keys.subscriber(String(id)), { id, email, emailHash: runtime.subscribers.hashOf(email), name: id % 3 ? `Reader ${id}` : 'José Ñúñez', status: 'confirmed', newsletters: newsletterId, createdAt: now, updatedAt: now, confirmedAt: now, source: 'bench' });
       p.hset(keys.subscriberByEmail(), email, String(id));
       p.zadd(keys.members(newsletterId), id, String(id));
@@ -92,7 +103,7 @@ function writeConfig(config: LoadedConfig): string {
   raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
   const file = path.join(dir, 'daybreak.json');
   // The worker runs as production does (NODE_ENV=production), on the sample stories, on purpose.
-  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery, pacing: config.pacing }, null, 2));
   return file;
 }
 
@@ -111,10 +122,16 @@ async function main(): Promise<void> {
   const sink = await startSink();
   const results: Record<string, number | string> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version };
   const print = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
-  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); ${args.workers} worker process(es) at concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections each\n`);
+  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); ${args.workers} worker process(es) at concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections each; pacing ${args.pacing ? 'on' : 'off'}, ${args.domains} domains\n`);
   results.workers = args.workers;
+  results.pacing = args.pacing ? 'on' : 'off';
+  results.domains = args.domains;
 
-  const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
+  // Pacing on: every group limited far above any rate this machine reaches, so what it costs is its
+  // machinery (a queue per group, queue limits, the pacer), never a limit that binds.
+  const unbound = { perSecond: 1_000_000, connections: args.concurrency };
+  const pacing = { enabled: args.pacing, providers: args.pacing ? { google: unbound, microsoft: unbound, yahoo: unbound, apple: unbound } : {} };
+  const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, pacing, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
   const runtime = new Runtime(base, { logger: silentLogger });
   const newsletter = base.newsletters[0];
 
@@ -155,7 +172,7 @@ async function main(): Promise<void> {
     const config: LoadedConfig = { ...base, redisPrefix: prefix };
     const rt = new Runtime(config, { logger: silentLogger });
     await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, size);
+    await seedSubscribers(rt, newsletter.id, size, args.domains);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
       env: { ...process.env, DAYBREAK_CONFIG: configFile, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },

@@ -17,6 +17,11 @@ export function sendQueueName(newsletterId: string, group: string = catchAllGrou
   return group === catchAllGroup ? `send.${newsletterId}` : `send.${newsletterId}.${group}`;
 }
 
+/** The newsletter a send queue is for (`send.national.google` -> national). */
+export function sendQueueNewsletter(queueName: string): string {
+  return queueName.split('.')[1] ?? '';
+}
+
 /** The provider group a send queue is for (`send.national.google` -> google). */
 export function sendQueueGroup(queueName: string): string {
   const parts = queueName.split('.');

@@ -9,12 +9,13 @@ import { verpSettings, type VerpSettings } from '../mail/verp';
 import { senderDomain } from '../mail/addresses';
 import { envelopeSender } from '../mail/envelope';
 import { messageIdFor, messageValues } from '../mail/personalise';
-import { isLastAttempt, sendQueueGroup, type SendJobData } from './queues';
+import { isLastAttempt, sendQueueGroup, sendQueueNewsletter, type SendJobData } from './queues';
 import type { Pacer } from './pacer';
 import { isRateDeferral } from './providers';
 import { localDateOf } from './schedule';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
+import { Semaphore } from '../core/semaphore';
 import type { Logger } from '../core/logger';
 import type { MailTransport } from '../mail/transports';
 import type { TokenSigner } from '../mail/tokens';
@@ -62,8 +63,25 @@ export class SendProcessor {
   private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
   private nonceCounter = 0;
 
+  /**
+   * With pacing on, a newsletter has a worker per provider group: together they run at most
+   * `concurrency` sends in this process, as its one worker did alone (per newsletter, by queue name).
+   */
+  private readonly slots = new Map<string, Semaphore>();
+
   /** `pacer`: with pacing on, hears each send's outcome per provider group and says when a group is paused. */
-  constructor(private readonly deps: SendDeps, private readonly pacer?: Pick<Pacer, 'pauseOf' | 'recordSent' | 'recordDeferral' | 'pauseAtWindowEnd'>) {}
+  constructor(private readonly deps: SendDeps, private readonly pacer?: Pick<Pacer, 'pauseOf' | 'recordSent' | 'recordDeferral' | 'pauseAtWindowEnd'>, private readonly options: { concurrency?: number } = {}) {}
+
+  private slotsOf(queueName: string): Semaphore | undefined {
+    if (!this.pacer || !this.options.concurrency) return undefined;
+    const newsletter = sendQueueNewsletter(queueName);
+    let slots = this.slots.get(newsletter);
+    if (!slots) {
+      slots = new Semaphore(this.options.concurrency);
+      this.slots.set(newsletter, slots);
+    }
+    return slots;
+  }
 
   private context(editionId: string): Promise<EditionContext> {
     let ctx = this.contexts.get(editionId);
@@ -103,6 +121,17 @@ export class SendProcessor {
   }
 
   async process(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
+    const slots = this.slotsOf(job.queueName);
+    if (!slots) return this.processOne(job, token);
+    const release = await slots.acquire();
+    try {
+      return await this.processOne(job, token);
+    } finally {
+      release();
+    }
+  }
+
+  private async processOne(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
     const { e: editionId, s: subscriberId } = job.data;
     const deps = this.deps;
     const ctx = await this.context(editionId);

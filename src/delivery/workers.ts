@@ -54,10 +54,11 @@ export function createEditionWorker(deps: WorkerDeps, options: { concurrency?: n
 export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: number; newsletters?: string[] } = {}): Worker<SendJobData>[] {
   const pacing = deps.config.pacing;
   const pacer = pacing.enabled ? new Pacer(deps) : undefined;
-  const processor = new SendProcessor(deps, pacer);
+  const concurrency = options.concurrency ?? deps.config.delivery.concurrency;
+  // The workers of one newsletter's groups share the process's concurrency, as one worker had it alone.
+  const processor = new SendProcessor(deps, pacer, { concurrency });
   // Counters, latency and progress samples for status and /metrics, from every sending process.
   instrumentDelivery(deps);
-  const concurrency = options.concurrency ?? deps.config.delivery.concurrency;
   const ids = options.newsletters ?? deps.config.newsletters.map((n) => n.id);
   const groups = pacing.enabled ? providerGroups(pacing) : [];
   if (pacer) void pacer.start(ids).catch((err: unknown) => deps.logger.warn({ err }, 'pacing could not set the queue limits yet; it tries again every second'));
