@@ -57,7 +57,9 @@ export class Runtime {
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.paceStore = new PaceStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
-    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() });
+    // Newsletters delivered in each reader's zone keep a zone index of their members (membership).
+    const zoned = config.newsletters.filter((n) => n.delivery === 'reader-zone').map((n) => ({ id: n.id, timezone: n.timezone }));
+    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, () => zoned);
     this.signer = new TokenSigner(config.secret);
     this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;

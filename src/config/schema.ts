@@ -1,17 +1,13 @@
 /** The configuration schema (zod): newsletters, delivery, web, bounces; every value validated with a message. */
 import { z } from 'zod';
 import cron from 'node-cron';
+import { canonicalTimeZone } from '../core/timezone';
 import { bouncesDefaults, bouncesSchema, webhooksSchema } from './bounces-schema';
 import { pacingSchema } from './pacing-schema';
 
 /** IANA time zone check without a dependency: Intl refuses unknown zones. */
 function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
+  return canonicalTimeZone(value) !== undefined;
 }
 
 const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -47,6 +43,12 @@ export const newsletterSchema = z.object({
   replyTo: mailbox.optional(),
   /** Handlebars, with {{name}}, {{date}} (e.g. "Tuesday 24 November 2026") and {{lead}} (lead headline). */
   subject: z.string().min(1).max(200).default('{{name}} briefing: {{date}}'),
+  /**
+   * When readers get it: `newsletter-zone`, everyone at the cron's time in `timezone`; `reader-zone`,
+   * each reader at the cron's time in their own zone (readers without one: `timezone`), the day's
+   * one edition sent in waves, one per zone (docs/delivery.md).
+   */
+  delivery: z.enum(['newsletter-zone', 'reader-zone']).default('newsletter-zone'),
   /** How long after its scheduled time an edition may still start; later it is held for ops. */
   sendWindowHours: z.number().positive().max(24).default(3),
   rateLimit: z.object({

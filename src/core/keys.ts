@@ -25,6 +25,15 @@ export class Keys {
   pendingSignup(id: string): string { return `${this.prefix}:sub:${id}:signup`; }
   /** Pending (unconfirmed) subscribers who asked for a newsletter: ZSET scored by id, for counts. */
   pendingMembers(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:pending`; }
+  /**
+   * Readers of a newsletter delivered in readers' zones who live in another zone than the
+   * newsletter's (membership's zone index): ZSET scored by id, one per zone.
+   */
+  zoneMembers(newsletterId: string, zone: string): string { return `${this.prefix}:nl:${newsletterId}:tz:${zone}`; }
+  /** The newsletter's zone index registry: HASH zone -> readers in it, and `@zone`, the newsletter zone it was built for. */
+  memberZones(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:zones`; }
+  /** Held while one process rebuilds the newsletter's zone index: STRING with a TTL. */
+  memberZonesRebuild(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:zones:rebuilding`; }
   /** Running counters per newsletter (e.g. `<id>:unsubscribed`): HASH. */
   newsletterCounters(): string { return `${this.prefix}:nl:counters`; }
   /** Fixed-window rate-limit counter (subscriptions web). */

@@ -5,7 +5,7 @@ import type { Keys } from '../core/keys';
 import { loadLuaScript } from '../core/lua-script';
 import type { ConsentRecord } from './consent';
 import { normaliseEmail } from './email';
-import { membershipKeyParts } from './membership';
+import { membershipKeyParts, zoneIndexSpec, type ZonedNewsletter } from './membership';
 
 export type SubscriberStatus = 'pending' | 'confirmed' | 'unsubscribed';
 
@@ -20,6 +20,11 @@ export interface Subscriber {
   confirmedAt?: Date;
   updatedAt: Date;
   source?: string;
+  /**
+   * The reader's IANA time zone, chosen on the sign-up or preferences page or imported; unset:
+   * the newsletter's. A newsletter delivered in readers' zones reaches them at its time in this zone.
+   */
+  timezone?: string;
 }
 
 export interface SubscriberEvent {
@@ -54,7 +59,16 @@ function historyEntry(at: Date, event: string, detail?: Record<string, unknown>)
  * rule (lua/includes/membership.lua).
  */
 export class SubscriberRecords {
-  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly hashOf: (email: string) => string) {}
+  /**
+   * `zoned`: the newsletters delivered in readers' own zones (config), whose zone index every
+   * change keeps (membership's rule, lua/includes/zones.lua).
+   */
+  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly hashOf: (email: string) => string, private readonly zoned: () => readonly ZonedNewsletter[] = () => []) {}
+
+  /** The zone index spec for the scripts that change readers. */
+  zoneSpec(): string {
+    return zoneIndexSpec(this.keys, this.zoned());
+  }
 
   async findIdByEmail(email: string): Promise<string | undefined> {
     return (await this.redis.hget(this.keys.subscriberByEmail(), normaliseEmail(email))) ?? undefined;
@@ -82,6 +96,7 @@ export class SubscriberRecords {
       confirmedAt: h.confirmedAt ? new Date(Number(h.confirmedAt)) : undefined,
       updatedAt: new Date(Number(h.updatedAt)),
       source: h.source || undefined,
+      timezone: h.timezone || undefined,
     };
   }
 
@@ -98,13 +113,14 @@ export class SubscriberRecords {
         change.clear?.length ? JSON.stringify(change.clear) : '',
         change.history ? historyEntry(change.history.at, change.history.event, change.history.detail) : '',
         change.consent ? JSON.stringify(change.consent) : '',
+        this.zoneSpec(),
       ],
     );
     return reply === 1;
   }
 
   /** Creates a pending record for a new address; returns the existing id otherwise. HSETNX settles a race: the first id wins. */
-  async createPending(email: string, input: { name?: string; newsletters: string[]; source: string; now: Date; history: boolean }): Promise<{ id: string; created: boolean }> {
+  async createPending(email: string, input: { name?: string; timezone?: string; newsletters: string[]; source: string; now: Date; history: boolean }): Promise<{ id: string; created: boolean }> {
     const existing = await this.redis.hget(this.keys.subscriberByEmail(), email);
     if (existing) return { id: existing, created: false };
     const fresh = String(await this.redis.incr(this.keys.subscriberSeq()));
@@ -114,7 +130,7 @@ export class SubscriberRecords {
     const now = input.now.getTime();
     await this.redis.zadd(this.keys.allSubscribers(), Number(fresh), fresh);
     await this.change(fresh, {
-      fields: { id: fresh, email, emailHash: this.hashOf(email), status: 'pending', newsletters: input.newsletters.join(','), createdAt: now, updatedAt: now, source: input.source, name: input.name || undefined },
+      fields: { id: fresh, email, emailHash: this.hashOf(email), status: 'pending', newsletters: input.newsletters.join(','), createdAt: now, updatedAt: now, source: input.source, name: input.name || undefined, timezone: input.timezone || undefined },
       history: input.history ? { at: input.now, event: 'created', detail: { status: 'pending', newsletters: input.newsletters, source: input.source } } : undefined,
     }, { create: true });
     return { id: fresh, created: true };

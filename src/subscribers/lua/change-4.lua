@@ -14,19 +14,22 @@
   ARGV[8] fields to delete (JSON array), '' for none
   ARGV[9] history entry (JSON), '' for none
   ARGV[10] consent entry (JSON), '' for none
+  ARGV[11] the zone index spec (includes/zones.lua), '' when no newsletter is delivered in readers' zones
   Returns 1, or 0 when the reader to change does not exist.
 ]]
 --- @include "includes/membership"
+--- @include "includes/zones"
 if ARGV[6] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local before = redis.call('HMGET', KEYS[1], 'status', 'newsletters')
+local before = redis.call('HMGET', KEYS[1], 'status', 'newsletters', 'timezone')
 if ARGV[7] ~= '' then
   for field, value in pairs(cjson.decode(ARGV[7])) do redis.call('HSET', KEYS[1], field, value) end
 end
 if ARGV[8] ~= '' then
   for _, field in ipairs(cjson.decode(ARGV[8])) do redis.call('HDEL', KEYS[1], field) end
 end
-local after = redis.call('HMGET', KEYS[1], 'status', 'newsletters')
+local after = redis.call('HMGET', KEYS[1], 'status', 'newsletters', 'timezone')
 applyMembership(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[4], before[1], before[2], after[1], after[2])
+applyZoneSpec(ARGV[1], ARGV[11], before[1], before[2], before[3], after[1], after[2], after[3])
 if ARGV[9] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[10]) end
 return 1
