@@ -68,6 +68,8 @@ export class Keys {
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
   /** Who bounced or complained about this edition: HASH subscriberId -> flags, so each reader counts once. */
   editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }
+  /** The waves of an edition delivered in readers' zones: HASH `<zone>|due`, `|state`, `|cursor`, `|q` `|s` `|f` `|k` counts. */
+  editionWaves(id: string): string { return `${this.prefix}:ed:{${id}}:waves`; }
   /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
   editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
 

@@ -40,6 +40,8 @@ export interface SendJobData {
   s: string;
   /** resend even if already sent (explicit ops resend) */
   f?: 1;
+  /** The zone of the wave it is sent in (an edition delivered in readers' zones): its counts, its send window. */
+  w?: string;
 }
 
 /** True when this run of the job is its last allowed attempt (BullMQ counts attempts made before it). */

@@ -158,6 +158,7 @@ export class SendProcessor {
       dailyCap: newsletter.rateLimit.dailyCap,
       localDate: this.localDate(now, newsletter.timezone),
       force: job.data.f === 1,
+      wave: job.data.w,
     });
     switch (claim.kind) {
       case 'claimed':
@@ -190,7 +191,7 @@ export class SendProcessor {
     if (pause) {
       // ...and once the reader's window has closed, they are failed with the reason, without SMTP.
       const detail = `not sent: ${group} was paused until ${pause.until.toISOString()} (${pause.reason})`;
-      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now(), job.data.w);
       await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: false, at: deps.clock.now() });
       return 'failed';
     }
@@ -203,7 +204,7 @@ export class SendProcessor {
       // A value no message can carry (an address or name that slipped past validation): retrying
       // cannot help, and a claim left open would keep the edition from ever finishing.
       const detail = `message could not be built: ${(error as Error).message}`;
-      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now(), job.data.w);
       await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: true, at: deps.clock.now() });
       deps.logger.error({ editionId, subscriberId, err: error }, 'message could not be built');
       return 'failed';
@@ -224,14 +225,14 @@ export class SendProcessor {
       // The server's reply usually starts with its code and status already: keep them once.
       const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
       const detail = failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
-      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
+      await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now(), job.data.w);
       // The bounce side subscribes to this (a refusal at send time is a bounce); delivery never calls it.
       await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent', failure, at: deps.clock.now() });
       deps.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
       return 'failed';
     }
     this.pacer?.recordSent(editionId, group);
-    await deps.editions.settle(editionId, subscriberId, 's', messageId, deps.clock.now());
+    await deps.editions.settle(editionId, subscriberId, 's', messageId, deps.clock.now(), job.data.w);
     await deps.outcomes.publish('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
     return 'sent';
   }
@@ -245,7 +246,7 @@ export class SendProcessor {
     try {
       const entry = await this.deps.editions.ledgerEntry(job.data.e, job.data.s);
       if (entry && (entry.kind === 'queued' || entry.kind === 'claimed')) {
-        await this.deps.editions.settle(job.data.e, job.data.s, 'f', `gave up after ${job.attemptsMade} attempts: ${err.message}`, this.deps.clock.now());
+        await this.deps.editions.settle(job.data.e, job.data.s, 'f', `gave up after ${job.attemptsMade} attempts: ${err.message}`, this.deps.clock.now(), job.data.w);
       }
     } catch (error) {
       this.deps.logger.error({ err: error, editionId: job.data.e }, 'could not record a failed send');

@@ -5,10 +5,11 @@ import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues } from '../delivery/queues';
+import { wavePending, type Wave } from '../delivery/waves';
 import { providerPaces, type ProviderPace, type ProviderPaceDeps } from './provider-pace';
 
 export interface StatusDeps extends ProviderPaceDeps {
-  editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince'>;
+  editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince' | 'waves'>;
   queues: Pick<DeliveryQueues, 'sendQueues'>;
   clock: Clock;
   config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
@@ -76,9 +77,27 @@ export interface EditionStatus {
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
   /** Each provider group: this edition's sent and deferred, the group's pace now, a pause (pacing on only). */
   providers?: ProviderPace[];
+  /** An edition delivered in readers' zones: each wave (zone, due time, where it stands, its own counts), earliest first. */
+  waves?: WaveStatus[];
   /** Things ops should act on (no workers, paused queue, failures). */
   notes: string[];
   history: Array<{ at: string; event: string } & Record<string, unknown>>;
+}
+
+export interface WaveStatus {
+  zone: string;
+  /** The newsletter's own zone: readers without a zone of their own are in it. */
+  isDefault: boolean;
+  due: string;
+  /** waiting (its time has not come), out (queued: its readers are being sent), held (too late for its window). */
+  state: Wave['state'];
+  forced: boolean;
+  reason?: string;
+  queued: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+  pending: number;
 }
 
 /** How far back progress samples count towards the "recent" rate. */
@@ -103,12 +122,13 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const now = deps.clock.now();
   const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
   const queues = deps.queues.sendQueues(e.newsletterId);
-  const [perQueue, pausedQueues, workerCounts, history, providers] = await Promise.all([
+  const [perQueue, pausedQueues, workerCounts, history, providers, waves] = await Promise.all([
     Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'))),
     Promise.all(queues.map((q) => q.isPaused())),
     Promise.all(queues.map((q) => q.getWorkersCount())),
     deps.editions.history(id, options.historyLines ?? 8),
     deps.config.pacing.enabled ? providerPaces(deps, id) : Promise.resolve(undefined),
+    deps.editions.waves(id),
   ]);
   const jobCounts: Record<string, number> = {};
   for (const counts of perQueue) for (const [state, n] of Object.entries(counts)) jobCounts[state] = (jobCounts[state] ?? 0) + n;
@@ -135,6 +155,10 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
   if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
   if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
+  const held = (waves ?? []).filter((w) => w.state === 'held');
+  if (held.length) notes.push(`${held.length} wave(s) held as too late for their send window (${held.map((w) => w.zone).join(', ')}): \`daybreak run-edition ${e.newsletterId} --date ${e.localDate} --force\` sends them now.`);
+  const next = (waves ?? []).find((w) => w.state === 'waiting');
+  if (next && (e.state === 'sending' || e.state === 'paused')) notes.push(`Next wave: ${next.zone} at ${next.due.toISOString()}; ${(waves ?? []).filter((w) => w.state === 'waiting').length} wave(s) still to come.`);
   for (const p of providers ?? []) {
     if (p.pausedUntil) notes.push(`${p.group} is paused until ${p.pausedUntil}: ${p.pauseReason ?? 'it kept deferring'}. Its readers wait, or are failed once the window closes (\`daybreak resend ${id} --failed\` sends them later).`);
     else if (p.deferringSince && p.pace !== undefined && p.fullPace !== undefined && p.pace < p.fullPace) notes.push(`${p.group} has been deferring since ${p.deferringSince} (${p.lastReply ?? 'rate limited'}): sent at ${Math.round(p.pace * 10) / 10} of ${p.fullPace} messages/s; other providers keep their pace.`);
@@ -162,6 +186,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     warnings: e.warnings,
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
     providers,
+    waves: waves?.map((w) => ({ zone: w.zone, isDefault: w.isDefault, due: w.due.toISOString(), state: w.state, forced: w.forced, reason: w.reason, queued: w.queued, sent: w.sent, failed: w.failed, skipped: w.skipped, pending: wavePending(w) })),
     notes,
     history,
   };

@@ -129,7 +129,7 @@ describe('grouping by MX host, on a fake resolver', () => {
       await runtime.editions.createIfAbsent({ id, newsletterId: 'national', localDate: id.slice(-10), trigger: 'manual', scheduledFor: now, now });
       await setEditionFields(runtime, id, { state: 'sending' });
     }
-    const deps = { editions: runtime.editions, subscribers: runtime.subscribers, queues: runtime.queues, providers: runtime.providers, clock: runtime.clock, logger: runtime.logger };
+    const deps = { editions: runtime.editions, subscribers: runtime.subscribers, queues: runtime.queues, providers: runtime.providers, clock: runtime.clock, logger: runtime.logger, newsletter: (id: string) => runtime.newsletter(id) };
     await fanOut({ ...deps, config: { delivery: { ...runtime.config.delivery, fanoutPageSize: 7 } } }, 'national-2026-11-24');
     // Ten readers per domain, over eight pages: each unknown domain was asked about once.
     expect([...asked].sort()).toEqual(['acme.example', 'contoso.example', 'gone.example', 'small.example']);

@@ -50,6 +50,17 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
   if (!s.final || s.queue.waiting + s.queue.active + s.queue.delayed > 0) {
     lines.push(`Queue:     ${n(s.queue.waiting)} waiting, ${n(s.queue.active)} active, ${n(s.queue.delayed)} delayed${s.queue.paused ? ' (queue paused)' : ''} · ${s.queue.workers} worker connection(s)`);
   }
+  if (s.waves?.length) {
+    // One edition, sent in waves: each at the schedule's time in its zone.
+    lines.push(`Waves:     ${s.waves.length} (one per zone: queued, sent, pending, due in the zone's time)`);
+    const zw = Math.max(...s.waves.map((x) => x.zone.length + (x.isDefault ? 2 : 0)));
+    for (const x of s.waves) {
+      const due = DateTime.fromISO(x.due, { zone: x.zone });
+      const state = x.state === 'held' ? 'held' : x.state === 'waiting' ? 'waiting' : x.forced ? 'out (forced)' : 'out';
+      lines.push(`  ${`${x.zone}${x.isDefault ? ' *' : ''}`.padEnd(zw)}  ${due.toFormat('ccc dd LLL HH:mm ZZZZ')} (${DateTime.fromISO(x.due, { zone: 'UTC' }).toFormat('HH:mm')} UTC)  ${state.padEnd(12)} ${n(x.queued).padStart(w)} ${n(x.sent).padStart(w)} ${n(x.pending).padStart(w)}`);
+    }
+    lines.push('  (* the newsletter\'s own zone: readers with no zone of their own too)');
+  }
   const providers = (s.providers ?? []).filter((p) => p.sent + p.deferred > 0 || p.pausedUntil || p.deferringSince);
   if (providers.length) {
     // Each provider group's share of this edition, and its pace now (shared by every newsletter).
