@@ -12,6 +12,7 @@ import { EditionStore } from '../delivery/edition-store';
 import type { BouncePolicy } from '../bounces/policy';
 import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
+import { TransportBreakerStore } from '../delivery/transport-breaker';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
 
@@ -27,6 +28,8 @@ export class Runtime {
   readonly editions: EditionStore;
   /** Cluster-wide delivery counters (metrics). */
   readonly metrics: DeliveryMetricsStore;
+  /** The mail relay's circuit breaker, shared by every worker. */
+  readonly transportBreaker: TransportBreakerStore;
   readonly subscribers: SubscriberStore;
   private queuesInstance?: DeliveryQueues;
   readonly signer: TokenSigner;
@@ -43,12 +46,15 @@ export class Runtime {
     this.redis = options.redis ?? createRedis(config.redisUrl, {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys);
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
+    this.transportBreaker = new TransportBreakerStore(this.redis, this.keys);
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret);
     this.signer = new TokenSigner(config.secret);
     this.transportInstance = options.transport;
     this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });
+    // Only the reader's server speaking for the reader is a bounce: trouble reaching our own relay
+    // (connection failures, which are retried and then cut off at the window's end) never is.
     this.outcomes.subscribe('failed', async (e) => {
-      if (e.failure) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
+      if (e.failure && e.failure.kind !== 'connection' && e.email) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
     });
   }
 

@@ -60,6 +60,10 @@ export class Keys {
   /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
   editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
 
+  // The mail relay, shared by every worker
+  /** The transport circuit breaker: HASH (state, since, lastError, nextProbeAt...), absent while it never tripped. */
+  transportBreaker(): string { return `${this.prefix}:transport:breaker`; }
+
   // Ops metrics, cluster-wide (every worker process adds to them)
   /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */
   metricsMessages(): string { return `${this.prefix}:metrics:messages`; }

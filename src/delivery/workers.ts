@@ -7,6 +7,7 @@ import { processEditionJob, type EditionJobDeps } from './edition-job';
 import { flushDeliveryMetrics, instrumentDelivery, type InstrumentDeps } from './instrument';
 import { editionQueueName, sendQueueName, type BuildJobData, type SendJobData } from './queues';
 import { SendProcessor, type SendDeps } from './send-processor';
+import { retryDelayMs, sendBackoffType } from './send-window';
 
 /** What starting workers needs: the connection and BullMQ prefix, and what their jobs need. */
 export type WorkerDeps = EditionJobDeps & SendDeps & InstrumentDeps & {
@@ -63,6 +64,8 @@ export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: num
       // A crash mid-send leaves jobs stalled; they are taken over, not failed.
       maxStalledCount: 10,
       limiter: newsletter.rateLimit.perSecond ? { max: newsletter.rateLimit.perSecond, duration: 1000 } : undefined,
+      // Send jobs' retries: exponential, capped at a few minutes (the window's end stops them).
+      settings: { backoffStrategy: (attemptsMade: number, type?: string) => (type === sendBackoffType ? retryDelayMs(deps.config.delivery, attemptsMade) : deps.config.delivery.backoffMs) },
     });
     worker.on('error', (err) => deps.logger.error({ err, newsletter: id }, 'send worker error'));
     worker.on('failed', (job, err) => {

@@ -6,7 +6,8 @@ import { DaybreakError, type ErrorCode } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Edition } from '../delivery/edition';
 import type { EditionStore } from '../delivery/edition-store';
-import type { DeliveryQueues, SendJobData } from '../delivery/queues';
+import { sendJobRetries, type DeliveryQueues, type SendJobData } from '../delivery/queues';
+import { retryWindowMs, sendWindowCloses } from '../delivery/send-window';
 import type { SendOutcome } from '../delivery/send-processor';
 import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
 import { normaliseEmail } from '../subscribers/email';
@@ -165,7 +166,10 @@ export interface ResendResult {
   outcomes: Record<string, number>;
   /** Per reader: what their job did. */
   perSubscriber: Map<string, string>;
+  /** This command ran send workers of its own while it waited (it always does when it waits). */
   broughtWorkers: boolean;
+  /** Worker connections of other processes on the queue when it started (they may help, or go). */
+  otherWorkers: number;
   waited: boolean;
   ms: number;
 }
@@ -191,7 +195,7 @@ export async function executeResend(
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set(await deps.editions.requeueFailed(editionId, failedIds, now));
+    const requeued = new Set(await deps.editions.requeueFailed(editionId, failedIds, now, `resend (${by})`));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
@@ -205,7 +209,10 @@ export async function executeResend(
   }
   const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
   const jobIds = new Map<string, string>();
-  const { attempts, backoffMs } = deps.config.delivery;
+  // Ops chose to send now: the resend gets a send window of its own from now (or the edition's, if later).
+  const windowMs = retryWindowMs(deps.config.delivery, deps.newsletter(newsletterId));
+  const until = Math.max(sendWindowCloses(edition, windowMs).getTime(), now.getTime() + windowMs);
+  const retries = sendJobRetries(deps.config.delivery, until - now.getTime());
   const force = plan.mode === 'to';
   const perSubscriber = new Map<string, string>();
   const outcomes: Record<string, number> = {};
@@ -230,8 +237,8 @@ export async function executeResend(
     for (let i = 0; i < entries.length; i += 500) {
       await queue.addBulk(entries.slice(i, i + 500).map(([jobId, s]) => ({
         name: 'resend',
-        data: (force ? { e: editionId, s, f: 1 } : { e: editionId, s }) satisfies SendJobData,
-        opts: { jobId, attempts, backoff: { type: 'exponential' as const, delay: backoffMs }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+        data: (force ? { e: editionId, s, f: 1, u: until } : { e: editionId, s, u: until }) satisfies SendJobData,
+        opts: { jobId, ...retries, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
       })));
     }
     if (plan.completesFanout && !edition.fanoutDone) {
@@ -244,12 +251,14 @@ export async function executeResend(
     });
     log.info({ by, mode: plan.mode, queued: jobIds.size }, 'resend queued');
 
-    if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: false, ms: performance.now() - started };
+    const otherWorkers = await queue.getWorkersCount();
+    if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: false, ms: performance.now() - started };
 
-    if ((await queue.getWorkersCount()) === 0) {
-      workers.push(...createSendWorkers(deps, { newsletters: [newsletterId], concurrency: options.concurrency }));
-      broughtWorkers = true;
-    }
+    // A command that waits for its sends also makes them: workers it merely found may belong to
+    // another command that ends (and closes them) first, and then nobody would (two resends at
+    // once stranded readers that way). Other workers still help; the limits live in Redis.
+    workers.push(...createSendWorkers(deps, { newsletters: [newsletterId], concurrency: options.concurrency }));
+    broughtWorkers = true;
     options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
     const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
     let quietSince = Date.now();
@@ -275,7 +284,7 @@ export async function executeResend(
     }
     await deps.editions.log(editionId, deps.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
-    return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: true, ms: performance.now() - started };
+    return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: true, ms: performance.now() - started };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
     await events?.close();
