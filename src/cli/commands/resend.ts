@@ -82,7 +82,9 @@ export async function resend(id: string, opts: { to?: string; failed?: boolean; 
       console.log(JSON.stringify({ editionId: id, queued: result.queued, alreadyHandled: result.alreadyHandled, waited: result.waited, broughtWorkers: result.broughtWorkers, otherWorkers: result.otherWorkers, outcomes: result.outcomes, perSubscriber: Object.fromEntries(result.perSubscriber), ms: Math.round(result.ms) }, null, 2));
     } else {
       if (result.alreadyHandled) console.log(`${n(result.alreadyHandled)} failed send(s) were no longer failed when the resend ran (resent meanwhile); left alone.`);
-      if (!result.waited) {
+      if (result.queued === 0) {
+        console.log('Nothing left for this command to send.');
+      } else if (!result.waited) {
         console.log(`Queued ${n(result.queued)} send job(s); follow them with \`daybreak status ${id} --watch\`.`);
         if ((await runtime.queues.send(plan.newsletterId).getWorkersCount()) === 0) console.log('No worker is connected to send them: start `daybreak worker`.');
       } else {
