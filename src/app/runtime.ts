@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
 import { systemClock, type Clock } from '../core/clock';
-import { unknownNewsletter } from '../core/errors';
+import { isRedisConnectionError, unknownNewsletter } from '../core/errors';
 import { Keys } from '../core/keys';
 import { createLogger, type Logger } from '../core/logger';
 import { createRedis } from '../core/redis';
@@ -80,7 +80,8 @@ export class Runtime {
   get queues(): DeliveryQueues {
     if (!this.queuesInstance) {
       const { DeliveryQueues: Queues } = require('../delivery/queues') as typeof import('../delivery/queues');
-      this.queuesInstance = new Queues(this.redis, this.keys.bull);
+      // A lost Redis is reported once by the connection (core/redis.ts), not once per queue and retry.
+      this.queuesInstance = new Queues(this.redis, this.keys.bull, (err) => (isRedisConnectionError(err) ? undefined : this.logger.error({ err }, 'queue error')));
     }
     return this.queuesInstance;
   }
@@ -104,6 +105,15 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
+    if (this.redis.status !== 'ready' && !this.options.redis) {
+      // Redis is gone (a command giving up on an outage): nothing queued can land, and a graceful
+      // close would wait for it to come back.
+      this.redis.disconnect();
+      const bounded = (p: Promise<unknown> | undefined) => Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await bounded(this.queuesInstance?.close());
+      await this.transportInstance?.close();
+      return;
+    }
     await this.queuesInstance?.close();
     await this.transportInstance?.close();
     // QUIT, not a hard disconnect: writes already queued (ledger records, metric counts) still land.

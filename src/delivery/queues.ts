@@ -52,14 +52,21 @@ export class DeliveryQueues {
   readonly editions: Queue<BuildJobData>;
   private readonly sends = new Map<string, Queue<SendJobData>>();
 
-  constructor(private readonly connection: Redis, private readonly prefix: string) {
+  /**
+   * `onError` hears the queues' errors (a queue with no listener prints each one as a raw stack:
+   * dozens a second while Redis is down). The caller decides; Redis outages are reported once by
+   * the connection itself (src/core/redis.ts).
+   */
+  constructor(private readonly connection: Redis, private readonly prefix: string, private readonly onError: (error: Error) => void = () => undefined) {
     this.editions = new Queue<BuildJobData>(editionQueueName, { connection: connection as ConnectionOptions, prefix });
+    this.editions.on('error', onError);
   }
 
   send(newsletterId: string): Queue<SendJobData> {
     let queue = this.sends.get(newsletterId);
     if (!queue) {
       queue = new Queue<SendJobData>(sendQueueName(newsletterId), { connection: this.connection as ConnectionOptions, prefix: this.prefix });
+      queue.on('error', this.onError);
       this.sends.set(newsletterId, queue);
     }
     return queue;

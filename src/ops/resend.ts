@@ -2,7 +2,7 @@
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
-import { DaybreakError, type ErrorCode } from '../core/errors';
+import { DaybreakError, isRedisConnectionError, type ErrorCode } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Edition } from '../delivery/edition';
 import type { EditionStore } from '../delivery/edition-store';
@@ -206,6 +206,8 @@ export async function executeResend(
   if (wait && connection) {
     const last = await deps.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
     events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: deps.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
+    // Its own connection's errors: a Redis outage is reported once by the main connection.
+    events.on('error', (err) => { if (!isRedisConnectionError(err)) log.error({ err }, 'queue events error'); });
   }
   const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
   const jobIds = new Map<string, string>();
