@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig, projectRoot, type LoadedConfig } from '../src/config/load';
 import { silentLogger } from '../src/core/logger';
 import { redisAnswers, startPrivateRedis, type PrivateRedis } from '../src/core/redis-server';
@@ -76,6 +77,20 @@ function runCeiling(url: string, messages: number, connections: number, inflight
     child.once('message', (m: { rate: number; seconds: number }) => resolve(m));
     child.once('exit', (code) => code !== 0 && reject(new Error(`ceiling exited ${code}`)));
   });
+}
+
+/** CPU seconds a process has used so far (Linux /proc/<pid>/stat: utime + stime, at 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds the Redis server has used so far (INFO cpu). */
+async function redisCpuSeconds(runtime: Runtime): Promise<number> {
+  const info = await runtime.redis.info('cpu');
+  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return get('used_cpu_sys') + get('used_cpu_user');
 }
 
 /** Peak resident set of a process so far (Linux), in MB. */
@@ -173,11 +188,13 @@ async function main(): Promise<void> {
     await seedSubscribers(rt, newsletter.id, size);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
-      env: { ...process.env, DAYBREAK_CONFIG: configFile, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },
+      env: { ...process.env, DAYBREAK_CONFIG: configFile, REDIS_URL: config.redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },
       stdio: ['ignore', 'inherit', 'inherit'],
     }));
     while ((await rt.queues.send(newsletter.id).getWorkersCount()) < args.workers || !(await workersRunning(rt, newsletter.id))) await new Promise((r) => setTimeout(r, 100));
     const before = await sink.count();
+    const cpuBefore = workers.map((w) => cpuSeconds(w.pid as number));
+    const redisCpuBefore = await redisCpuSeconds(rt);
     const started = performance.now();
     const { edition } = await enqueueEdition(rt, { newsletterId: newsletter.id, localDate, trigger: 'manual' });
     let rssAtEnd = 0;
@@ -188,6 +205,10 @@ async function main(): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
     rssAtEnd = Math.max(...workers.map((w) => peakRssMb(w.pid as number)));
+    // CPU per message: steadier than the rate on a machine shared with other work (the rate and the
+    // ceiling both move with what else runs; the CPU a message costs hardly does).
+    const workerCpu = workers.reduce((sum, w, i) => sum + cpuSeconds(w.pid as number) - (cpuBefore[i] as number), 0);
+    const redisCpu = (await redisCpuSeconds(rt)) - redisCpuBefore;
     const done = (await rt.editions.get(edition.id))!;
     const delivered = (await sink.count()) - before;
     const fanoutMs = Number(await rt.redis.hget(rt.keys.edition(edition.id), 'fanoutMs'));
@@ -207,6 +228,9 @@ async function main(): Promise<void> {
     print('  fan-out', `${results[`fanoutSeconds_${k}`]} s`);
     print('  end to end', `${results[`e2eSeconds_${k}`]} s, ${results[`e2eRate_${k}`]} messages/s`);
     print('  ratio to ceiling', `${Math.round((rate / ceiling.rate) * 100)}%`);
+    results[`workerCpuUsPerMessage_${k}`] = Math.round((workerCpu * 1e6) / Math.max(1, done.sent));
+    results[`redisCpuUsPerMessage_${k}`] = Math.round((redisCpu * 1e6) / Math.max(1, done.sent));
+    print('  CPU per message: worker, Redis', `${results[`workerCpuUsPerMessage_${k}`]} µs, ${results[`redisCpuUsPerMessage_${k}`]} µs${privateRedis ? '' : ' (Redis shared with whatever else uses it)'}`);
     print(`  worker peak RSS${args.workers > 1 ? ` (largest of ${args.workers})` : ''}`, `${results[`workerPeakRssMb_${k}`]} MB`);
     await rt.deleteAllKeys();
     await rt.close();
@@ -245,14 +269,27 @@ async function main(): Promise<void> {
     };
     const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
     rt.outcomes.subscribe('sent', (e) => { recordedAt.set(e.subscriberId, wall()); });
+    // Where the time goes: when the record was asked for, and how late the event loop ran.
+    const settleCalledAt = new Map<string, number>();
+    const settle = rt.editions.settle.bind(rt.editions);
+    rt.editions.settle = (editionId, subscriberId, kind, detail, now) => {
+      if (kind === 's') settleCalledAt.set(subscriberId, wall());
+      return settle(editionId, subscriberId, kind, detail, now);
+    };
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     await rt.deleteAllKeys();
     await seedSubscribers(rt, newsletter.id, n);
     await sink.trace();
     const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
+    loopDelay.disable();
     const accepted = await sink.accepted();
     const fromServer: number[] = [];
     const fromClient: number[] = [];
+    const inSettle: number[] = [];
     for (const [id, recorded] of recordedAt) {
+      const called = settleCalledAt.get(id);
+      if (called !== undefined) inSettle.push(recorded - called);
       const at = accepted.get(`reader-${id}@bench.example`);
       if (at !== undefined) fromServer.push(recorded - at);
       const resolved = resolvedAt.get(id);
@@ -265,6 +302,7 @@ async function main(): Promise<void> {
     };
     const server = quantiles(fromServer);
     const client = quantiles(fromClient);
+    const recording = quantiles(inSettle);
     results.inDoubtWindowP50Ms = server.p50;
     results.inDoubtWindowP99Ms = server.p99;
     results.inDoubtWindowMaxMs = server.max;
@@ -278,6 +316,10 @@ async function main(): Promise<void> {
     console.log('');
     print(`In-doubt window over ${fromServer.length} sends (250 -> recorded)`, `p50 ${server.p50} ms, p99 ${server.p99} ms, max ${server.max} ms`);
     print('  of which after send() resolved', `p50 ${client.p50} ms, p99 ${client.p99} ms, max ${client.max} ms`);
+    print('  of which the record (batch wait + Lua)', `p50 ${recording.p50} ms, p99 ${recording.p99} ms, max ${recording.max} ms`);
+    print('  event-loop delay meanwhile', `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(2)} ms, max ${(loopDelay.max / 1e6).toFixed(2)} ms`);
+    results.inDoubtRecordP99Ms = recording.p99;
+    results.eventLoopDelayP99Ms = Number((loopDelay.percentile(99) / 1e6).toFixed(2));
     print('  copies in doubt per crash at that rate', `${results.inDoubtExpectedPerCrash} (at ${Math.round(rate)} messages/s, mean window ${mean.toFixed(1)} ms)`);
     await rt.deleteAllKeys();
     await rt.close();

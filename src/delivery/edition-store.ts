@@ -26,10 +26,13 @@ const scripts = {
 /**
  * How long a claim, or a record, may wait to share one script call with others (see TickBatcher).
  * Claims can wait longer: that only delays a send. A record waiting widens the window in which a
- * crash after SMTP accepted a message could mail that reader twice (docs/architecture.md).
+ * crash after SMTP accepted a message could mail that reader twice (docs/architecture.md), so
+ * records go out in the event-loop turn they were made in (0: the records of one turn still share
+ * a call; under load that is most of them). A 2 ms wait measured no faster, and its timer fires
+ * a whole busy turn late.
  */
 const claimBatchWindowMs = Number(process.env.DAYBREAK_CLAIM_BATCH_MS ?? 20);
-const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 2);
+const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 0);
 
 /** Progress samples older than this are dropped (the rate window is one minute). */
 const keepProgressMs = 10 * 60_000;

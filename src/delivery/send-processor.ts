@@ -66,8 +66,6 @@ export class SendProcessor {
 
   /** Shared with every worker of the install through Redis; this process's view of it. */
   readonly breaker: TransportBreaker;
-  /** Editions this process has cut off at their window's end (the sweep runs once). */
-  private readonly cutOff = new Set<string>();
 
   constructor(private readonly deps: SendDeps) {
     this.breaker = new TransportBreaker(deps);
@@ -124,7 +122,7 @@ export class SendProcessor {
     // The relay is unreachable (here or in any worker of the install): wait, nobody is charged.
     const gate = await this.breaker.gate();
     if (gate.kind === 'open') {
-      if (deps.clock.now().getTime() >= closesAt) return this.cutOffAtWindowEnd(ctx, closesAt, gate.state);
+      if (deps.clock.now().getTime() >= closesAt) return this.cutOffAtWindowEnd(job, ctx, closesAt, gate.state);
       await deps.queues.send(newsletter.id).rateLimit(gate.retryInMs);
       throw Worker.RateLimitError();
     }
@@ -224,9 +222,15 @@ export class SendProcessor {
   /** A retry picked up after the window closed: fails the reader (if still unsent) with the last failure. */
   private async failAtWindowEnd(job: Job<SendJobData>, ctx: EditionContext, closesAt: number): Promise<SendOutcome> {
     const { e: editionId, s: subscriberId } = job.data;
-    const { to, ...failure }: SmtpFailure & { to?: string } = job.data.lf ?? { kind: 'connection', diagnostic: job.failedReason || 'failed earlier' };
-    const detail = windowEndReason(failure, closesAt, ctx.newsletter.timezone);
     const at = this.deps.clock.now();
+    if (!job.data.lf) {
+      // It never reached the transport (an unexpected error): say what it was.
+      const detail = `${(job.failedReason || 'failed earlier').slice(0, 300)}; retried until the send window closed at ${formatWindowEnd(new Date(closesAt), ctx.newsletter.timezone)}`;
+      const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId, reason: detail }], at);
+      return settled ? 'failed' : 'already-settled';
+    }
+    const { to, ...failure } = job.data.lf;
+    const detail = windowEndReason(failure, closesAt, ctx.newsletter.timezone);
     const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId, reason: detail }], at);
     if (!settled) return 'already-settled';
     // A reader's own server deferring to the end still counts as a soft bounce (the failure names them).
@@ -238,16 +242,19 @@ export class SendProcessor {
    * The window closed while the relay is unreachable: every reader of the edition not yet sent is
    * failed with the reason, once, and nothing more of it is sent (unless ops resend).
    */
-  private async cutOffAtWindowEnd(ctx: EditionContext, closesAt: number, breaker: TransportBreakerState): Promise<SendOutcome> {
+  private async cutOffAtWindowEnd(job: Job<SendJobData>, ctx: EditionContext, closesAt: number, breaker: TransportBreakerState): Promise<SendOutcome> {
     const { editionId, newsletter } = ctx;
-    if (this.cutOff.has(editionId)) return 'already-settled';
     const reason = `relay unreachable until the send window closed at ${formatWindowEnd(new Date(closesAt), newsletter.timezone)}${breaker.lastError ? ` (${breaker.lastError})` : ''}`;
-    const readers = await this.deps.editions.cutOff(editionId, reason, this.deps.clock.now());
-    this.cutOff.add(editionId);
-    if (readers > 0) {
-      await this.deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers, reason });
-      this.deps.logger.warn({ editionId, readers }, `${reason}: ${readers} reader(s) not sent; \`daybreak resend ${editionId} --failed\` sends them`);
+    const now = this.deps.clock.now();
+    const readers = await this.deps.editions.cutOff(editionId, reason, now);
+    if (readers === 0) {
+      // Cut off already (by another job): this job's own reader, if still unsent, goes the same way.
+      const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId: job.data.s, reason }], now);
+      if (settled) await this.deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers: 1, reason });
+      return settled ? 'failed' : 'already-settled';
     }
+    await this.deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers, reason });
+    this.deps.logger.warn({ editionId, readers }, `${reason}: ${readers} reader(s) not sent; \`daybreak resend ${editionId} --failed\` sends them`);
     return 'failed';
   }
 

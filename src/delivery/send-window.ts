@@ -25,7 +25,8 @@ export function sendWindowCloses(edition: Pick<Edition, 'scheduledFor' | 'starte
  */
 export function sendAttempts(delivery: Pick<DeliveryConfig, 'backoffMs' | 'retryBackoffMaxMs'>, windowMs: number): number {
   const rampUp = Math.ceil(Math.log2(Math.max(1, delivery.retryBackoffMaxMs / delivery.backoffMs))) + 1;
-  return Math.max(10, rampUp + Math.ceil(windowMs / delivery.retryBackoffMaxMs) + 2);
+  // The shortest capped wait (jitter takes up to a fifth off) sets how many tries the window holds.
+  return Math.max(10, rampUp + Math.ceil(windowMs / (0.8 * delivery.retryBackoffMaxMs)) + 2);
 }
 
 /** Exponential from `backoffMs`, capped at `retryBackoffMaxMs`, with ±20% jitter so a crowd of retries spreads out. */
@@ -40,5 +41,5 @@ export const sendBackoffType = 'daybreak-capped';
 
 /** "2026-11-24 09:00 GMT", in the newsletter's own zone: how ops read the window's end. */
 export function formatWindowEnd(at: Date, timeZone: string): string {
-  return DateTime.fromJSDate(at, { zone: timeZone }).toFormat('yyyy-LL-dd HH:mm ZZZZ');
+  return DateTime.fromJSDate(at, { zone: timeZone }).setLocale('en-GB').toFormat('yyyy-LL-dd HH:mm ZZZZ');
 }

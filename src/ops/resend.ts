@@ -14,6 +14,7 @@ import { normaliseEmail } from '../subscribers/email';
 import type { SubscriberStore } from '../subscribers/store';
 import { currentOperator } from './control';
 import { getEditionOrThrow } from './status';
+import { watchRedisOutage } from '../core/redis-outage';
 
 export type ResendDeps = WorkerDeps & {
   editions: Pick<EditionStore, 'get' | 'list' | 'fanoutDone' | 'ledgerEntries' | 'ledgerEntry' | 'log' | 'requeueFailed' | 'scanLedger'>;
@@ -21,7 +22,7 @@ export type ResendDeps = WorkerDeps & {
   queues: Pick<DeliveryQueues, 'send'>;
   clock: Clock;
   logger: Logger;
-  config: Pick<LoadedConfig, 'delivery'>;
+  config: Pick<LoadedConfig, 'delivery' | 'redisUrl'>;
 };
 
 /**
@@ -220,6 +221,7 @@ export async function executeResend(
   const outcomes: Record<string, number> = {};
   const workers: Worker[] = [];
   let broughtWorkers = false;
+  let outage: ReturnType<typeof watchRedisOutage> | undefined;
   try {
     const pendingOutcome = new Map<string, (outcome: string) => void>();
     const settle = (jobId: string, outcome: string) => {
@@ -263,33 +265,51 @@ export async function executeResend(
     broughtWorkers = true;
     options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
     const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
-    let quietSince = Date.now();
-    while (perSubscriber.size < jobIds.size) {
-      const heard = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1000);
-        pendingOutcome.set('any', () => {
-          clearTimeout(timer);
-          resolve(true);
+    // A Redis outage is waited out up to a bound, then the command ends (exit 3) instead of hanging.
+    outage = watchRedisOutage(deps.redis, { limitMs: deps.config.delivery.redisOutageLimitSeconds * 1000, url: deps.config.redisUrl, what: `The resend's jobs stay queued and are sent once Redis is back and a worker runs (\`daybreak status ${editionId}\`).` });
+    let gaveUp = false;
+    const waitForAll = async () => {
+      let quietSince = Date.now();
+      while (!gaveUp && perSubscriber.size < jobIds.size) {
+        const heard = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 1000);
+          pendingOutcome.set('any', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
         });
-      });
-      if (heard) quietSince = Date.now();
-      else if (Date.now() - quietSince > 3000) {
-        // Belt and braces: read the jobs themselves if the event stream has been quiet a while.
-        quietSince = Date.now();
-        const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
-        for (const jobId of open) {
-          const job = await queue.getJob(jobId);
-          if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
+        if (heard) quietSince = Date.now();
+        else if (Date.now() - quietSince > 3000) {
+          // Belt and braces: read the jobs themselves if the event stream has been quiet a while.
+          quietSince = Date.now();
+          const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
+          for (const jobId of open) {
+            const job = await queue.getJob(jobId);
+            if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
+          }
         }
+        if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
       }
-      if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
-    }
+    };
+    const waiting = waitForAll();
+    // Should Redis stay away, the loop is left behind: it stops at its next turn, quietly.
+    waiting.catch(() => undefined);
+    await Promise.race([waiting, outage.expired]).catch((error: unknown) => {
+      gaveUp = true;
+      throw error;
+    });
     await deps.editions.log(editionId, deps.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
     return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: true, ms: performance.now() - started };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
-    await events?.close();
+    outage?.stop();
+    if (deps.redis.status === 'ready') {
+      await Promise.all(workers.map((w) => w.close()));
+      await events?.close();
+    } else {
+      // Redis is gone: do not wait for jobs that cannot be recorded (they are taken over later).
+      await Promise.race([Promise.all([...workers.map((w) => w.close(true)), events?.close()]).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
     connection?.disconnect();
   }
 }

@@ -82,7 +82,10 @@ export async function runEditionNow(
       const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
       return waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); } });
     };
-    const finished = await Promise.race([run(), outage.expired]);
+    const running = run();
+    // Should Redis stay away, the wait is left behind (the command ends): no unhandled rejection from it.
+    running.catch(() => undefined);
+    const finished = await Promise.race([running, outage.expired]);
     return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
   } catch (error) {
     gaveUp = deps.redis.status !== 'ready';
