@@ -78,6 +78,10 @@ export class Keys {
   /** Who is sending a reader's welcome now: STRING with a lease TTL. */
   welcomeLease(subscriberId: string): string { return `${this.prefix}:welcome:lease:${subscriberId}`; }
 
+  // The mail relay, shared by every worker
+  /** The transport circuit breaker: HASH (state, since, lastError, nextProbeAt...), absent while it never tripped. */
+  transportBreaker(): string { return `${this.prefix}:transport:breaker`; }
+
   // Ops metrics, cluster-wide (every worker process adds to them)
   /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */
   metricsMessages(): string { return `${this.prefix}:metrics:messages`; }

@@ -1,6 +1,7 @@
 /** The fan-out: pages through a newsletter's members and queues one small send job per reader, resumably. */
-import { sendJobId, type SendJobData } from './queues';
-import type { DeliveryConfig } from '../config/schema';
+import { sendJobId, sendJobRetries, type SendJobData } from './queues';
+import { retryWindowMs } from './send-window';
+import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { SubscriberStore } from '../subscribers/store';
@@ -13,7 +14,8 @@ export interface FanoutDeps {
   queues: Pick<DeliveryQueues, 'send'>;
   clock: Clock;
   logger: Logger;
-  config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'attempts' | 'backoffMs'> };
+  newsletter(id: string): NewsletterConfig;
+  config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'backoffMs' | 'retryBackoffMaxMs' | 'retryWindowHours'> };
 }
 
 export interface FanoutResult {
@@ -32,15 +34,15 @@ export async function fanOut(deps: FanoutDeps, editionId: string): Promise<Fanou
   const edition = await deps.editions.get(editionId);
   if (!edition) throw new Error(`Edition ${editionId} does not exist`);
   if (edition.fanoutDone) return { pages: 0, queued: 0, ms: 0 };
-  const { fanoutPageSize: pageSize, attempts, backoffMs } = deps.config.delivery;
+  const { fanoutPageSize: pageSize } = deps.config.delivery;
   const queue = deps.queues.send(edition.newsletterId);
   const log = deps.logger.child({ editionId });
   let cursor = edition.fanoutCursor;
   let pages = 0;
   let queued = 0;
   const jobOptions = {
-    attempts,
-    backoff: { type: 'exponential' as const, delay: backoffMs },
+    // Retried until the edition's send window closes, not a fixed number of times.
+    ...sendJobRetries(deps.config.delivery, retryWindowMs(deps.config.delivery, deps.newsletter(edition.newsletterId))),
     // The ledger, not the finished job, remembers who was sent: completed jobs can go at once.
     removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },

@@ -1,16 +1,18 @@
-/** One send job: claim in the ledger, personalise the pre-built message, hand it to the transport, record the outcome. */
+/** The send job: claim the reader, personalise, send through the transport, record; retries until the send window closes. */
 import crypto from 'node:crypto';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
-import { classifySmtpError } from '../bounces/smtp-reply';
 import type { NewsletterConfig } from '../config/schema';
 import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type PreparedMimeTemplate } from '../render/mime-template';
 import { verpSettings, type VerpSettings } from '../mail/verp';
 import { senderDomain } from '../mail/addresses';
 import { envelopeSender } from '../mail/envelope';
 import { messageIdFor, messageValues } from '../mail/personalise';
-import { isLastAttempt, type SendJobData } from './queues';
+import { classifySmtpError, type SmtpFailure } from '../mail/transports';
+import type { SendJobData } from './queues';
 import { localDateOf } from './schedule';
+import { formatWindowEnd, retryWindowMs, sendWindowCloses } from './send-window';
+import { TransportBreaker, type TransportBreakerDeps, type TransportBreakerState } from './transport-breaker';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
@@ -20,10 +22,10 @@ import type { EditionStore } from './edition-store';
 import type { SendOutcomes } from './outcomes';
 import type { DeliveryQueues } from './queues';
 
-export interface SendDeps {
-  editions: Pick<EditionStore, 'get' | 'mimeTemplateJson' | 'claim' | 'settle' | 'ledgerEntry'>;
+export interface SendDeps extends TransportBreakerDeps {
+  editions: Pick<EditionStore, 'get' | 'mimeTemplateJson' | 'claim' | 'settle' | 'giveUp' | 'cutOff'>;
   queues: Pick<DeliveryQueues, 'send'>;
-  transport: Pick<MailTransport, 'send'>;
+  transport: Pick<MailTransport, 'send' | 'verify' | 'description'>;
   signer: TokenSigner;
   outcomes: Pick<SendOutcomes, 'publish'>;
   clock: Clock;
@@ -42,6 +44,8 @@ interface EditionContext {
   domain: string;
   /** Set when the edition's emails list a per-reader mailto unsubscribe. */
   mailbox?: VerpSettings;
+  /** When its send window closes (ms): retries stop, and readers the relay never took are failed. */
+  closesAt: number;
 }
 
 /** How long a paused edition's job waits before looking again. */
@@ -60,7 +64,12 @@ export class SendProcessor {
   private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
   private nonceCounter = 0;
 
-  constructor(private readonly deps: SendDeps) {}
+  /** Shared with every worker of the install through Redis; this process's view of it. */
+  readonly breaker: TransportBreaker;
+
+  constructor(private readonly deps: SendDeps) {
+    this.breaker = new TransportBreaker(deps);
+  }
 
   private context(editionId: string): Promise<EditionContext> {
     let ctx = this.contexts.get(editionId);
@@ -82,7 +91,8 @@ export class SendProcessor {
     const listsMailto = template.parts.some((p) => !Buffer.isBuffer(p) && p.slot === 'unsubscribeMailto');
     const mailbox = listsMailto ? verpSettings(this.deps.config) : undefined;
     if (listsMailto && !mailbox) throw new Error(`Edition ${editionId} lists a mailto unsubscribe but delivery.bounceDomain is no longer set`);
-    return { editionId, newsletter, template, domain: senderDomain(newsletter.from), mailbox };
+    const closesAt = sendWindowCloses(edition, retryWindowMs(this.deps.config.delivery, newsletter)).getTime();
+    return { editionId, newsletter, template, domain: senderDomain(newsletter.from), mailbox, closesAt };
   }
 
   private localDate(now: Date, timeZone: string): string {
@@ -105,6 +115,17 @@ export class SendProcessor {
     const ctx = await this.context(editionId);
     const { newsletter } = ctx;
     const started = performance.now();
+    // A resend carries its own window (ops chose to send now); the edition's otherwise.
+    const closesAt = job.data.u ?? ctx.closesAt;
+    // A retry once the window has closed: the reader is failed with the last failure, never mailed late.
+    if (job.attemptsMade > 0 && deps.clock.now().getTime() >= closesAt) return this.failAtWindowEnd(job, ctx, closesAt);
+    // The relay is unreachable (here or in any worker of the install): wait, nobody is charged.
+    const gate = await this.breaker.gate();
+    if (gate.kind === 'open') {
+      if (deps.clock.now().getTime() >= closesAt) return this.cutOffAtWindowEnd(job, ctx, closesAt, gate.state);
+      await deps.queues.send(newsletter.id).rateLimit(gate.retryInMs);
+      throw Worker.RateLimitError();
+    }
     const now = deps.clock.now();
     const claim = await deps.editions.claim({
       editionId,
@@ -126,6 +147,10 @@ export class SendProcessor {
         return 'already-settled';
       case 'cancelled':
         return 'cancelled';
+      case 'cut-off':
+        // The edition's window closed in a relay outage: the claim settled this reader as failed.
+        await deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers: 1, reason: claim.reason });
+        return 'failed';
       case 'skipped':
         await deps.outcomes.publish('skipped', { editionId, newsletterId: newsletter.id, subscriberId, reason: claim.reason });
         return 'skipped';
@@ -163,37 +188,99 @@ export class SendProcessor {
       await deps.transport.send({ envelopeFrom: envelopeSender(deps.config, newsletter, editionId, subscriberId), to: claim.email, raw, messageId, editionId, subscriberId });
     } catch (error) {
       const failure = classifySmtpError(error);
-      if (failure.kind !== 'permanent' && !isLastAttempt(job)) {
-        deps.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
-        throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
+      if (failure.kind === 'connection') await this.breaker.recordConnectionFailure(subscriberId, failure);
+      else this.breaker.recordAnswered();
+      if (failure.kind !== 'permanent') {
+        const at = deps.clock.now();
+        if (at.getTime() < closesAt) {
+          // Retried by BullMQ (capped backoff) until the window closes; nothing is published, so a
+          // failure that passes never reaches the bounce policy. The failure is kept on the job
+          // for the reason, should the window close first.
+          deps.logger.debug({ editionId, subscriberId, failure }, 'send failed; will retry');
+          await job.updateData({ ...job.data, lf: { ...failure, diagnostic: failure.diagnostic.slice(0, 300), to: claim.email } });
+          throw new Error(`Send of ${editionId} to subscriber ${subscriberId} failed (${failure.kind}): ${failure.diagnostic}`);
+        }
+        const detail = windowEndReason(failure, closesAt, newsletter.timezone);
+        await deps.editions.settle(editionId, subscriberId, 'f', detail, at);
+        await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: detail, permanent: false, failure, at });
+        deps.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed until the send window closed');
+        return 'failed';
       }
-      // The server's reply usually starts with its code and status already: keep them once.
-      const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
-      const detail = failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
+      const detail = replyDetail(failure);
       await deps.editions.settle(editionId, subscriberId, 'f', detail, deps.clock.now());
       // The bounce side subscribes to this (a refusal at send time is a bounce); delivery never calls it.
-      await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: failure.diagnostic, permanent: failure.kind === 'permanent', failure, at: deps.clock.now() });
+      await deps.outcomes.publish('failed', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, diagnostic: failure.diagnostic, permanent: true, failure, at: deps.clock.now() });
       deps.logger.warn({ editionId, subscriberId, failure, attempts: job.attemptsMade + 1 }, 'send failed');
       return 'failed';
     }
+    this.breaker.recordAnswered();
     await deps.editions.settle(editionId, subscriberId, 's', messageId, deps.clock.now());
     await deps.outcomes.publish('sent', { editionId, newsletterId: newsletter.id, subscriberId, email: claim.email, messageId, ms: performance.now() - started });
     return 'sent';
   }
 
+  /** A retry picked up after the window closed: fails the reader (if still unsent) with the last failure. */
+  private async failAtWindowEnd(job: Job<SendJobData>, ctx: EditionContext, closesAt: number): Promise<SendOutcome> {
+    const { e: editionId, s: subscriberId } = job.data;
+    const at = this.deps.clock.now();
+    if (!job.data.lf) {
+      // It never reached the transport (an unexpected error): say what it was.
+      const detail = `${(job.failedReason || 'failed earlier').slice(0, 300)}; retried until the send window closed at ${formatWindowEnd(new Date(closesAt), ctx.newsletter.timezone)}`;
+      const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId, reason: detail }], at);
+      return settled ? 'failed' : 'already-settled';
+    }
+    const { to, ...failure } = job.data.lf;
+    const detail = windowEndReason(failure, closesAt, ctx.newsletter.timezone);
+    const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId, reason: detail }], at);
+    if (!settled) return 'already-settled';
+    // A reader's own server deferring to the end still counts as a soft bounce (the failure names them).
+    await this.deps.outcomes.publish('failed', { editionId, newsletterId: ctx.newsletter.id, subscriberId, email: to ?? '', diagnostic: detail, permanent: false, failure: to ? failure : undefined, at });
+    return 'failed';
+  }
+
   /**
-   * A job that failed for the last time on an unexpected error (not an SMTP reply, which process()
-   * records itself) still settles its reader as failed, so the edition can finish.
+   * The window closed while the relay is unreachable: every reader of the edition not yet sent is
+   * failed with the reason, once, and nothing more of it is sent (unless ops resend).
+   */
+  private async cutOffAtWindowEnd(job: Job<SendJobData>, ctx: EditionContext, closesAt: number, breaker: TransportBreakerState): Promise<SendOutcome> {
+    const { editionId, newsletter } = ctx;
+    const reason = `relay unreachable until the send window closed at ${formatWindowEnd(new Date(closesAt), newsletter.timezone)}${breaker.lastError ? ` (${breaker.lastError})` : ''}`;
+    const now = this.deps.clock.now();
+    const readers = await this.deps.editions.cutOff(editionId, reason, now);
+    if (readers === 0) {
+      // Cut off already (by another job): this job's own reader, if still unsent, goes the same way.
+      const [settled] = await this.deps.editions.giveUp(editionId, [{ subscriberId: job.data.s, reason }], now);
+      if (settled) await this.deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers: 1, reason });
+      return settled ? 'failed' : 'already-settled';
+    }
+    await this.deps.outcomes.publish('cut-off', { editionId, newsletterId: newsletter.id, readers, reason });
+    this.deps.logger.warn({ editionId, readers }, `${reason}: ${readers} reader(s) not sent; \`daybreak resend ${editionId} --failed\` sends them`);
+    return 'failed';
+  }
+
+  /**
+   * A job out of tries on an unexpected error (not the transport's answer, which process() records
+   * itself) still settles its reader as failed, so the edition can finish.
    */
   async settleGivenUp(job: Job<SendJobData>, err: Error): Promise<void> {
     if (job.attemptsMade < (job.opts.attempts ?? 1)) return;
     try {
-      const entry = await this.deps.editions.ledgerEntry(job.data.e, job.data.s);
-      if (entry && (entry.kind === 'queued' || entry.kind === 'claimed')) {
-        await this.deps.editions.settle(job.data.e, job.data.s, 'f', `gave up after ${job.attemptsMade} attempts: ${err.message}`, this.deps.clock.now());
-      }
+      await this.deps.editions.giveUp(job.data.e, [{ subscriberId: job.data.s, reason: `gave up after ${job.attemptsMade} attempts: ${err.message}` }], this.deps.clock.now());
     } catch (error) {
       this.deps.logger.error({ err: error, editionId: job.data.e }, 'could not record a failed send');
     }
   }
+}
+
+/** The server's reply, with its code and status once ("550 5.1.1 <a@b>: no such user"). */
+function replyDetail(failure: SmtpFailure): string {
+  const prefix = [failure.replyCode, failure.status].filter(Boolean).join(' ');
+  return failure.diagnostic.startsWith(prefix) ? failure.diagnostic : `${prefix} ${failure.diagnostic}`.trim();
+}
+
+/** Why a reader was failed when the window closed: the relay never took it, or their server kept deferring. */
+function windowEndReason(failure: SmtpFailure, closesAt: number, timeZone: string): string {
+  const end = formatWindowEnd(new Date(closesAt), timeZone);
+  if (failure.kind === 'connection') return `relay unreachable until the send window closed at ${end} (${replyDetail(failure)})`;
+  return `${replyDetail(failure)}; retried until the send window closed at ${end}`;
 }

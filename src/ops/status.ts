@@ -5,10 +5,12 @@ import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues } from '../delivery/queues';
+import type { TransportBreakerStore } from '../delivery/transport-breaker';
 
 export interface StatusDeps {
   editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince'>;
   queues: Pick<DeliveryQueues, 'send'>;
+  transportBreaker: Pick<TransportBreakerStore, 'get'>;
   clock: Clock;
   config: Pick<LoadedConfig, 'newsletters'>;
 }
@@ -72,6 +74,10 @@ export interface EditionStatus {
   reason?: string;
   warnings: string[];
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
+  /** Set while the mail relay is unreachable (the transport circuit breaker is open): sending is paused for every newsletter. */
+  relay?: { unreachableSince: string; lastError?: string; nextProbeAt?: string; probes: number };
+  /** Set when the send window closed while the relay was unreachable: the readers it never took were failed. */
+  cutoffAt?: string;
   /** Things ops should act on (no workers, paused queue, failures). */
   notes: string[];
   history: Array<{ at: string; event: string } & Record<string, unknown>>;
@@ -99,12 +105,14 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const now = deps.clock.now();
   const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
   const queue = deps.queues.send(e.newsletterId);
-  const [jobCounts, paused, workers, history] = await Promise.all([
+  const [jobCounts, paused, workers, history, breaker] = await Promise.all([
     queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
     queue.isPaused(),
     queue.getWorkersCount(),
     deps.editions.history(id, options.historyLines ?? 8),
+    deps.transportBreaker.get(),
   ]);
+  const relay = breaker.open && breaker.since ? { unreachableSince: breaker.since.toISOString(), lastError: breaker.lastError, nextProbeAt: breaker.nextProbeAt?.toISOString(), probes: breaker.probes } : undefined;
   const settled = settledCount(e);
   const pending = pendingCount(e);
   const final = finalStates.has(e.state);
@@ -115,7 +123,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (!final) rate = await recentRate(deps, id, settled, now);
   if (!rate && durationMs && durationMs >= 1000 && settled > 0) rate = { perSecond: settled / (durationMs / 1000), basis: 'average', windowSeconds: Math.round(durationMs / 1000) };
   // No ETA while nothing can send: a rate from before a crash would promise a finish that never comes.
-  const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;
+  const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && !relay && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;
 
   const notes: string[] = [];
   if (e.state === 'sending' && pending > 0 && workers === 0) notes.push(`No send workers are connected to the ${e.newsletterId} queue, so nothing is being sent: start \`daybreak worker\`, or run \`daybreak resend ${id} --unsent\`.`);
@@ -125,6 +133,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
   if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
   if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
+  if (relay && !final) notes.push('Sending is paused by itself until the relay answers; no reader is charged. Readers still unsent when the send window closes are failed with the reason (`resend --failed` sends them later).');
+  if (e.cutoffAt && e.failed > 0) notes.push(`The relay was unreachable until the send window closed: the readers it never took are failed with that reason. \`daybreak resend ${id} --failed\` sends them now.`);
 
   const waitingJobs = (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0);
   return {
@@ -147,6 +157,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     reason: e.reason,
     warnings: e.warnings,
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
+    relay,
+    cutoffAt: e.cutoffAt?.toISOString(),
     notes,
     history,
   };
