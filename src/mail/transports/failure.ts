@@ -1,5 +1,6 @@
 /** What a failed send means (pure), and the typed error a transport throws with it. */
 import type { SmtpCommand } from './transport';
+import { findStatus } from '../status-codes';
 
 /**
  * Permanent: the reader's server refused for good (5xx): settle as failed now, no retry.
@@ -33,14 +34,6 @@ export class TransportFailure extends Error {
 /** nodemailer error codes for failures that never reached the reader's mailbox question. */
 const localCodes = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ETLS', 'EDNS', 'EAUTH', 'ECONFIG', 'EPROXY', 'ENOAUTH', 'EOAUTH2', 'ECONNRESET', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND']);
 
-/** An RFC 3463 enhanced status in a reply ("550 5.1.1 <a@b>: no such user" -> "5.1.1"); a specific one before x.0.0. */
-const enhancedStatus = /(?:^|[^\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)/g;
-
-export function enhancedStatusIn(reply: string): string | undefined {
-  // Replies are short, but bound the text anyway: the pattern is linear, the input is the server's.
-  const all = [...reply.slice(0, 1000).matchAll(enhancedStatus)].map((m) => `${m[1]}.${m[2]}.${m[3]}`).filter((s) => Number(s.split('.')[1]) <= 7);
-  return all.find((s) => !s.endsWith('.0.0')) ?? all[0];
-}
 
 function commandOf(value: string | undefined): SmtpCommand | undefined {
   const v = (value ?? '').toUpperCase();
@@ -58,7 +51,7 @@ export function classifySmtpError(error: unknown): SmtpFailure {
   const e = (error ?? {}) as { responseCode?: number; response?: string; code?: string; message?: string; command?: string };
   const diagnostic = (e.response || e.message || String(error)).replace(/\s+/g, ' ').trim().slice(0, 500);
   const replyCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
-  const status = enhancedStatusIn(e.response ?? '');
+  const status = findStatus((e.response ?? '').slice(0, 1000));
   const command = commandOf(e.command) ?? (e.code === 'EMESSAGE' ? 'DATA' : undefined);
   if (replyCode === undefined || (e.code && localCodes.has(e.code))) return { kind: 'connection', replyCode, status, diagnostic, command };
   // 421: the server is closing the whole session; TLS and relay-auth refusals are our setup.
