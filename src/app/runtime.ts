@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import type { NewsletterConfig } from '../config/schema';
 import { systemClock, type Clock } from '../core/clock';
-import { unknownNewsletter } from '../core/errors';
+import { isRedisConnectionError, unknownNewsletter } from '../core/errors';
 import { Keys } from '../core/keys';
 import { createLogger, type Logger } from '../core/logger';
 import { createRedis, redisTargetOf } from '../core/redis';
@@ -16,6 +16,7 @@ import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
 import { PaceStore } from '../delivery/pace-store';
 import type { MxResolver, ProviderDirectory } from '../delivery/provider-directory';
+import { TransportBreakerStore } from '../delivery/transport-breaker';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
 import { ClickStore } from '../ops/click-store';
@@ -37,6 +38,8 @@ export class Runtime {
   private providersInstance?: ProviderDirectory;
   /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
   readonly bounces: BounceStore;
+  /** The mail relay's circuit breaker, shared by every worker. */
+  readonly transportBreaker: TransportBreakerStore;
   readonly subscribers: SubscriberStore;
   /** Story clicks: aggregate counts per edition and story (docs/editorial.md). */
   readonly clicks: ClickStore;
@@ -57,6 +60,7 @@ export class Runtime {
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.paceStore = new PaceStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
+    this.transportBreaker = new TransportBreakerStore(this.redis, this.keys);
     // Newsletters delivered in each reader's zone keep a zone index of their members (membership).
     const zoned = config.newsletters.filter((n) => n.delivery === 'reader-zone').map((n) => ({ id: n.id, timezone: n.timezone }));
     this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, () => zoned);
@@ -64,8 +68,10 @@ export class Runtime {
     this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;
     this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });
+    // Only the reader's server speaking for the reader is a bounce: trouble reaching our own relay
+    // (connection failures, which are retried and then cut off at the window's end) never is.
     this.outcomes.subscribe('failed', async (e) => {
-      if (e.failure) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
+      if (e.failure && e.failure.kind !== 'connection' && e.email) await this.bouncePolicy.recordSendFailure({ editionId: e.editionId, subscriberId: e.subscriberId, email: e.email, failure: e.failure, at: e.at });
     });
   }
 
@@ -102,7 +108,8 @@ export class Runtime {
   get queues(): DeliveryQueues {
     if (!this.queuesInstance) {
       const { DeliveryQueues: Queues } = require('../delivery/queues') as typeof import('../delivery/queues');
-      this.queuesInstance = new Queues(this.redis, this.keys.bull, this.providers.groups);
+      // A lost Redis is reported once by the connection (core/redis.ts), not once per queue and retry.
+      this.queuesInstance = new Queues(this.redis, this.keys.bull, (err) => (isRedisConnectionError(err) ? undefined : this.logger.error({ err }, 'queue error')), this.providers.groups);
     }
     return this.queuesInstance;
   }
@@ -145,6 +152,15 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
+    if (this.redis.status !== 'ready' && !this.options.redis) {
+      // Redis is gone (a command giving up on an outage): nothing queued can land, and a graceful
+      // close would wait for it to come back.
+      this.redis.disconnect();
+      const bounded = (p: Promise<unknown> | undefined) => Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await bounded(this.queuesInstance?.close());
+      await this.transportInstance?.close();
+      return;
+    }
     await this.queuesInstance?.close();
     await this.transportInstance?.close();
     // QUIT, not a hard disconnect: writes already queued (ledger records, metric counts) still land.

@@ -3,7 +3,7 @@ import { addressInValue, findAddresses } from './address-scan';
 import { BounceParseError, headerValue, parseHeaderBlock, readMessageParts, type MessageParts } from './message-parts';
 import { findPlainFailures, plainScanLimits, type PlainReading, type RecipientAttribution } from './plain-bounce';
 import { classifyReason, isHardReason, smtpCommandOf, transcriptCommand, type BounceReason, type SmtpCommand } from './reason';
-import { findReplyCode, findStatus } from './status-codes';
+import { findReplyCode, findStatus } from '../mail/status-codes';
 import { sesBodySchema, sesEvents } from './webhooks/ses';
 
 /**

@@ -1,7 +1,7 @@
 /** Non-standard, plain-text bounce notices: which addresses failed and why, found in one linear pass. */
 import { findAddresses, firstAddress } from './address-scan';
 import { headerValue, parseHeaderBlock, type MessageParts } from './message-parts';
-import { findReplyCode, findStatus } from './status-codes';
+import { findReplyCode, findStatus } from '../mail/status-codes';
 
 /**
  * Reading the human-readable part of a bounce (pure): which addresses failed and what the remote

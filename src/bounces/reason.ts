@@ -1,5 +1,5 @@
 /** Classifies a failure (status, reply code, wording) into a bounce reason and says whether it is hard (pure). */
-import { statusClass } from './status-codes';
+import { statusClass } from '../mail/status-codes';
 
 /**
  * Why a message bounced, in the vocabulary of the Sisimai project (so our results compare with

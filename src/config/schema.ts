@@ -176,9 +176,36 @@ export const configSchema = z.object({
   delivery: z.object({
     concurrency: z.number().int().min(1).max(1000).default(50),
     smtpMaxConnections: z.number().int().min(1).max(100).default(5),
-    /** Tries for SMTP 4xx and connection errors before a send is marked failed. */
-    attempts: z.number().int().min(1).max(20).default(6),
+    /**
+     * No longer used, accepted so older config files still load: a send that fails for a reason
+     * that may pass (SMTP 4xx, 421, the relay unreachable) is retried until the edition's send
+     * window closes (retryWindowHours), not a fixed number of times.
+     */
+    attempts: z.number().int().min(1).max(20).optional(),
+    /** First wait before retrying a send that failed for a reason that may pass; doubles each try up to retryBackoffMaxMs. */
     backoffMs: z.number().int().min(10).default(2000),
+    /** The longest wait between two tries of one send. */
+    retryBackoffMaxMs: z.number().int().min(10).max(3_600_000).default(120_000),
+    /**
+     * How long after an edition's slot its failed sends are retried. Unset: the newsletter's
+     * sendWindowHours, the same window the scheduler holds a late edition by. When it closes,
+     * readers still unsent are settled as failed with the reason (`resend --failed` sends them).
+     */
+    retryWindowHours: z.number().positive().max(48).optional(),
+    /**
+     * The transport circuit breaker: when most recent sends cannot reach the relay (connection
+     * refused or lost, 421, TLS or relay authentication), every worker stops sending and one probes
+     * the relay every probeIntervalMs; sending resumes when it answers. No reader is charged.
+     */
+    transportBreaker: z.object({
+      /** Distinct readers whose send failed at the connection level, within the last minute, before it can trip. */
+      minFailures: z.number().int().min(1).max(10_000).default(5),
+      /** Share of the last minute's sends (in this process) that failed at the connection level, above which it trips. */
+      failureRatio: z.number().min(0).max(1).default(0.5),
+      probeIntervalMs: z.number().int().min(100).max(600_000).default(15_000),
+    }).strict().default({ minFailures: 5, failureRatio: 0.5, probeIntervalMs: 15_000 }),
+    /** A command waiting on an edition (run-edition, resend) gives up with exit 3 when Redis stays unreachable this long. */
+    redisOutageLimitSeconds: z.number().int().min(1).max(86_400).default(60),
     fanoutPageSize: z.number().int().min(10).max(10_000).default(1000),
     /** Envelope sender domain for VERP bounce addresses (bounces issue); empty: the From address. */
     bounceDomain: z.string().regex(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name like bounces.daybreak.example').optional(),
@@ -195,7 +222,10 @@ export const configSchema = z.object({
     /** Tries for an edition build (a feed that is down may answer a minute later), and the wait between. */
     buildAttempts: z.number().int().min(1).max(10).default(3),
     buildRetryDelayMs: z.number().int().min(10).default(5000),
-  }).strict().default({ concurrency: 50, smtpMaxConnections: 5, attempts: 6, backoffMs: 2000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, buildAttempts: 3, buildRetryDelayMs: 5000, bounceLocalPart: 'bounces' }),
+  }).strict().default({
+    concurrency: 50, smtpMaxConnections: 5, backoffMs: 2000, retryBackoffMaxMs: 120_000, transportBreaker: { minFailures: 5, failureRatio: 0.5, probeIntervalMs: 15_000 }, redisOutageLimitSeconds: 60,
+    fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, buildAttempts: 3, buildRetryDelayMs: 5000, bounceLocalPart: 'bounces',
+  }),
   /** Pacing per mailbox provider (docs/delivery.md): each group's limits, and how its pace adapts to deferrals. */
   pacing: pacingSchema.prefault({}),
   /** Bounce and complaint policy, circuit breaker and DSN mailbox (bounces issue). */

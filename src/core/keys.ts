@@ -89,6 +89,10 @@ export class Keys {
   /** Who is sending a reader's welcome now: STRING with a lease TTL. */
   welcomeLease(subscriberId: string): string { return `${this.prefix}:welcome:lease:${subscriberId}`; }
 
+  // The mail relay, shared by every worker
+  /** The transport circuit breaker: HASH (state, since, lastError, nextProbeAt...), absent while it never tripped. */
+  transportBreaker(): string { return `${this.prefix}:transport:breaker`; }
+
   // Pacing per mailbox provider (delivery/pace-store.ts), shared by every worker
   /** One provider group's pace: HASH (pace, changedAt, deferringSince, pausedUntil, version...); absent while it never deferred. */
   paceGroup(group: string): string { return `${this.prefix}:pace:group:${group}`; }

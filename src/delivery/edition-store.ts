@@ -20,7 +20,9 @@ const scripts = {
   waveState: loadLuaScript(luaDir, 'wave-state-3.lua'),
   releaseWaves: loadLuaScript(luaDir, 'release-waves-2.lua'),
   release: loadLuaScript(luaDir, 'release-1.lua'),
-  requeueFailed: loadLuaScript(luaDir, 'requeue-failed-2.lua'),
+  requeueFailed: loadLuaScript(luaDir, 'requeue-failed-3.lua'),
+  giveUp: loadLuaScript(luaDir, 'give-up-4.lua'),
+  cutOff: loadLuaScript(luaDir, 'cut-off-2.lua'),
   countBounce: loadLuaScript(luaDir, 'count-bounce-2.lua'),
   rerender: loadLuaScript(luaDir, 'rerender-6.lua'),
 };
@@ -28,10 +30,13 @@ const scripts = {
 /**
  * How long a claim, or a record, may wait to share one script call with others (see TickBatcher).
  * Claims can wait longer: that only delays a send. A record waiting widens the window in which a
- * crash after SMTP accepted a message could mail that reader twice (docs/architecture.md).
+ * crash after SMTP accepted a message could mail that reader twice (docs/architecture.md), so
+ * records go out in the event-loop turn they were made in (0: the records of one turn still share
+ * a call; under load that is most of them). A 2 ms wait measured no faster, and its timer fires
+ * a whole busy turn late.
  */
 const claimBatchWindowMs = Number(process.env.DAYBREAK_CLAIM_BATCH_MS ?? 20);
-const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 2);
+const settleBatchWindowMs = Number(process.env.DAYBREAK_SETTLE_BATCH_MS ?? 0);
 
 /** Progress samples older than this are dropped (the rate window is one minute). */
 const keepProgressMs = 10 * 60_000;
@@ -43,6 +48,7 @@ export type ClaimResult =
   | { kind: 'busy'; holder: string }
   | { kind: 'capped'; used: number }
   | { kind: 'paused' | 'cancelled' }
+  | { kind: 'cut-off'; reason: string }
   | { kind: 'not-sending'; state: string };
 
 /** Which readers a wave's fan-out takes: those living in one zone, or all but those whose zone has a wave of its own. */
@@ -72,6 +78,7 @@ function parseClaimReply(reply: string[]): ClaimResult {
     case 'busy': return { kind: 'busy', holder: reply[1] as string };
     case 'capped': return { kind: 'capped', used: Number(reply[1]) };
     case 'paused': case 'cancelled': return { kind: reply[0] };
+    case 'cut-off': return { kind: 'cut-off', reason: reply[1] as string };
     default: return { kind: 'not-sending', state: reply[1] as string };
   }
 }
@@ -131,6 +138,7 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     complaints: Number(h.complaints ?? 0),
     unsubscribes: Number(h.unsubscribes ?? 0),
     breakerTrippedAt: date(h.breakerTrippedAt),
+    cutoffAt: date(h.cutoffAt),
     reason: h.reason || undefined,
     warnings: h.warnings ? (JSON.parse(h.warnings) as string[]) : [],
     forced: h.forced === '1',
@@ -479,14 +487,55 @@ export class EditionStore {
     await scripts.release.run(this.redis, [this.keys.ledger(editionId)], [subscriberId, owner, now.getTime()]);
   }
 
-  /** Failed entries back to queued (resend --failed); returns the ids that were still failed. */
-  async requeueFailed(editionId: string, subscriberIds: string[], now: Date): Promise<string[]> {
+  /**
+   * Failed entries back to queued (resend --failed); returns the ids that were still failed. A
+   * finished edition is sending again until they are settled, and a window cut-off is lifted.
+   */
+  async requeueFailed(editionId: string, subscriberIds: string[], now: Date, by = 'resend'): Promise<string[]> {
     const requeued: string[] = [];
     for (let i = 0; i < subscriberIds.length; i += 500) {
       const batch = subscriberIds.slice(i, i + 500);
-      requeued.push(...((await scripts.requeueFailed.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId)], [now.getTime(), ...batch])) as string[]));
+      requeued.push(...((await scripts.requeueFailed.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId)], [now.getTime(), now.toISOString(), by, ...batch])) as string[]));
     }
     return requeued;
+  }
+
+  /**
+   * Settles these readers as failed with their reason, but only those still queued or claimed
+   * (give-up-4.lua): a reader sent meanwhile stays sent. Returns the ids settled here.
+   */
+  async giveUp(editionId: string, entries: Array<{ subscriberId: string; reason: string; wave?: string }>, now: Date): Promise<string[]> {
+    const settled: string[] = [];
+    for (let i = 0; i < entries.length; i += 500) {
+      const batch = entries.slice(i, i + 500);
+      const args: (string | number)[] = [now.getTime(), now.toISOString()];
+      for (const e of batch) args.push(e.subscriberId, e.reason.replace(/[\r\n]+/g, ' ').slice(0, 500), e.wave ?? '');
+      const reply = (await scripts.giveUp.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.editionWaves(editionId)], args)) as number[];
+      batch.forEach((e, j) => { if (reply[j + 1] === 1) settled.push(e.subscriberId); });
+    }
+    return settled;
+  }
+
+  /**
+   * The edition's send window closed while the relay was unreachable: marks it (once; from then on
+   * every claim fails the reader with the reason) and settles every reader still queued or claimed
+   * as failed, a page at a time. Returns how many this call settled (0 when it was marked already).
+   */
+  async cutOff(editionId: string, reason: string, now: Date): Promise<number> {
+    const marked = await scripts.cutOff.run(this.redis, [this.keys.edition(editionId), this.keys.editionHistory(editionId)], [now.getTime(), historyEntry(now, 'cut-off', { reason }), reason]);
+    if (marked !== 1) return 0;
+    let settled = 0;
+    let page: Array<{ subscriberId: string; reason: string }> = [];
+    for await (const entry of this.scanLedger(editionId)) {
+      if (entry.kind !== 'queued' && entry.kind !== 'claimed') continue;
+      page.push({ subscriberId: entry.subscriberId, reason });
+      if (page.length >= 500) {
+        settled += (await this.giveUp(editionId, page, now)).length;
+        page = [];
+      }
+    }
+    if (page.length) settled += (await this.giveUp(editionId, page, now)).length;
+    return settled;
   }
 
   async ledgerEntry(editionId: string, subscriberId: string): Promise<LedgerEntry | undefined> {

@@ -94,7 +94,12 @@ export interface Edition {
   unsubscribes: number;
   /** When the bounce circuit breaker paused it (it trips once per edition). */
   breakerTrippedAt?: Date;
-  /** Why it is held, skipped, failed, paused by the breaker or cancelled. */
+  /**
+   * Set when its send window closed while the relay was unreachable: its unsent readers were
+   * settled as failed (the reason says so), and nothing more is sent unless ops resend.
+   */
+  cutoffAt?: Date;
+  /** Why it is held, skipped, failed, paused by the breaker, cut off by a relay outage or cancelled. */
   reason?: string;
   warnings: string[];
   /** Ops released a held edition. */

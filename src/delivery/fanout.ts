@@ -1,5 +1,6 @@
 /** The fan-out: pages through a newsletter's members and queues one small send job per reader, resumably. */
-import { sendJobId, type SendJobData } from './queues';
+import { sendJobId, sendJobRetries, type SendJobData } from './queues';
+import { retryWindowMs } from './send-window';
 import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
 import type { Edition } from './edition';
 import { dueWaves, isWaveStale, type Wave } from './waves';
@@ -19,7 +20,7 @@ export interface FanoutDeps {
   clock: Clock;
   logger: Logger;
   newsletter(id: string): NewsletterConfig;
-  config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'attempts' | 'backoffMs' | 'buildAttempts' | 'buildRetryDelayMs'> };
+  config: { delivery: Pick<DeliveryConfig, 'fanoutPageSize' | 'backoffMs' | 'retryBackoffMaxMs' | 'retryWindowHours' | 'buildAttempts' | 'buildRetryDelayMs'> };
 }
 
 export interface FanoutResult {
@@ -34,6 +35,8 @@ interface FanoutSource {
   page(afterId: number, limit: number): Promise<string[]>;
   saveCursor(cursor: number): Promise<void>;
   wave?: { zone: string; readers: WaveReaders };
+  /** A forced wave goes late on purpose: its sends get a window of their own from now, as a resend's do. */
+  closesAt?: number;
 }
 
 /**
@@ -89,6 +92,7 @@ async function fanOutDueWaves(deps: FanoutDeps, edition: Edition, waves: Wave[])
       page: (after, limit) => (wave.isDefault ? deps.subscribers.pageMembers(edition.newsletterId, after, limit) : deps.subscribers.pageZoneMembers(edition.newsletterId, wave.zone, after, limit)),
       saveCursor: (cursor) => deps.editions.saveWaveCursor(edition.id, wave.zone, cursor),
       wave: { zone: wave.zone, readers: wave.isDefault ? { except: ownZones } : { only: wave.zone } },
+      closesAt: wave.forced ? now.getTime() + retryWindowMs(deps.config.delivery, newsletter) : undefined,
     });
     pages += done.pages;
     queued += done.queued;
@@ -114,14 +118,14 @@ async function fanOutDueWaves(deps: FanoutDeps, edition: Edition, waves: Wave[])
 
 /** Pages through a source, queueing each page's readers on their provider group's queue; saves the cursor per page. */
 async function queuePages(deps: FanoutDeps, edition: Edition, source: FanoutSource): Promise<{ pages: number; queued: number }> {
-  const { fanoutPageSize: pageSize, attempts, backoffMs } = deps.config.delivery;
+  const { fanoutPageSize: pageSize } = deps.config.delivery;
   const editionId = edition.id;
   let cursor = source.cursor;
   let pages = 0;
   let queued = 0;
   const jobOptions = {
-    attempts,
-    backoff: { type: 'exponential' as const, delay: backoffMs },
+    // Retried until the edition's send window closes, not a fixed number of times.
+    ...sendJobRetries(deps.config.delivery, retryWindowMs(deps.config.delivery, deps.newsletter(edition.newsletterId))),
     // The ledger, not the finished job, remembers who was sent: completed jobs can go at once.
     removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },
@@ -145,7 +149,7 @@ async function queuePages(deps: FanoutDeps, edition: Edition, source: FanoutSour
         byGroup.set(group, list);
       }
       await Promise.all([...byGroup].map(([group, readers]) => deps.queues.send(edition.newsletterId, group).addBulk(
-        readers.map((s) => ({ name: 'send', data: (wave ? { e: editionId, s, w: wave } : { e: editionId, s }) satisfies SendJobData, opts: { ...jobOptions, jobId: sendJobId(editionId, s) } })),
+        readers.map((s) => ({ name: 'send', data: { e: editionId, s, ...(wave ? { w: wave } : {}), ...(source.closesAt ? { u: source.closesAt } : {}) } satisfies SendJobData, opts: { ...jobOptions, jobId: sendJobId(editionId, s) } })),
       )));
     }
     await source.saveCursor(cursor);

@@ -73,8 +73,8 @@ export function instrumentDelivery(deps: InstrumentDeps): void {
   };
   flushers.set(deps, flush);
   const add = (map: Map<string, number>, field: string, n: number) => map.set(field, (map.get(field) ?? 0) + n);
-  const count = (newsletterId: string, outcome: 'sent' | 'failed' | 'skipped', latencySeconds?: number) => {
-    add(messages, `${newsletterId}|${outcome}`, 1);
+  const count = (newsletterId: string, outcome: 'sent' | 'failed' | 'skipped', latencySeconds?: number, n = 1) => {
+    add(messages, `${newsletterId}|${outcome}`, n);
     if (latencySeconds !== undefined) {
       add(latency, `${newsletterId}|b${latencyBucketIndex(latencySeconds)}`, 1);
       add(latency, `${newsletterId}|sum`, latencySeconds);
@@ -88,6 +88,10 @@ export function instrumentDelivery(deps: InstrumentDeps): void {
   });
   deps.outcomes.subscribe('failed', (e) => {
     count(e.newsletterId, 'failed');
+    sample(e.editionId);
+  });
+  deps.outcomes.subscribe('cut-off', (e) => {
+    count(e.newsletterId, 'failed', undefined, e.readers);
     sample(e.editionId);
   });
   deps.outcomes.subscribe('skipped', (e) => {

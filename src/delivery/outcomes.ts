@@ -1,21 +1,16 @@
 /** What happens to each copy, published by the send processor for whoever listens (metrics, bounces). */
-import type { SmtpCommand } from '../mail/transports/transport';
+import type { SmtpFailure } from '../mail/transports/failure';
 
-/** A send failure as the transport reported it (see mail/transports). */
-export interface FailureDetail {
-  kind: 'permanent' | 'transient' | 'connection';
-  replyCode?: number;
-  /** RFC 3463 enhanced status, e.g. "5.1.1". */
-  status?: string;
-  diagnostic: string;
-  command?: SmtpCommand;
-}
+/** A send failure as the transport reported it (see mail/transports/failure.ts). */
+export type FailureDetail = SmtpFailure;
 
 export interface SendOutcomeEvents {
   sent: { editionId: string; newsletterId: string; subscriberId: string; email: string; messageId: string; ms: number };
   /** Settled as failed for good: `failure` is the transport's report (absent when the message could not be built). */
   failed: { editionId: string; newsletterId: string; subscriberId: string; email: string; diagnostic: string; permanent: boolean; failure?: FailureDetail; at: Date };
   skipped: { editionId: string; newsletterId: string; subscriberId: string; reason: string };
+  /** The send window closed while the relay was unreachable: these readers were failed together (no reader is at fault). */
+  'cut-off': { editionId: string; newsletterId: string; readers: number; reason: string };
 }
 
 type Handler<K extends keyof SendOutcomeEvents> = (event: SendOutcomeEvents[K]) => void | Promise<void>;
@@ -26,7 +21,7 @@ type Handler<K extends keyof SendOutcomeEvents> = (event: SendOutcomeEvents[K]) 
  * send job completes; a subscriber's error is logged, never the send's failure.
  */
 export class SendOutcomes {
-  private readonly handlers: { [K in keyof SendOutcomeEvents]: Array<Handler<K>> } = { sent: [], failed: [], skipped: [] };
+  private readonly handlers: { [K in keyof SendOutcomeEvents]: Array<Handler<K>> } = { sent: [], failed: [], skipped: [], 'cut-off': [] };
 
   constructor(private readonly logger?: { error(detail: Record<string, unknown>, message: string): void }) {}
 
@@ -40,7 +35,7 @@ export class SendOutcomes {
       try {
         await handler(event);
       } catch (error) {
-        this.logger?.error({ err: error, editionId: event.editionId, subscriberId: event.subscriberId, outcome: kind }, 'a send-outcome subscriber failed; the send itself is settled');
+        this.logger?.error({ err: error, editionId: event.editionId, subscriberId: 'subscriberId' in event ? event.subscriberId : undefined, outcome: kind }, 'a send-outcome subscriber failed; the send itself is settled');
       }
     }
   }

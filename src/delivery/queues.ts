@@ -1,7 +1,10 @@
-/** The BullMQ queues: one for edition builds, one per newsletter for sends, and what their jobs carry. */
+/** The pipeline's BullMQ queues, what their jobs carry, and how send jobs are retried. */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type Redis from 'ioredis';
 import { otherGroup } from '../config/pacing-schema';
+import type { DeliveryConfig } from '../config/schema';
+import type { SmtpFailure } from '../mail/transports';
+import { sendAttempts, sendBackoffType } from './send-window';
 
 /** Build + fan-out jobs, one per edition. */
 export const editionQueueName = 'editions';
@@ -42,6 +45,19 @@ export interface SendJobData {
   f?: 1;
   /** The zone of the wave it is sent in (an edition delivered in readers' zones): its counts, its send window. */
   w?: string;
+  /** A resend's own send window: retries stop at this time (ms). Absent: the edition's window. */
+  u?: number;
+  /** The last failure, once a try failed (kept for the reason if the window closes before a retry succeeds). */
+  lf?: SmtpFailure & { to?: string };
+}
+
+/**
+ * Attempts and backoff of a send job: BullMQ schedules the retries (exponential from
+ * delivery.backoffMs, capped at retryBackoffMaxMs, by the send workers' backoff strategy), and the
+ * attempts cover the whole window; the window's end, checked by the processor, ends them.
+ */
+export function sendJobRetries(delivery: Pick<DeliveryConfig, 'backoffMs' | 'retryBackoffMaxMs'>, windowMs: number): { attempts: number; backoff: { type: string; delay: number } } {
+  return { attempts: sendAttempts(delivery, windowMs), backoff: { type: sendBackoffType, delay: delivery.backoffMs } };
 }
 
 /** True when this run of the job is its last allowed attempt (BullMQ counts attempts made before it). */
@@ -57,9 +73,15 @@ export class DeliveryQueues {
   readonly editions: Queue<BuildJobData>;
   private readonly sends = new Map<string, Queue<SendJobData>>();
 
-  /** `groups`: the named provider groups, each with a queue per newsletter (none with pacing off). */
-  constructor(private readonly connection: Redis, private readonly prefix: string, readonly groups: readonly string[] = []) {
+  /**
+   * `onError` hears the queues' errors (a queue with no listener prints each one as a raw stack:
+   * dozens a second while Redis is down). The caller decides; Redis outages are reported once by
+   * the connection itself (src/core/redis.ts). `groups`: the named provider groups, each with a
+   * queue per newsletter (none with pacing off).
+   */
+  constructor(private readonly connection: Redis, private readonly prefix: string, private readonly onError: (error: Error) => void = () => undefined, readonly groups: readonly string[] = []) {
     this.editions = new Queue<BuildJobData>(editionQueueName, { connection: connection as ConnectionOptions, prefix });
+    this.editions.on('error', onError);
   }
 
   /** The newsletter's send queue for a provider group (its catch-all queue when none is named). */
@@ -68,6 +90,7 @@ export class DeliveryQueues {
     let queue = this.sends.get(name);
     if (!queue) {
       queue = new Queue<SendJobData>(name, { connection: this.connection as ConnectionOptions, prefix: this.prefix });
+      queue.on('error', this.onError);
       this.sends.set(name, queue);
     }
     return queue;

@@ -4,20 +4,49 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import type Redis from 'ioredis';
 import type { LoadedConfig } from '../config/load';
 import { providerGroups } from '../config/pacing-schema';
+import { isRedisConnectionError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import { processEditionJob, type EditionJobDeps } from './edition-job';
 import { flushDeliveryMetrics, instrumentDelivery, type InstrumentDeps } from './instrument';
 import { editionQueueName, sendQueueName, type BuildJobData, type SendJobData } from './queues';
 import { Pacer, type PacerDeps } from './pacer';
 import { SendProcessor, type SendDeps } from './send-processor';
+import { retryDelayMs, sendBackoffType } from './send-window';
 
 /** What starting workers needs: the connection and BullMQ prefix, and what their jobs need. */
 export type WorkerDeps = EditionJobDeps & SendDeps & InstrumentDeps & PacerDeps & {
   redis: Redis;
   keys: { bull: string };
   config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
-  queues: PacerDeps['queues'] & SendDeps['queues'];
-  editions: PacerDeps['editions'] & SendDeps['editions'];
+  queues: PacerDeps['queues'] & SendDeps['queues'] & EditionJobDeps['queues'];
+  editions: PacerDeps['editions'] & SendDeps['editions'] & EditionJobDeps['editions'];
 };
+
+/** Lock errors: jobs whose lock lapsed (a Redis outage longer than the lock, a stalled event loop), or that were taken over and finished meanwhile. */
+const lostLock = /could not renew lock for job|Missing lock for job|Missing key for job/;
+/** At most one line per process this often about lost locks. */
+const lostLockReportMs = 60_000;
+let lostLockReportedAt = -Infinity;
+
+/**
+ * A worker's 'error' events. A lost Redis comes here once per connection and retry (BullMQ's own
+ * duplicated connections), dozens a second: the outage is reported once by the main connection
+ * (core/redis.ts), so these stay at debug. After an outage longer than the job locks, every job in
+ * flight reports its lost lock: one line says so (those jobs are taken over; the ledger keeps each
+ * reader to one copy). Anything else is logged.
+ */
+function workerErrorHandler(logger: Logger, message: string, detail: Record<string, unknown> = {}): (err: Error) => void {
+  return (err) => {
+    if (isRedisConnectionError(err)) return logger.debug({ err: err.message, ...detail }, `${message} (Redis connection)`);
+    if (lostLock.test(err.message)) {
+      logger.debug({ err: err.message, ...detail }, message);
+      if (performance.now() - lostLockReportedAt < lostLockReportMs) return;
+      lostLockReportedAt = performance.now();
+      return logger.info({ err: err.message, ...detail }, 'jobs lost their locks (Redis was unreachable longer than the lock lasts, or the process stalled); they are taken over, and the ledger still sends each reader one copy');
+    }
+    logger.error({ err, ...detail }, message);
+  };
+}
 
 /** The sandboxed build child's entry: the compiled file, or (from source) a shim that registers tsx first. */
 function sandboxEntry(): string {
@@ -42,7 +71,7 @@ export function createEditionWorker(deps: WorkerDeps, options: { concurrency?: n
   const worker = options.sandboxed
     ? new Worker<BuildJobData>(editionQueueName, sandboxEntry(), common)
     : new Worker<BuildJobData>(editionQueueName, (job) => processEditionJob(deps, job), common);
-  worker.on('error', (err) => deps.logger.error({ err }, 'edition worker error'));
+  worker.on('error', workerErrorHandler(deps.logger, 'edition worker error'));
   return worker;
 }
 
@@ -63,7 +92,7 @@ export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: num
   const groups = pacing.enabled ? providerGroups(pacing) : [];
   if (pacer) void pacer.start(ids).catch((err: unknown) => deps.logger.warn({ err }, 'pacing could not set the queue limits yet; it tries again every second'));
   let open = 0;
-  const workers = ids.flatMap((id) => {
+  return ids.flatMap((id) => {
     const newsletter = deps.newsletter(id);
     const queues = [
       // The catch-all queue keeps the newsletter's own limiter (a pacing limit on `other`, when set, is a queue limit).
@@ -81,9 +110,11 @@ export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: num
         // A crash mid-send leaves jobs stalled; they are taken over, not failed.
         maxStalledCount: 10,
         limiter: q.limiter,
+        // Send jobs' retries: exponential, capped at a few minutes (the window's end stops them).
+        settings: { backoffStrategy: (attemptsMade: number, type?: string) => (type === sendBackoffType ? retryDelayMs(deps.config.delivery, attemptsMade) : deps.config.delivery.backoffMs) },
       });
       open += 1;
-      worker.on('error', (err) => deps.logger.error({ err, newsletter: id, queue: q.name }, 'send worker error'));
+      worker.on('error', workerErrorHandler(deps.logger, 'send worker error', { newsletter: id, queue: q.name }));
       worker.on('failed', (job, err) => {
         deps.logger.debug({ editionId: job?.data.e, jobId: job?.id, err: err.message }, 'send attempt failed');
         if (job) void processor.settleGivenUp(job, err);
@@ -96,5 +127,4 @@ export function createSendWorkers(deps: WorkerDeps, options: { concurrency?: num
       return worker;
     });
   });
-  return workers;
 }

@@ -11,8 +11,10 @@ import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryMetricsStore } from '../delivery/metrics-store';
 import type { DeliveryQueues } from '../delivery/queues';
 import type { ClickStore } from './click-store';
+import type { TransportBreakerStore } from '../delivery/transport-breaker';
 
 export interface MetricsDeps extends ProviderPaceDeps {
+  transportBreaker: Pick<TransportBreakerStore, 'get'>;
   editions: Pick<EditionStore, 'list' | 'sumOf' | 'oldestProgressSince'>;
   metrics: Pick<DeliveryMetricsStore, 'messages' | 'latency'>;
   queues: Pick<DeliveryQueues, 'editions' | 'sendQueues'>;
@@ -203,6 +205,30 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
       },
     });
   }
+
+  // The mail relay's circuit breaker (shared by every worker): open while sending is paused.
+  let breakerRead: ReturnType<TransportBreakerStore['get']> | undefined;
+  const breakerState = () => {
+    breakerRead ??= deps.transportBreaker.get().finally(() => setImmediate(() => { breakerRead = undefined; }));
+    return breakerRead;
+  };
+  new Gauge({
+    name: 'daybreak_transport_breaker_open',
+    help: '1 while the mail relay is unreachable and every worker has paused sending (the transport circuit breaker is open).',
+    registers: [registry],
+    async collect() {
+      this.set((await breakerState()).open ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'daybreak_transport_unreachable_seconds',
+    help: 'How long the mail relay has been unreachable (0 while it answers).',
+    registers: [registry],
+    async collect() {
+      const state = await breakerState();
+      this.set(state.open && state.since ? Math.max(0, (deps.clock.now().getTime() - state.since.getTime()) / 1000) : 0);
+    },
+  });
 
   // Per-edition gauges: one scrape reads each newsletter's recent editions once and fills all four.
   let editionSnapshot: Promise<Array<{ e: Edition; rate?: number }>> | undefined;

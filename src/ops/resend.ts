@@ -2,17 +2,19 @@
 import { QueueEvents, type ConnectionOptions, type Worker } from 'bullmq';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
-import { DaybreakError, type ErrorCode } from '../core/errors';
+import { DaybreakError, isRedisConnectionError, type ErrorCode } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { Edition } from '../delivery/edition';
 import type { EditionStore } from '../delivery/edition-store';
-import type { DeliveryQueues, SendJobData } from '../delivery/queues';
+import { sendJobRetries, type DeliveryQueues, type SendJobData } from '../delivery/queues';
+import { retryWindowMs, sendWindowCloses } from '../delivery/send-window';
 import type { SendOutcome } from '../delivery/send-processor';
 import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
 import { normaliseEmail } from '../subscribers/email';
 import type { SubscriberStore } from '../subscribers/store';
 import { currentOperator } from './control';
 import { getEditionOrThrow } from './status';
+import { watchRedisOutage } from '../core/redis-outage';
 
 export type ResendDeps = WorkerDeps & {
   editions: Pick<EditionStore, 'get' | 'list' | 'fanoutDone' | 'ledgerEntries' | 'ledgerEntry' | 'log' | 'requeueFailed' | 'scanLedger'>;
@@ -20,7 +22,7 @@ export type ResendDeps = WorkerDeps & {
   queues: Pick<DeliveryQueues, 'send'>;
   clock: Clock;
   logger: Logger;
-  config: Pick<LoadedConfig, 'delivery'>;
+  config: Pick<LoadedConfig, 'delivery' | 'redisUrl'>;
 };
 
 /**
@@ -165,7 +167,10 @@ export interface ResendResult {
   outcomes: Record<string, number>;
   /** Per reader: what their job did. */
   perSubscriber: Map<string, string>;
+  /** This command ran send workers of its own while it waited (it always does when it waits). */
   broughtWorkers: boolean;
+  /** Worker connections of other processes on the queue when it started (they may help, or go). */
+  otherWorkers: number;
   waited: boolean;
   ms: number;
 }
@@ -191,7 +196,7 @@ export async function executeResend(
   let alreadyHandled = 0;
   const failedIds = targets.filter((t) => t.reason === 'failed').map((t) => t.subscriberId);
   if (failedIds.length) {
-    const requeued = new Set(await deps.editions.requeueFailed(editionId, failedIds, now));
+    const requeued = new Set(await deps.editions.requeueFailed(editionId, failedIds, now, `resend (${by})`));
     alreadyHandled = failedIds.length - requeued.size;
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
@@ -202,15 +207,21 @@ export async function executeResend(
   if (wait && connection) {
     const last = await deps.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
     events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: deps.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
+    // Its own connection's errors: a Redis outage is reported once by the main connection.
+    events.on('error', (err) => { if (!isRedisConnectionError(err)) log.error({ err }, 'queue events error'); });
   }
   const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
   const jobIds = new Map<string, string>();
-  const { attempts, backoffMs } = deps.config.delivery;
+  // Ops chose to send now: the resend gets a send window of its own from now (or the edition's, if later).
+  const windowMs = retryWindowMs(deps.config.delivery, deps.newsletter(newsletterId));
+  const until = Math.max(sendWindowCloses(edition, windowMs).getTime(), now.getTime() + windowMs);
+  const retries = sendJobRetries(deps.config.delivery, until - now.getTime());
   const force = plan.mode === 'to';
   const perSubscriber = new Map<string, string>();
   const outcomes: Record<string, number> = {};
   const workers: Worker[] = [];
   let broughtWorkers = false;
+  let outage: ReturnType<typeof watchRedisOutage> | undefined;
   try {
     const pendingOutcome = new Map<string, (outcome: string) => void>();
     const settle = (jobId: string, outcome: string) => {
@@ -230,8 +241,8 @@ export async function executeResend(
     for (let i = 0; i < entries.length; i += 500) {
       await queue.addBulk(entries.slice(i, i + 500).map(([jobId, s]) => ({
         name: 'resend',
-        data: (force ? { e: editionId, s, f: 1 } : { e: editionId, s }) satisfies SendJobData,
-        opts: { jobId, attempts, backoff: { type: 'exponential' as const, delay: backoffMs }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+        data: (force ? { e: editionId, s, f: 1, u: until } : { e: editionId, s, u: until }) satisfies SendJobData,
+        opts: { jobId, ...retries, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
       })));
     }
     if (plan.completesFanout && !edition.fanoutDone) {
@@ -244,41 +255,61 @@ export async function executeResend(
     });
     log.info({ by, mode: plan.mode, queued: jobIds.size }, 'resend queued');
 
-    if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: false, ms: performance.now() - started };
+    const otherWorkers = await queue.getWorkersCount();
+    if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: false, ms: performance.now() - started };
 
-    if ((await queue.getWorkersCount()) === 0) {
-      workers.push(...createSendWorkers(deps, { newsletters: [newsletterId], concurrency: options.concurrency }));
-      broughtWorkers = true;
-    }
+    // A command that waits for its sends also makes them: workers it merely found may belong to
+    // another command that ends (and closes them) first, and then nobody would (two resends at
+    // once stranded readers that way). Other workers still help; the limits live in Redis.
+    workers.push(...createSendWorkers(deps, { newsletters: [newsletterId], concurrency: options.concurrency }));
+    broughtWorkers = true;
     options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
     const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
-    let quietSince = Date.now();
-    while (perSubscriber.size < jobIds.size) {
-      const heard = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1000);
-        pendingOutcome.set('any', () => {
-          clearTimeout(timer);
-          resolve(true);
+    // A Redis outage is waited out up to a bound, then the command ends (exit 3) instead of hanging.
+    outage = watchRedisOutage(deps.redis, { limitMs: deps.config.delivery.redisOutageLimitSeconds * 1000, url: deps.config.redisUrl, what: `The resend's jobs stay queued and are sent once Redis is back and a worker runs (\`daybreak status ${editionId}\`).` });
+    let gaveUp = false;
+    const waitForAll = async () => {
+      let quietSince = Date.now();
+      while (!gaveUp && perSubscriber.size < jobIds.size) {
+        const heard = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 1000);
+          pendingOutcome.set('any', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
         });
-      });
-      if (heard) quietSince = Date.now();
-      else if (Date.now() - quietSince > 3000) {
-        // Belt and braces: read the jobs themselves if the event stream has been quiet a while.
-        quietSince = Date.now();
-        const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
-        for (const jobId of open) {
-          const job = await queue.getJob(jobId);
-          if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
+        if (heard) quietSince = Date.now();
+        else if (Date.now() - quietSince > 3000) {
+          // Belt and braces: read the jobs themselves if the event stream has been quiet a while.
+          quietSince = Date.now();
+          const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
+          for (const jobId of open) {
+            const job = await queue.getJob(jobId);
+            if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
+          }
         }
+        if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
       }
-      if (Date.now() > deadline) throw new ResendError('internal', editionId, `Resend still running after ${Math.round((options.timeoutMs ?? 0) / 1000)} s: ${perSubscriber.size} of ${jobIds.size} done; the rest stay queued.`);
-    }
+    };
+    const waiting = waitForAll();
+    // Should Redis stay away, the loop is left behind: it stops at its next turn, quietly.
+    waiting.catch(() => undefined);
+    await Promise.race([waiting, outage.expired]).catch((error: unknown) => {
+      gaveUp = true;
+      throw error;
+    });
     await deps.editions.log(editionId, deps.clock.now(), 'resend-finished', { by, mode: plan.mode, ...outcomes });
     log.info({ by, mode: plan.mode, outcomes }, 'resend finished');
-    return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, waited: true, ms: performance.now() - started };
+    return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: true, ms: performance.now() - started };
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
-    await events?.close();
+    outage?.stop();
+    if (deps.redis.status === 'ready') {
+      await Promise.all(workers.map((w) => w.close()));
+      await events?.close();
+    } else {
+      // Redis is gone: do not wait for jobs that cannot be recorded (they are taken over later).
+      await Promise.race([Promise.all([...workers.map((w) => w.close(true)), events?.close()]).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
     connection?.disconnect();
   }
 }

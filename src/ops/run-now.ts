@@ -1,5 +1,7 @@
-/** Builds and sends a day's edition now and waits for it, bringing workers when none run. */
+/** `run-edition`'s use case: build and send one day's edition now and wait for it, with workers of its own if needed. */
 import type { Worker } from 'bullmq';
+import type { LoadedConfig } from '../config/load';
+import { watchRedisOutage } from '../core/redis-outage';
 import { createEditionWorker, createSendWorkers } from '../delivery/workers';
 import { editionIdFor, type Edition } from '../delivery/edition';
 import { enqueueEdition } from '../delivery/enqueue';
@@ -11,7 +13,11 @@ import type { DeliveryQueues } from '../delivery/queues';
 
 export type RunNowDeps = WorkerDeps & EnqueueDeps & WatchDeps & {
   queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  config: Pick<LoadedConfig, 'redisUrl' | 'delivery'>;
 };
+
+/** How often a run that relies on other processes' workers checks they are still there. */
+const workersCheckMs = 2000;
 
 export interface RunNowResult {
   edition: Edition;
@@ -44,20 +50,57 @@ export async function runEditionNow(
     return { edition: existing, alreadyFinished: true, broughtWorkers: false, ms: 0 };
   }
   const workers: Worker[] = [];
-  const broughtWorkers = !(await workersRunning(deps, request.newsletterId));
-  if (broughtWorkers) {
+  let broughtWorkers = false;
+  const bringWorkers = () => {
+    if (broughtWorkers) return;
+    broughtWorkers = true;
     workers.push(createEditionWorker(deps), ...createSendWorkers(deps, { newsletters: [request.newsletterId], concurrency: request.concurrency }));
-  }
+  };
+  if (!(await workersRunning(deps, request.newsletterId))) bringWorkers();
+  // Workers found running may belong to another command that ends first (a resend, another
+  // run-edition): while waiting, check they are still there, and bring our own when they are not.
+  let lastCheck = Date.now();
+  let checking = false;
+  const checkWorkers = () => {
+    if (broughtWorkers || checking || Date.now() - lastCheck < workersCheckMs) return;
+    checking = true;
+    lastCheck = Date.now();
+    workersRunning(deps, request.newsletterId)
+      .then((running) => { if (!running) bringWorkers(); })
+      .catch(() => undefined)
+      .finally(() => { checking = false; });
+  };
+  const editionId = editionIdFor(request.newsletterId, request.localDate);
+  // A Redis outage is waited out up to a bound, then the command ends (exit 3) instead of hanging.
+  const outage = watchRedisOutage(deps.redis, {
+    limitMs: deps.config.delivery.redisOutageLimitSeconds * 1000,
+    url: deps.config.redisUrl,
+    what: `The edition carries on once Redis is back and a worker runs (\`daybreak status ${editionId}\`).`,
+  });
+  let gaveUp = false;
   try {
-    const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
-    // An edition under the editors' say stops at awaiting-approval: they decide (or ops force it).
-    let finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress, stopAt: awaitingApproval });
-    if (finished.state === 'awaiting-approval' && request.force) {
-      await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: true });
-      finished = await waitForEdition(deps, edition.id, { onProgress: request.onProgress, stopAt: awaitingApproval });
-    }
+    const run = async () => {
+      const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
+      // An edition under the editors' say stops at awaiting-approval: they decide (or ops force it).
+      let waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval });
+      if (waited.state === 'awaiting-approval' && request.force) {
+        await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: true });
+        waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval });
+      }
+      return waited;
+    };
+    const running = run();
+    // Should Redis stay away, the wait is left behind (the command ends): no unhandled rejection from it.
+    running.catch(() => undefined);
+    const finished = await Promise.race([running, outage.expired]);
     return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
+  } catch (error) {
+    gaveUp = deps.redis.status !== 'ready';
+    throw error;
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    outage.stop();
+    // Redis gone: do not wait for jobs that cannot be recorded (they are taken over later).
+    const closing = Promise.all(workers.map((w) => w.close(gaveUp)));
+    await (gaveUp ? Promise.race([closing.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]) : closing);
   }
 }

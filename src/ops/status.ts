@@ -5,12 +5,14 @@ import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues } from '../delivery/queues';
+import type { TransportBreakerStore } from '../delivery/transport-breaker';
 import { wavePending, type Wave } from '../delivery/waves';
 import { providerPaces, type ProviderPace, type ProviderPaceDeps } from './provider-pace';
 
 export interface StatusDeps extends ProviderPaceDeps {
   editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince' | 'waves'>;
   queues: Pick<DeliveryQueues, 'sendQueues'>;
+  transportBreaker: Pick<TransportBreakerStore, 'get'>;
   clock: Clock;
   config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
 }
@@ -75,6 +77,10 @@ export interface EditionStatus {
   warnings: string[];
   /** The newsletter's send queues together (one per provider group with pacing on). */
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
+  /** Set while the mail relay is unreachable (the transport circuit breaker is open): sending is paused for every newsletter. */
+  relay?: { unreachableSince: string; lastError?: string; nextProbeAt?: string; probes: number };
+  /** Set when the send window closed while the relay was unreachable: the readers it never took were failed. */
+  cutoffAt?: string;
   /** Each provider group: this edition's sent and deferred, the group's pace now, a pause (pacing on only). */
   providers?: ProviderPace[];
   /** An edition delivered in readers' zones: each wave (zone, due time, where it stands, its own counts), earliest first. */
@@ -122,11 +128,12 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const now = deps.clock.now();
   const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
   const queues = deps.queues.sendQueues(e.newsletterId);
-  const [perQueue, pausedQueues, workerCounts, history, providers, waves] = await Promise.all([
+  const [perQueue, pausedQueues, workerCounts, history, breaker, providers, waves] = await Promise.all([
     Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'))),
     Promise.all(queues.map((q) => q.isPaused())),
     Promise.all(queues.map((q) => q.getWorkersCount())),
     deps.editions.history(id, options.historyLines ?? 8),
+    deps.transportBreaker.get(),
     deps.config.pacing.enabled ? providerPaces(deps, id) : Promise.resolve(undefined),
     deps.editions.waves(id),
   ]);
@@ -135,6 +142,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const paused = pausedQueues.some(Boolean);
   // Every process starts a worker on each of the newsletter's queues: the catch-all queue's count is the processes'.
   const workers = workerCounts[0] ?? 0;
+  const relay = breaker.open && breaker.since ? { unreachableSince: breaker.since.toISOString(), lastError: breaker.lastError, nextProbeAt: breaker.nextProbeAt?.toISOString(), probes: breaker.probes } : undefined;
   const settled = settledCount(e);
   const pending = pendingCount(e);
   const final = finalStates.has(e.state);
@@ -145,7 +153,7 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (!final) rate = await recentRate(deps, id, settled, now);
   if (!rate && durationMs && durationMs >= 1000 && settled > 0) rate = { perSecond: settled / (durationMs / 1000), basis: 'average', windowSeconds: Math.round(durationMs / 1000) };
   // No ETA while nothing can send: a rate from before a crash would promise a finish that never comes.
-  const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;
+  const etaSeconds = e.state === 'sending' && pending > 0 && workers > 0 && !paused && !relay && rate && rate.perSecond > 0 ? Math.ceil(pending / rate.perSecond) : undefined;
 
   const notes: string[] = [];
   if (e.state === 'sending' && pending > 0 && workers === 0) notes.push(`No send workers are connected to the ${e.newsletterId} queue, so nothing is being sent: start \`daybreak worker\`, or run \`daybreak resend ${id} --unsent\`.`);
@@ -155,6 +163,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.failed > 0 && (e.state === 'done' || e.state === 'sending')) notes.push(`${e.failed} send(s) failed: \`daybreak resend ${id} --failed --dry-run\` shows which are still deliverable.`);
   if (e.state === 'sending' && e.fanoutDone && pending === 0) notes.push('Every message is settled; the edition will be marked done shortly.');
   if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
+  if (relay && !final) notes.push('Sending is paused by itself until the relay answers; no reader is charged. Readers still unsent when the send window closes are failed with the reason (`resend --failed` sends them later).');
+  if (e.cutoffAt && e.failed > 0) notes.push(`The relay was unreachable until the send window closed: the readers it never took are failed with that reason. \`daybreak resend ${id} --failed\` sends them now.`);
   const held = (waves ?? []).filter((w) => w.state === 'held');
   if (held.length) notes.push(`${held.length} wave(s) held as too late for their send window (${held.map((w) => w.zone).join(', ')}): \`daybreak run-edition ${e.newsletterId} --date ${e.localDate} --force\` sends them now.`);
   const next = (waves ?? []).find((w) => w.state === 'waiting');
@@ -185,6 +195,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     reason: e.reason,
     warnings: e.warnings,
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
+    relay,
+    cutoffAt: e.cutoffAt?.toISOString(),
     providers,
     waves: waves?.map((w) => ({ zone: w.zone, isDefault: w.isDefault, due: w.due.toISOString(), state: w.state, forced: w.forced, reason: w.reason, queued: w.queued, sent: w.sent, failed: w.failed, skipped: w.skipped, pending: wavePending(w) })),
     notes,

@@ -1,6 +1,6 @@
 import { classifyReason, isHardReason, smtpCommandOf } from '../../src/bounces/reason';
 import { classifySmtpError } from '../../src/bounces/smtp-reply';
-import { findReplyCode, findStatus } from '../../src/bounces/status-codes';
+import { findReplyCode, findStatus } from '../../src/mail/status-codes';
 import { findVerpTargets, parseVerpAddress, verpAddress } from '../../src/mail/verp';
 import { envelopeSender } from '../../src/mail/envelope';
 import { testConfig, uniquePrefix } from '../helpers/runtime';

@@ -19,12 +19,19 @@ describe('bounces said at SMTP time, on a real edition through a real SMTP serve
   let edition: Edition;
 
   beforeAll(async () => {
+    // What may pass (5.2.2, 421) is retried until the send window closes: the test's clock closes
+    // it once both have been refused twice.
+    const tries = new Map<string, number>();
+    const tried = (address: string, attempt: number) => {
+      tries.set(address, attempt);
+      if ((tries.get('full@reader.example') ?? 0) >= 2 && (tries.get('flaky@reader.example') ?? 0) >= 2) clock.set('2026-11-24T12:00:00Z');
+    };
     sink = await startSmtpSink({
-      refuse: (address) => {
+      refuse: (address, attempt) => {
         if (address === 'gone@reader.example') return { code: 550, message: '5.1.1 <gone@reader.example>: Recipient address rejected: User unknown' };
-        if (address === 'full@reader.example') return { code: 552, message: '5.2.2 <full@reader.example>: Mailbox full' };
+        if (address === 'full@reader.example') return tried(address, attempt), { code: 552, message: '5.2.2 <full@reader.example>: Mailbox full' };
         if (address === 'listed@reader.example') return { code: 554, message: '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org' };
-        if (address === 'flaky@reader.example') return { code: 421, message: '4.4.2 mx.reader.example Error: timeout exceeded, closing connection' };
+        if (address === 'flaky@reader.example') return tried(address, attempt), { code: 421, message: '4.4.2 mx.reader.example Error: timeout exceeded, closing connection' };
         return undefined;
       },
     });
@@ -48,7 +55,7 @@ describe('bounces said at SMTP time, on a real edition through a real SMTP serve
   });
 
   test('5.2.2 mailbox full is retried, then counted as a soft bounce, not suppressed', async () => {
-    expect(sink.refusals.get('full@reader.example')).toBe(2);
+    expect(sink.refusals.get('full@reader.example')).toBeGreaterThanOrEqual(2);
     expect(await runtime.subscribers.isSuppressed('full@reader.example')).toBe(false);
     const r = await bounceReport(runtime, { since: new Date(0), editionId: edition.id });
     expect(r.entries.find((e) => e.email === 'full@reader.example')).toMatchObject({ kind: 'soft', reason: 'mailboxfull', action: 'soft 1/3' });

@@ -17,9 +17,16 @@ describe('resend --failed: a sink that refused some recipients, then accepts the
     f = await opsFixture('resend-failed', {
       readers: 40,
       email: (i) => (bad(i) ? `picky-${i}@example.com` : `reader-${i}@example.com`),
-      // Their server is down for a while (4xx until the retries are used up): failed, but not a hard
-      // bounce, so the bounce policy does not suppress them.
-      sink: { refuse: (address) => (refusing && address.startsWith('picky-') ? { code: 451, message: '4.3.0 mail server temporarily unavailable' } : undefined) },
+      // Their server is down for a while (4xx, retried until the send window closes, which the
+      // test's clock does once they have been tried twice): failed, but not a hard bounce, so the
+      // bounce policy does not suppress them.
+      sink: {
+        refuse: (address, attempt) => {
+          if (!refusing || !address.startsWith('picky-')) return undefined;
+          if (attempt >= 2) f.clock.set('2026-11-24T12:00:00Z');
+          return { code: 451, message: '4.3.0 mail server temporarily unavailable' };
+        },
+      },
     });
   });
   afterAll(async () => {

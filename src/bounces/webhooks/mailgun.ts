@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
-import { findStatus } from '../status-codes';
+import { findStatus } from '../../mail/status-codes';
 import { bareAddress, providerHints, type ProviderEvent } from './provider-event';
 
 /**

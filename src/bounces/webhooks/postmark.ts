@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, senderFaultReasons } from '../reason';
-import { findReplyCode, findStatus } from '../status-codes';
+import { findReplyCode, findStatus } from '../../mail/status-codes';
 import { providerHints, type ProviderEvent } from './provider-event';
 
 /**

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { classifyReason, isHardReason, senderFaultReasons } from '../reason';
-import { findStatus, findReplyCode } from '../status-codes';
+import { findStatus, findReplyCode } from '../../mail/status-codes';
 import { providerHints, type ProviderEvent } from './provider-event';
 
 /**

@@ -79,14 +79,16 @@ export async function resend(id: string, opts: { to?: string; failed?: boolean; 
     if (started) bar.stop();
     const failed = Object.entries(result.outcomes).filter(([k]) => k === 'failed' || k.startsWith('error')).reduce((sum, [, v]) => sum + v, 0);
     if (opts.json) {
-      console.log(JSON.stringify({ editionId: id, queued: result.queued, alreadyHandled: result.alreadyHandled, waited: result.waited, broughtWorkers: result.broughtWorkers, outcomes: result.outcomes, perSubscriber: Object.fromEntries(result.perSubscriber), ms: Math.round(result.ms) }, null, 2));
+      console.log(JSON.stringify({ editionId: id, queued: result.queued, alreadyHandled: result.alreadyHandled, waited: result.waited, broughtWorkers: result.broughtWorkers, otherWorkers: result.otherWorkers, outcomes: result.outcomes, perSubscriber: Object.fromEntries(result.perSubscriber), ms: Math.round(result.ms) }, null, 2));
     } else {
       if (result.alreadyHandled) console.log(`${n(result.alreadyHandled)} failed send(s) were no longer failed when the resend ran (resent meanwhile); left alone.`);
-      if (!result.waited) {
+      if (result.queued === 0) {
+        console.log('Nothing left for this command to send.');
+      } else if (!result.waited) {
         console.log(`Queued ${n(result.queued)} send job(s); follow them with \`daybreak status ${id} --watch\`.`);
         if ((await runtime.queues.send(plan.newsletterId).getWorkersCount()) === 0) console.log('No worker is connected to send them: start `daybreak worker`.');
       } else {
-        if (result.broughtWorkers) console.log('No workers were running, so this command ran its own.');
+        if (result.broughtWorkers) console.log(result.otherWorkers === 0 ? 'No workers were running, so this command ran its own.' : `Sent by this command's own workers, with ${n(result.otherWorkers)} worker connection(s) already running.`);
         const parts = Object.entries(result.outcomes).map(([k, v]) => `${n(v)} ${outcomeLabel[k] ?? k}`);
         console.log(`Done in ${(result.ms / 1000).toFixed(1)} s: ${parts.join(', ') || 'nothing to do'}.`);
         for (const [sub, outcome] of result.perSubscriber) if (outcome === 'failed' || outcome.startsWith('error')) console.log(`  subscriber ${sub}: ${outcome}`);

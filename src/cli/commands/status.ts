@@ -47,6 +47,11 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
     const eta = s.etaSeconds !== undefined ? ` · ETA ${formatDuration(s.etaSeconds * 1000)} (about ${localTime(runtime, s.newsletterId, new Date(runtime.clock.now().getTime() + s.etaSeconds * 1000).toISOString(), 'HH:mm:ss')})` : '';
     lines.push(`Rate:      ${formatRate(s.rate.perSecond)} ${s.rate.basis === 'recent' ? `over the last ${s.rate.windowSeconds}s` : 'on average'}${eta}`);
   }
+  if (s.relay) {
+    const error = s.relay.lastError ? ` (${s.relay.lastError})` : '';
+    const probe = s.relay.nextProbeAt ? `; next probe ${localTime(runtime, s.newsletterId, s.relay.nextProbeAt, 'HH:mm:ss')}` : '';
+    lines.push(`Relay:     unreachable since ${localTime(runtime, s.newsletterId, s.relay.unreachableSince, 'HH:mm:ss')} ${zone}${error}; sending paused${probe}${s.relay.probes ? `, ${n(s.relay.probes)} probe(s) so far` : ''}`);
+  }
   if (!s.final || s.queue.waiting + s.queue.active + s.queue.delayed > 0) {
     lines.push(`Queue:     ${n(s.queue.waiting)} waiting, ${n(s.queue.active)} active, ${n(s.queue.delayed)} delayed${s.queue.paused ? ' (queue paused)' : ''} · ${s.queue.workers} worker connection(s)`);
   }

@@ -15,20 +15,32 @@
   ARGV[5] subscriber key prefix
   ARGV[6..] per entry: subscriber id, owner (job id), lease until (ms), force ('1' resends a settled one),
             wave (the zone of the wave it is sent in, '' outside waves)
-  Returns one reply per entry: {kind, ...}.
+  Returns one reply per entry: {kind, ...}. An edition cut off by a relay outage (cutoffAt set)
+  settles each unsent reader as failed with the edition's reason ({'cut-off', reason}); a forced
+  resend still sends. A forced resend in a finished edition makes it sending again until settled.
 ]]
 --- @include "includes/settle"
 --- @include "includes/waves"
 --- @include "../../subscribers/lua/includes/deliverable"
 local ed, ledger, suppressions, daily, history, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now, nowIso, nl, cap, subPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local state = redis.call('HGET', ed, 'state')
+local meta = redis.call('HMGET', ed, 'state', 'cutoffAt', 'reason')
+local state, cutoff = meta[1], meta[2]
 
 local function claimOne(subId, owner, leaseUntil, force, wave)
   if state == 'cancelled' then return {'cancelled'} end
   if state == 'paused' then return {'paused'} end
   if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
   local prev = redis.call('HGET', ledger, subId)
+  if cutoff and force ~= '1' then
+    local kind = prev and string.sub(prev, 1, 1)
+    if kind == 's' then return {'sent', prev} end
+    if kind == 'f' or kind == 'k' then return {'settled', prev} end
+    settleEntry(ed, ledger, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
+    countWave(waves, wave, 'f')
+    maybeFinish(ed, history, now, nowIso)
+    return {'cut-off', meta[3] or 'send window closed'}
+  end
   if prev then
     local kind = string.sub(prev, 1, 1)
     if force ~= '1' then
@@ -63,7 +75,16 @@ local function claimOne(subId, owner, leaseUntil, force, wave)
     -- A forced resend replaces a settled entry: take it out of its count, or the settle that
     -- follows (which sees only the claim) would count this reader twice.
     local prevField = countField(string.sub(prev, 1, 1))
-    if prevField then redis.call('HINCRBY', ed, prevField, -1) end
+    if prevField then
+      redis.call('HINCRBY', ed, prevField, -1)
+      -- Not finished while this reader is being sent again: the settle that follows finishes it anew.
+      if state == 'done' then
+        state = 'sending'
+        redis.call('HSET', ed, 'state', 'sending')
+        redis.call('HDEL', ed, 'finishedAt')
+        redis.call('RPUSH', history, cjson.encode({at = nowIso, event = 'reopened', by = 'resend --to', from = 'done'}))
+      end
+    end
   end
   redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
   return {'claimed', sub[1], sub[2] or '', prev}

@@ -4,6 +4,7 @@ import { resolveConfigPath } from '../../config/load';
 import type { MailTransport } from './transport';
 
 export type { MailTransport, OutgoingMessage, SendReceipt } from './transport';
+export { classifySmtpError, TransportFailure, type SmtpFailure, type SmtpFailureKind } from './failure';
 
 /** SMTP when SMTP_URL is set, else the outbox folder. */
 export function createTransport(config: LoadedConfig): MailTransport {

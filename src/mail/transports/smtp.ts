@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { classifySmtpError, TransportFailure } from './failure';
 import type { MailTransport, OutgoingMessage, SendReceipt } from './transport';
 
 export interface SmtpTransportOptions {
@@ -37,9 +38,14 @@ export class SmtpTransport implements MailTransport {
     this.transporter = nodemailer.createTransport(poolOptions);
   }
 
+  /** Throws a TransportFailure: the refusal or connection trouble, classified. */
   async send(message: OutgoingMessage): Promise<SendReceipt> {
-    const info = await this.transporter.sendMail({ envelope: { from: message.envelopeFrom, to: [message.to] }, raw: message.raw });
-    return { response: info.response };
+    try {
+      const info = await this.transporter.sendMail({ envelope: { from: message.envelopeFrom, to: [message.to] }, raw: message.raw });
+      return { response: info.response };
+    } catch (error) {
+      throw new TransportFailure(classifySmtpError(error), { cause: error });
+    }
   }
 
   async verify(): Promise<void> {
