@@ -360,6 +360,7 @@ function replyDetail(failure: SmtpFailure): string {
 /** Why a reader was failed when the window closed: the relay never took it, or their server kept deferring. */
 function windowEndReason(failure: SmtpFailure, closesAt: number, timeZone: string): string {
   const end = formatWindowEnd(new Date(closesAt), timeZone);
-  if (failure.kind === 'connection') return `relay unreachable until the send window closed at ${end} (${replyDetail(failure)})`;
+  // A provider asking us to slow down (its 421 closes the session) is not the relay being unreachable.
+  if (failure.kind === 'connection' && !isRateDeferral(failure)) return `relay unreachable until the send window closed at ${end} (${replyDetail(failure)})`;
   return `${replyDetail(failure)}; retried until the send window closed at ${end}`;
 }

@@ -1,12 +1,13 @@
 import type { Worker } from 'bullmq';
 import { defaultProviderGroups, providerGroups } from '../../src/config/pacing-schema';
-import type { Clock } from '../../src/core/clock';
+import { FixedClock, type Clock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import { fanOut } from '../../src/delivery/fanout';
 import { afterAccepted, afterDeferral, afterRecovery, currentPace, queueRateLimit, type PaceState } from '../../src/delivery/pacing';
 import { ProviderDirectory, type MxResolver } from '../../src/delivery/provider-directory';
 import { domainOf, isRateDeferral, ProviderTable } from '../../src/delivery/providers';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
+import { executeResend, planResend } from '../../src/ops/resend';
 import { editionStatus } from '../../src/ops/status';
 import { waitForEdition } from '../../src/ops/watch';
 import type { Runtime } from '../../src/app/runtime';
@@ -247,5 +248,71 @@ describe('one provider deferring, on loopback SMTP sinks', () => {
     const history = await runtime.paceStore.states(['google', 'microsoft']);
     expect(history.get('google')?.decreasedAt).toBeDefined();
     expect(history.get('microsoft')?.decreasedAt).toBeUndefined();
+  });
+});
+
+describe('a provider that keeps deferring past the send window', () => {
+  let sink: SmtpSink;
+  let runtime: Runtime;
+  let workers: Worker[] = [];
+  const clock = new FixedClock('2026-11-24T06:00:00Z');
+  const gmail = (a: string) => a.endsWith('@gmail.com');
+  const gmailRefusals = () => [...sink.refusals].filter(([a]) => gmail(a)).reduce((sum, [, n]) => sum + n, 0);
+
+  beforeAll(async () => {
+    // Gmail defers every message, all morning.
+    sink = await startSmtpSink({ refuse: (address) => (gmail(address) ? { code: 421, message: '4.7.28 Our system has detected an unusual rate of unsolicited mail. Try again later.' } : undefined) });
+    const config = testConfig(uniquePrefix('pacing-pause'), {
+      smtpUrl: sink.url,
+      newsletters: newslettersWithFeed(writeTestFeed(['2026-11-24']), { sendWindowHours: 1 }),
+      delivery: { concurrency: 10, smtpMaxConnections: 3, backoffMs: 20, retryBackoffMaxMs: 100, fanoutPageSize: 25, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
+      pacing: { providers: { google: { perSecond: 50, connections: 4 } }, minPerSecond: 20, deferralCooldownMs: 0, pauseMinutes: 180 },
+    });
+    runtime = testRuntime(config, { clock });
+    for (let i = 1; i <= 10; i++) await runtime.subscribers.add({ email: `reader-${i}@${i % 2 ? 'gmail.com' : 'example.org'}`, newsletters: ['national'], confirmed: true, source: 'test' });
+    workers = [createEditionWorker(runtime), ...createSendWorkers(runtime, { newsletters: ['national'] })];
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await closeRuntime(runtime);
+    await sink.close();
+  });
+
+  test('is paused and reported when the window closes, its readers failed with the reason; while paused nothing more is sent to it', async () => {
+    const { edition } = await enqueueEdition(runtime, { newsletterId: 'national', localDate: '2026-11-24', trigger: 'manual' });
+    // The others are delivered; every Gmail reader has been deferred (and retried) at least twice.
+    await sink.waitForCount(5, 20_000);
+    await until(() => [...sink.refusals].filter(([a]) => gmail(a) && (sink.refusals.get(a) ?? 0) >= 2).length === 5, 20_000, 'Gmail deferring everyone twice');
+    expect((await runtime.paceStore.state('google')).deferringSince).toBeDefined();
+
+    // 07:01: the one-hour window has closed with Gmail still deferring.
+    clock.set('2026-11-24T07:01:00Z');
+    const done = await waitForEdition(runtime, edition.id, { timeoutMs: 20_000 });
+    expect(done).toMatchObject({ state: 'done', sent: 5, failed: 5 });
+    const failed = (await runtime.editions.ledgerEntries(edition.id, [...(await runtime.subscribers.pageMembers('national', 0, 100))])).filter((e) => e?.kind === 'failed');
+    expect(failed).toHaveLength(5);
+    for (const entry of failed) expect(entry?.detail).toMatch(/4\.7\.28.*(retried until the send window closed|paused until)/);
+    // Reported: in the edition's history, and per group in status (what /metrics reads too).
+    expect((await runtime.editions.history(edition.id)).find((h) => h.event === 'provider-paused')).toMatchObject({ group: 'google' });
+    const google = (await editionStatus(runtime, edition.id)).providers?.find((p) => p.group === 'google');
+    expect(google).toMatchObject({ pace: 0, pausedUntil: '2026-11-24T10:01:00.000Z' });
+    expect((await editionStatus(runtime, edition.id)).notes.join(' ')).toMatch(/google is paused until/);
+
+    // Ops resend the failed readers at 07:30, while Google is paused: their jobs wait (Google's
+    // queue takes nothing for a while), and not one message is put to Gmail.
+    clock.set('2026-11-24T07:30:00Z');
+    const refusedBefore = gmailRefusals();
+    const plan = await planResend(runtime, edition.id, { failed: true });
+    const resend = executeResend(runtime, plan, { by: 'test' });
+    await until(async () => (await runtime.queues.send('national', 'google').getRateLimitTtl()) > 0, 20_000, "Google's queue waiting out the pause");
+    expect(gmailRefusals()).toBe(refusedBefore);
+    // Past the resend's own window (an hour from 07:30) and still paused: failed without SMTP.
+    clock.set('2026-11-24T08:31:00Z');
+    const result = await resend;
+    expect(result.outcomes).toEqual({ failed: 5 });
+    expect(gmailRefusals()).toBe(refusedBefore);
+    const again = await runtime.editions.ledgerEntry(edition.id, failed[0]?.subscriberId as string);
+    expect(again?.detail).toMatch(/not sent: google was paused until 2026-11-24T10:01:00.000Z/);
   });
 });
