@@ -19,8 +19,8 @@ export function canonicalTimeZone(value: string): string | undefined {
 
 let names: string[] | undefined;
 
-/** Every zone a reader may choose, in Intl's order (grouped by region): ~400 names. */
+/** Every zone a reader may choose, in Intl's order (grouped by region), and UTC: ~400 names. */
 export function timeZoneNames(): readonly string[] {
-  names ??= Intl.supportedValuesOf('timeZone');
+  names ??= [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])];
   return names;
 }
