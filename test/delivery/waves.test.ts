@@ -5,6 +5,7 @@ import { enqueueEdition } from '../../src/delivery/enqueue';
 import { EditionScheduler } from '../../src/delivery/scheduler';
 import { planWaves } from '../../src/delivery/waves';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
+import { runEditionNow } from '../../src/ops/run-now';
 import { editionStatus } from '../../src/ops/status';
 import { waitForEdition } from '../../src/ops/watch';
 import { importCsv } from '../../src/subscribers/csv';
@@ -41,7 +42,7 @@ describe('waves: 06:00 in each reader\'s own zone', () => {
 
     beforeAll(async () => {
       sink = await startSmtpSink();
-      const mornings = ['2026-03-06', '2026-03-10', '2026-03-12', '2026-03-31'];
+      const mornings = ['2026-03-06', '2026-03-10', '2026-03-12', '2026-03-13', '2026-03-31'];
       const config = testConfig(uniquePrefix('waves'), {
         smtpUrl: sink.url,
         newsletters: newslettersWithFeed(writeTestFeed(mornings), { delivery: 'reader-zone' }),
@@ -155,6 +156,19 @@ describe('waves: 06:00 in each reader\'s own zone', () => {
       const forced = await waitForEdition(runtime, id, { timeoutMs: 20_000 });
       expect(forced).toMatchObject({ state: 'done', sent: everyone().length });
       expect((await editionStatus(runtime, id)).waves?.find((w) => w.zone === zones.singapore)).toMatchObject({ state: 'out', forced: true, sent: 2 });
+    });
+
+    test('run-edition at London\'s 06:00 sends the waves whose time has come, and leaves New York\'s for its time', async () => {
+      clock.set('2026-03-13T06:00:00Z');
+      const before = delivered();
+      const result = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-03-13' });
+      // Singapore's (22:00 UTC yesterday) and London's went; a manual run holds nothing for being late.
+      expect(result.edition).toMatchObject({ state: 'sending', sent: 5 });
+      expect(delivered()).toBe(before + 5);
+      const waves = (await editionStatus(runtime, result.edition.id)).waves ?? [];
+      expect(waves.map((w) => [w.zone, w.state])).toEqual([[zones.singapore, 'out'], [zones.london, 'out'], [zones.newYork, 'waiting']]);
+      await minute('2026-03-13T10:00:00Z', readers[zones.newYork]?.length ?? 0);
+      expect(await waitForEdition(runtime, result.edition.id, { timeoutMs: 20_000 })).toMatchObject({ state: 'done', sent: everyone().length });
     });
   });
 });
