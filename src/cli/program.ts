@@ -29,6 +29,14 @@ export function parsePositiveInt(name: string): (value: string) => number {
   };
 }
 
+/** A number of days, 0 or more (fractions allowed), with a message naming the option. */
+export function parseDays(name: string): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+(\.\d+)?$/.test(value)) throw new DaybreakError('bad-input', `${name} must be a number of days, 0 or more (got "${value}")`);
+    return Number(value);
+  };
+}
+
 const editionArg = ['<edition>', 'edition id, e.g. national-2026-11-24'] as const;
 const dateOption = ['--date <YYYY-MM-DD>', "the edition's date in the newsletter's time zone (default: today)"] as const;
 
@@ -99,13 +107,26 @@ edition is held as too late for its send window.`)
     .option('--out <file>', 'where to write the HTML (default: <outbox>/preview/<edition>.html)')
     .option('--text', 'also print the plain-text part')
     .action((newsletterId: string, opts) => commands.preview().preview(newsletterId, opts, globals()));
-  program
+  const editions = program
     .command('editions')
-    .description('recent editions, newest first, with state, counts and duration')
+    .description('recent editions, newest first, with state, counts and duration (`editions compact`: end their ledgers)')
     .option('--newsletter <id>', 'only this newsletter')
     .option('--limit <n>', 'how many (default 20)', parsePositiveInt('--limit'))
     .option('--json', 'machine-readable output')
     .action((opts) => commands.editions().editions(opts, globals()));
+  editions
+    .command('compact')
+    .description("compact finished editions' ledgers past their settle window (readers sent become bits), and drop per-reader data past the retention")
+    .argument('[edition]', 'only this edition (refused, saying why, when it cannot be compacted yet)')
+    .option('--older-than <days>', 'compact editions finished at least this many days ago (default: retention.settleDays, 7; 0: now)', parseDays('--older-than'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+The scheduler does this by itself every hour. A compacted edition still answers status, editions,
+resend (--to, --failed, --unsent) and bounce attribution; its Message-IDs are derived again from
+the edition, the reader and the install secret. After retention.readerDataDays (400) its
+per-reader data goes: its counts, history and archive page stay. Safe to run twice, and to stop
+at any moment: a rerun finishes the work.`)
+    .action((id: string | undefined, opts) => commands.editions().compact(id, opts, globals()));
   program
     .command('status')
     .description('where an edition stands: state, counts, send rate and ETA (live with --watch)')

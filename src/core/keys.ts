@@ -54,6 +54,8 @@ export class Keys {
   editionMime(id: string): string { return `${this.prefix}:ed:{${id}}:mime`; }
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
+  /** A compacted ledger's readers sent: BITMAP, bit = subscriber id (the ledger hash keeps the rest). */
+  ledgerSent(id: string): string { return `${this.prefix}:ed:{${id}}:sent`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
   /** Who bounced or complained about this edition: HASH subscriberId -> flags, so each reader counts once. */
   editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }

@@ -84,6 +84,7 @@ function describeMode(request: ResendRequest): string {
 }
 
 function assertSendable(edition: Edition): void {
+  if (edition.readersDroppedAt) throw new ResendError('refused', edition.id, `Edition ${edition.id} is past its retention: who got it was forgotten on ${edition.readersDroppedAt.toISOString().slice(0, 10)} (its counts and archive page are kept), so it cannot be resent.`);
   if (edition.state === 'paused') throw new ResendError('conflict', edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
   if (edition.state === 'cancelled') throw new ResendError('refused', edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
   if (!sendableStates.has(edition.state)) {

@@ -6,22 +6,27 @@
   KEYS[1] edition hash
   KEYS[2] content
   KEYS[3] MIME template
-  KEYS[4] the newsletter's sent articles (set)
+  KEYS[4] the newsletter's sent articles (zset by time sent)
   KEYS[5] edition history
   ARGV[1] rendered content (JSON)
   ARGV[2] MIME template (JSON)
   ARGV[3] fields to set (JSON object)
   ARGV[4] history entry (JSON)
-  ARGV[5..] article ids
+  ARGV[5] now (ms)
+  ARGV[6] forget articles sent before this (ms)
+  ARGV[7..] article ids
   Returns {'ok', previous} | {'refused', previous} | {'missing'}.
 ]]
+--- @include "includes/sent-articles"
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'missing'} end
 if state ~= 'building' then return {'refused', state} end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[2])
 for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
-for i = 5, #ARGV do redis.call('SADD', KEYS[4], ARGV[i]) end
+sentArticlesAsZset(KEYS[4], ARGV[5])
+for i = 7, #ARGV do redis.call('ZADD', KEYS[4], ARGV[5], ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
 redis.call('HSET', KEYS[1], 'state', 'sending')
 redis.call('RPUSH', KEYS[5], ARGV[4])
 return {'ok', state}

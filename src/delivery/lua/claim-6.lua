@@ -7,6 +7,7 @@
   KEYS[3] suppressions hash
   KEYS[4] the newsletter's daily send counter
   KEYS[5] edition history
+  KEYS[6] the readers sent, once compacted (bitmap)
   ARGV[1] now (ms)
   ARGV[2] now (ISO, for the history)
   ARGV[3] newsletter id
@@ -17,7 +18,7 @@
 ]]
 --- @include "includes/settle"
 --- @include "../../subscribers/lua/includes/deliverable"
-local ed, ledger, suppressions, daily, history = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ed, ledger, suppressions, daily, history, sentBits = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now, nowIso, nl, cap, subPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local state = redis.call('HGET', ed, 'state')
 
@@ -25,7 +26,7 @@ local function claimOne(subId, owner, leaseUntil, force)
   if state == 'cancelled' then return {'cancelled'} end
   if state == 'paused' then return {'paused'} end
   if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
-  local prev = redis.call('HGET', ledger, subId)
+  local prev, fromBits = ledgerGet(ledger, sentBits, subId)
   if prev then
     local kind = string.sub(prev, 1, 1)
     if force ~= '1' then
@@ -42,7 +43,7 @@ local function claimOne(subId, owner, leaseUntil, force)
   local skip, sub = undeliverableBecause(subPrefix .. subId, suppressions, nl)
   if skip then
     if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
-    settleEntry(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip)
+    settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip)
     maybeFinish(ed, history, now, nowIso)
     return {'skipped', skip}
   end
@@ -61,7 +62,7 @@ local function claimOne(subId, owner, leaseUntil, force)
     local prevField = countField(string.sub(prev, 1, 1))
     if prevField then redis.call('HINCRBY', ed, prevField, -1) end
   end
-  redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
+  ledgerSet(ledger, sentBits, subId, 'c|' .. owner .. '|' .. leaseUntil, fromBits)
   return {'claimed', sub[1], sub[2] or '', prev}
 end
 
