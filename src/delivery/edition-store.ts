@@ -82,8 +82,9 @@ export interface LedgerEntry {
    */
   at?: Date;
   /**
-   * sent: the Message-ID as recorded (none once compacted: it is derived again from edition, reader
-   * and secret, mail/personalise.ts); failed/skipped: the reason; claimed: who holds it until when.
+   * failed/skipped: the reason; claimed: who holds it until when; sent: nothing (its Message-ID is
+   * derived again from edition, reader and secret: mail/personalise.ts), except the Message-ID a
+   * copy sent before nonces were derived kept until its edition is compacted.
    */
   detail?: string;
 }
@@ -94,8 +95,8 @@ export function parseLedgerValue(subscriberId: string, value: string, compactedS
   switch (code) {
     case 'q': return { subscriberId, kind: 'queued', at: new Date(Number(a)) };
     case 'c': return { subscriberId, kind: 'claimed', detail: `by ${a} until ${new Date(Number(rest[0])).toISOString()}` };
-    // `s|` alone is a compacted reader's bit (includes/ledger.lua).
-    case 's': return a ? { subscriberId, kind: 'sent', at: new Date(Number(a)), detail: rest.join('|') } : { subscriberId, kind: 'sent', at: compactedSentAt };
+    // `s|` alone is a compacted reader's bit (includes/ledger.lua); `s|<at>|` one sent since Message-IDs are derived.
+    case 's': return a ? { subscriberId, kind: 'sent', at: new Date(Number(a)), ...(rest.join('|') ? { detail: rest.join('|') } : {}) } : { subscriberId, kind: 'sent', at: compactedSentAt };
     case 'f': return { subscriberId, kind: 'failed', at: new Date(Number(a)), detail: rest.join('|') };
     default: return { subscriberId, kind: 'skipped', at: new Date(Number(a)), detail: rest.join('|') };
   }
@@ -397,9 +398,13 @@ export class EditionStore {
     return this.claims.add(key, input);
   }
 
-  /** Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. */
+  /**
+   * Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. A sent
+   * copy's detail (its Message-ID) is not kept: it is derived again from edition, reader and secret
+   * (mail/personalise.ts), so an entry is `s|<at>`.
+   */
   async settle(editionId: string, subscriberId: string, kind: 's' | 'f' | 'k', detail: string, now: Date): Promise<boolean> {
-    const clean = detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
+    const clean = kind === 's' ? '' : detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
     return this.settles.add(editionId, { subscriberId, kind, detail: clean, now });
   }
 

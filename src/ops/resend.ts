@@ -9,6 +9,8 @@ import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues, SendJobData } from '../delivery/queues';
 import type { SendOutcome } from '../delivery/send-processor';
 import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
+import { senderDomain } from '../mail/addresses';
+import { messageIdFor, messageNonce } from '../mail/personalise';
 import { normaliseEmail } from '../subscribers/email';
 import type { SubscriberStore } from '../subscribers/store';
 import { currentOperator } from './control';
@@ -20,7 +22,7 @@ export type ResendDeps = WorkerDeps & {
   queues: Pick<DeliveryQueues, 'send'>;
   clock: Clock;
   logger: Logger;
-  config: Pick<LoadedConfig, 'delivery'>;
+  config: Pick<LoadedConfig, 'delivery' | 'secret'>;
 };
 
 /**
@@ -111,7 +113,9 @@ export async function planResend(deps: ResendDeps, editionId: string, request: R
       throw new ResendError('refused', editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
     }
     const entry = await deps.editions.ledgerEntry(editionId, subscriber.id);
-    plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
+    // A sent copy's Message-ID is derived, not stored (mail/personalise.ts): shown as it went out.
+    const detail = entry?.kind === 'sent' && !entry.detail ? messageIdFor(editionId, subscriber.id, senderDomain(deps.newsletter(nl).from), messageNonce(deps.config.secret, editionId, subscriber.id)) : entry?.detail;
+    plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${detail ? `: ${detail}` : ''}` : 'not in this edition yet' });
     return plan;
   }
 

@@ -183,7 +183,7 @@ describe('an edition whose life ends: compacted after its settle window, its per
   test('resend --to on a compacted edition sends one copy, keeps the counts, and the ledger still reads sent', async () => {
     const reader = f.ids.get('reader-13@example.com') as string;
     const plan = await planResend(f.runtime, editionId, { to: 'reader-13@example.com' });
-    expect(plan.targets[0]?.detail).toBe('sent');
+    expect(plan.targets[0]?.detail).toBe(`sent: ${messageIdFor(editionId, reader, 'daybreak.example', messageNonce(f.config.secret, editionId, reader))}`);
     const before = f.sink.messages.length;
     const result = await executeResend(f.runtime, plan, { by: 'ops' });
     expect(result.outcomes).toEqual({ sent: 1 });

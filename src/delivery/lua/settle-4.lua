@@ -7,7 +7,7 @@
   KEYS[4] the readers sent, once compacted (bitmap)
   ARGV[1] now (ms)
   ARGV[2] now (ISO)
-  ARGV[3..] per entry: subscriber id, kind (s|f|k), detail
+  ARGV[3..] per entry: subscriber id, kind (s|f|k), detail ('' for sent: Message-IDs are derived)
   Returns 1 when this call finished the edition.
 ]]
 --- @include "includes/settle"
