@@ -21,6 +21,8 @@ import { Runtime } from '../src/app/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
+import { importCsv } from '../src/subscribers/csv';
+import { writeReadersCsv } from './subscriber-memory';
 
 type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number };
 
@@ -70,20 +72,16 @@ function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
+/** Seeds confirmed readers of one newsletter through the real import path (`subscribers import --confirmed`). */
 async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number): Promise<void> {
-  const { keys } = runtime;
-  const now = Date.now();
-  for (let start = 1; start <= count; start += 2000) {
-    const p = runtime.redis.pipeline();
-    for (let id = start; id < start + 2000 && id <= count; id++) {
-      const email = `reader-${id}@bench.example`;
-      p.hset(keys.subscriber(String(id)), { id, email, emailHash: runtime.subscribers.hashOf(email), name: id % 3 ? `Reader ${id}` : 'José Ñúñez', status: 'confirmed', newsletters: newsletterId, createdAt: now, updatedAt: now, confirmedAt: now, source: 'bench' });
-      p.hset(keys.subscriberByEmail(), email, String(id));
-      p.zadd(keys.members(newsletterId), id, String(id));
-    }
-    await p.exec();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-readers-'));
+  const file = path.join(dir, 'readers.csv');
+  try {
+    writeReadersCsv(file, count, newsletterId);
+    await importCsv({ store: runtime.subscribers, file, knownNewsletters: runtime.config.newsletters.map((n) => n.id), defaultNewsletters: [newsletterId], confirmed: true, now: () => new Date() });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  await runtime.redis.set(keys.subscriberSeq(), count);
 }
 
 function writeConfig(config: LoadedConfig): string {

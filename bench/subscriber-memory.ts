@@ -6,7 +6,6 @@
  * Run: node --import tsx bench/subscriber-memory.ts [readers=20000] [sample=500]
  * bench/scale.ts calls measureSubscriberMemory() on its own data.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,7 +114,8 @@ async function main(): Promise<void> {
   const redis = await startPrivateRedis();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-memory-bench-'));
   const file = path.join(dir, 'readers.csv');
-  const prefix = `bench-memory-${crypto.randomBytes(3).toString('hex')}`;
+  // A private server: the production default prefix, so key names are as long as an install's.
+  const prefix = 'daybreak';
   const config = loadConfig({ env: {}, overrides: { redisUrl: redis.url, redisPrefix: prefix, secret: 'bench-secret-0123456789abcdef' } });
   const runtime = new Runtime(config, { logger: silentLogger });
   try {

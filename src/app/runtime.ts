@@ -48,7 +48,7 @@ export class Runtime {
     this.editions = new EditionStore(this.redis, this.keys, { sentArticlesDays: config.retention.sentArticlesDays });
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
-    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() });
+    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, { historyEntries: config.retention.subscriberHistoryEntries });
     this.signer = new TokenSigner(config.secret);
     this.transportInstance = options.transport;
     this.outcomes = new SendOutcomes({ error: (d, m) => this.logger.error(d, m) });

@@ -19,6 +19,7 @@ const commands = {
   control: () => require('./commands/control') as typeof import('./commands/control'),
   testSend: () => require('./commands/test-send') as typeof import('./commands/test-send'),
   bounces: () => require('./commands/bounces') as typeof import('./commands/bounces'),
+  migrate: () => require('./commands/migrate') as typeof import('./commands/migrate'),
 };
 
 /** Whole numbers from the command line, with a message naming the option. */
@@ -272,6 +273,16 @@ counter or sent-article list is touched, and bounces of a test copy count agains
     .option('--port <port>', 'port (default: bounces.server.port, 2525)', parsePositiveInt('--port'))
     .option('--host <host>', 'address to listen on (default: bounces.server.host)')
     .action((opts) => commands.bounces().bounceServer(opts, globals()));
+
+  program
+    .command('migrate')
+    .description('bring data an earlier Daybreak wrote to the current stored forms, in place (idempotent, resumable)')
+    .addHelpText('after', `
+Run it once after upgrading, with the workers, scheduler and web server stopped (the other
+commands refuse to run until it has). It converts each reader (record, history, consent log) to
+the compact form, newsletter member sets to bitmaps and sent-article sets to sets by time, printing
+its progress. Stopped at any point, run it again: what is converted is left alone.`)
+    .action(() => commands.migrate().migrate(globals()));
 
   registerFeed(program, globals);
   return program;

@@ -333,6 +333,19 @@ export class EditionStore {
     return new Set(articleIds.filter((_, i) => flags[i] === 1));
   }
 
+  /** `daybreak migrate`: every newsletter's sent articles kept as a SET (an earlier form) becomes a ZSET by time, trimmed. */
+  async migrateLegacySentArticles(now: Date): Promise<number> {
+    const [pre, suf] = this.keys.sentArticles('\u0000').split('\u0000') as [string, string];
+    let converted = 0;
+    for await (const keys of this.redis.scanStream({ match: `${pre}*${suf}`, type: 'set', count: 1000 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        await scripts.sentArticles.run(this.redis, [key], [now.getTime(), this.sentArticlesSince(now)]);
+        converted += 1;
+      }
+    }
+    return converted;
+  }
+
   /** Forgets the newsletter's articles sent before the retention (the build does it too, as it adds). */
   async trimSentArticles(newsletterId: string, now: Date): Promise<void> {
     await scripts.sentArticles.run(this.redis, [this.keys.sentArticles(newsletterId)], [now.getTime(), this.sentArticlesSince(now)]);
