@@ -71,6 +71,9 @@ export interface EditionStatus {
   etaSeconds?: number;
   reason?: string;
   warnings: string[];
+  /** When its ledger was compacted, and when its per-reader data went (ops/lifecycle.ts). */
+  compactedAt?: string;
+  readersDroppedAt?: string;
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
   /** Things ops should act on (no workers, paused queue, failures). */
   notes: string[];
@@ -145,6 +148,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     etaSeconds,
     reason: e.reason,
     warnings: e.warnings,
+    compactedAt: e.compactedAt?.toISOString(),
+    readersDroppedAt: e.readersDroppedAt?.toISOString(),
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
     notes,
     history,

@@ -126,6 +126,9 @@ describe('an edition whose life ends: compacted after its settle window, its per
     const status = await runCli(['status', editionId, '--json'], env);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).counts).toEqual({ total: 40, sent: 38, failed: 1, bounced, complaints: 0, skipped: 1, pending: 0 });
+    const human = await runCli(['status', editionId], env);
+    expect(human.stdout).toMatch(/sent\s+38 \(95\.0%\)/);
+    expect(human.stdout).toContain('Readers:   ledger compacted');
     const list = await runCli(['editions', '--json'], env);
     expect(JSON.parse(list.stdout).find((e: { id: string }) => e.id === editionId)).toMatchObject({ id: editionId, total: 40, sent: 38, failed: 1, skipped: 1, pending: 0 });
   });
