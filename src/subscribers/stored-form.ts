@@ -96,9 +96,18 @@ export interface StoredConsent {
   reason?: string;
 }
 
+const recentRefs = new Map<string, string>();
+
 /** A consent line's reference in the shared dictionary of consent texts (they repeat for every reader of a form). */
 export function consentTextRef(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('base64url').slice(0, 8);
+  let ref = recentRefs.get(text);
+  if (ref === undefined) {
+    ref = crypto.createHash('sha256').update(text).digest('base64url').slice(0, 8);
+    // The few texts in use are remembered (an import asks once per row); a flood of others is not.
+    if (recentRefs.size >= 64) recentRefs.clear();
+    recentRefs.set(text, ref);
+  }
+  return ref;
 }
 
 /** A consent text as a consent entry keeps it: `#<ref>` into the dictionary, or the text itself. */

@@ -5,11 +5,23 @@
 -- Entries: `q|<at>` queued, `c|<owner>|<leaseUntil>` claimed, `s|<at>|<messageId>` sent,
 -- `f|<at>|<reason>` failed, `k|<at>|<reason>` skipped; a bit reads as `s|` (sent, no detail).
 
+-- Whether the edition has a sent bitmap (it is compacted), asked once per script call: the
+-- scripts that use the ledger only ever clear bits, so the answer cannot change within a call.
+local sentBitsExist = {}
+local function hasSentBits(sentBits)
+  local known = sentBitsExist[sentBits]
+  if known == nil then
+    known = redis.call('EXISTS', sentBits) == 1
+    sentBitsExist[sentBits] = known
+  end
+  return known
+end
+
 -- The entry of a reader, and whether it came from the sent bitmap.
 local function ledgerGet(ledger, sentBits, subId)
   local v = redis.call('HGET', ledger, subId)
   if v then return v, false end
-  if tonumber(subId) and redis.call('GETBIT', sentBits, subId) == 1 then return 's|', true end
+  if tonumber(subId) and hasSentBits(sentBits) and redis.call('GETBIT', sentBits, subId) == 1 then return 's|', true end
   return false, false
 end
 
