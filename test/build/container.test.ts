@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CliRun } from '../helpers/cli';
+import { runCommand, type CliRun } from '../helpers/cli';
 import { closeRuntime, redisUrl, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import type { Runtime } from '../../src/app/runtime';
 
@@ -23,17 +23,8 @@ function stage(name: string): string[] {
   return lines.slice(start + 1, end < 0 ? undefined : end);
 }
 
-function run(command: string, args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** A command in the simulated image: only the environment given (plus PATH and HOME), as in a container. */
+const run = (command: string, args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> => runCommand(command, args, { env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), DAYBREAK_TEST_RUN: process.env.DAYBREAK_TEST_RUN ?? '', ...env }, cwd, inheritEnv: false });
 
 describe('the container image (simulated from the Dockerfile)', () => {
   let image: string;

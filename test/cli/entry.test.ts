@@ -1,26 +1,15 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { corpus } from '../helpers/corpus';
-import { bin, runCli, type CliRun } from '../helpers/cli';
+import { bin, runCli, runCommand, type CliRun } from '../helpers/cli';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 import type { Runtime } from '../../src/app/runtime';
 
 const root = path.join(__dirname, '..', '..');
 
 /** Runs a command line as a person or cron would type it, in the clone. */
-function sh(command: string, args: string[], env: Record<string, string>, cwd = root): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sh = (command: string, args: string[], env: Record<string, string>, cwd = root): Promise<CliRun> => runCommand(command, args, { env, cwd });
 
 describe('the daybreak command as users reach it', () => {
   let runtime: Runtime;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BounceParseError, parseBounce, type BounceReport } from '../../src/bounces/parse-bounce';
 import { corpus } from '../helpers/corpus';
+import { prng } from '../helpers/prng';
 
 /**
  * Fuzzing the bounce parser with mutated real messages (issue 9): truncations, random binary,
@@ -19,17 +20,6 @@ const perMessageMs = 5000;
 const { dir: sisimai } = corpus('bounces/sisimai', 'expected.jsonl');
 const fixtures = path.resolve(__dirname, '..', 'fixtures', 'bounces');
 
-/** mulberry32: a small, fast PRNG with a 32-bit state, good enough to pick mutations. */
-function prng(state: number): () => number {
-  let s = state >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = ReturnType<typeof prng>;
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);

@@ -7,23 +7,13 @@ import type { Runtime } from '../../src/app/runtime';
 import { findInvalidUtf8 } from '../../src/subscribers/csv-lines';
 import { ImportFileError, importCsv, readSubscriberCsv, type ImportIssue, type SubscriberCsvItem } from '../../src/subscribers/csv';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { prng } from '../helpers/prng';
 
 const SEED = 0x5eed_c5a7;
 const FILES = 300;
 /** One file in this many is also imported into Redis, end to end. */
 const IMPORT_EVERY = 25;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (rand: Rand, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));

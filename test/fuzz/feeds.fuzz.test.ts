@@ -4,6 +4,7 @@ import type { Article } from '../../src/articles/article';
 import { FeedError } from '../../src/articles/errors';
 import { parseFeedDetailed } from '../../src/articles/feed-parser';
 import { corpus } from '../helpers/corpus';
+import { prng } from '../helpers/prng';
 
 /**
  * Seeded fuzzing of the feed parser: a few hundred feeds mutated from real ones (the rss-parser
@@ -23,17 +24,6 @@ const { dir: corpusRoot, present: corpusPresent } = corpus('feeds/rss-parser', '
 const corpusDir = path.join(corpusRoot, 'input');
 const fixturesDir = path.resolve(__dirname, '../fixtures/feeds');
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; enough for choosing mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bases: { name: string; bytes: Buffer }[] = [
   ...(corpusPresent ? fs.readdirSync(corpusDir).sort().map((f) => ({ name: `corpus/${f}`, bytes: fs.readFileSync(path.join(corpusDir, f)) })) : []),

@@ -27,3 +27,17 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
   });
 }
+
+/** Any command line, as a person or cron would type it (npx, a symlinked bin), with output captured. */
+export function runCommand(command: string, args: string[], options: { env: Record<string, string>; cwd: string; inheritEnv?: boolean }): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const env = options.inheritEnv === false ? options.env : { ...process.env, LOG_LEVEL: 'warn', ...options.env };
+    const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
