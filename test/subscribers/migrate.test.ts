@@ -2,6 +2,7 @@ import type { Runtime } from '../../src/app/runtime';
 import type { ConsentRecord, Subscriber, SubscriberEvent } from '../../src/subscribers/store';
 import { migrate } from '../../src/ops/migrate';
 import { runCli } from '../helpers/cli';
+import { prng } from '../helpers/prng';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 
 /** A reader as the earlier Daybreak stored one (before `daybreak migrate`): what to write, and what must read back. */
@@ -9,15 +10,6 @@ interface Legacy {
   subscriber: Subscriber;
   history: SubscriberEvent[];
   consent: ConsentRecord[];
-}
-
-/** Seeded, so the run repeats: a small linear congruential generator. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
 }
 
 const at = (ms: number) => new Date(ms).toISOString();
@@ -85,7 +77,7 @@ describe('daybreak migrate: readers stored by an earlier Daybreak, converted in 
     const config = testConfig(uniquePrefix('migrate'));
     runtime = testRuntime(config);
     env = { DAYBREAK_CONFIG: writeConfigFile(config) };
-    const random = seeded(11);
+    const random = prng(11);
     for (let id = 1; id <= last; id++) if (!erased.has(id)) readers.push(legacyReader(id, random));
     await writeLegacy(runtime, readers, last);
   });

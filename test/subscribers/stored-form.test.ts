@@ -4,22 +4,14 @@ import path from 'node:path';
 import type { Runtime } from '../../src/app/runtime';
 import { importCsv } from '../../src/subscribers/csv';
 import { consentTextRef, decodeConsent, decodeHistory, encodeConsentEntry, encodeHistoryEntry, entrySeparator, type StoredConsent, type StoredEvent } from '../../src/subscribers/stored-form';
+import { prng } from '../helpers/prng';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
-
-/** Seeded, so the run repeats. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
 
 const awkward = ['', 'a', 'I', '=', '=x', '#ref', 'a|b', 'tab\there', 'new\nline', '🌅 Ñúñez 李雷', 'quote "q" \\ back', 'x'.repeat(300), 'sep\x1fin\x1ethere'];
 
 describe('the stored forms of history and consent', () => {
   test('entries read back as written, whatever the text (the two separators become spaces)', () => {
-    const random = seeded(7);
+    const random = prng(7);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
     const clean = (s: string) => s.replace(/[\x1e\x1f]/g, ' ');
     for (let round = 0; round < 300; round++) {
