@@ -22,6 +22,7 @@ const scripts = {
   sentArticles: loadLuaScript(luaDir, 'sent-articles-1.lua'),
   compactPage: loadLuaScript(luaDir, 'compact-page-2.lua'),
   compactDone: loadLuaScript(luaDir, 'compact-done-2.lua'),
+  fitBitmap: loadLuaScript(luaDir, 'fit-bitmap-1.lua'),
   dropReaders: loadLuaScript(luaDir, 'drop-readers-6.lua'),
 };
 
@@ -551,6 +552,7 @@ export class EditionStore {
       if (sent.length) moved += Number(await scripts.compactPage.run(this.redis, [ledger, sentKey], sent));
       await options.afterPage?.(moved);
     } while (cursor !== '0');
+    await scripts.fitBitmap.run(this.redis, [sentKey], []);
     const [sentBits, kept] = await Promise.all([this.redis.bitcount(sentKey), this.redis.hlen(ledger)]);
     const bytesAfter = await this.ledgerBytes(editionId);
     const ms = performance.now() - started;
