@@ -74,18 +74,18 @@ async function main(): Promise<void> {
   scratchRuntime.redis.disconnect();
   const messageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-scale-msg-')), 'message.eml');
   fs.writeFileSync(messageFile, sample);
-  const ceiling = await runCeiling(sink.url, args.ceiling, args.connections, args.concurrency, messageFile);
-  results.ceilingRate = Math.round(ceiling.rate);
-  print(`Ceiling: ${args.ceiling.toLocaleString('en-GB')} pre-built ${(sample.length / 1024).toFixed(1)} KB messages`, `${results.ceilingRate} messages/s`);
+  console.log(`Message: ${(sample.length / 1024).toFixed(1)} KB; each size's ceiling is measured right before it (the load of a shared machine moves between sizes)`);
 
   for (const size of args.sizes) {
     console.log('');
+    const ceiling = await runCeiling(sink.url, args.ceiling, args.connections, args.concurrency, messageFile);
+    print(`Ceiling: ${args.ceiling.toLocaleString('en-GB')} pre-built messages, pooled SMTP`, `${Math.round(ceiling.rate)} messages/s`);
     const started = performance.now();
     const redis = await startPrivateRedis();
     const config = loadConfig({ overrides: { redisUrl: redis.url, redisPrefix: 'daybreak', smtpUrl: sink.url, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
     const rt = new Runtime(config, { logger: silentLogger });
     const k = size >= 1_000_000 ? `${size / 1_000_000}M` : `${size / 1000}k`;
-    const r: Record<string, number | string> = { size, loadAtStart: load() };
+    const r: Record<string, number | string> = { size, loadAtStart: load(), ceilingRate: Math.round(ceiling.rate) };
     try {
       // Readers, through the real import path.
       const before = await info(rt.redis, 'used_memory');
