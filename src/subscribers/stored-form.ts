@@ -4,6 +4,7 @@
  * ConsentRecord) are unchanged; only this file and the Lua that writes the same forms know them.
  */
 import crypto from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 
 /**
  * The record's hash fields: e email, n name, s status (p/c/u), l newsletters (comma-separated),
@@ -191,10 +192,15 @@ export function fromLegacy(legacy: LegacyReader, options: { historyEntries: numb
   if (h.name) fields.n = h.name;
   if (h.confirmedAt) fields.f = String(Number(h.confirmedAt) - createdAt);
   if (h.source) fields.o = h.source;
-  const history = legacy.history.slice(-options.historyEntries).map((line) => {
-    const e = JSON.parse(line) as StoredEvent;
-    return encodeHistoryEntry(e.at, e.event, e.detail);
-  });
+  const events = legacy.history.slice(-options.historyEntries).map((line) => JSON.parse(line) as StoredEvent);
+  // A first entry that the record itself says (an import or creation, nothing changed since) is left implicit, as new readers have it.
+  const first = events[0];
+  const code = first ? eventCodes[first.event] : undefined;
+  if (first && code && events.length === legacy.history.length && isDeepStrictEqual(implicitHistoryStart({ ...fields, i: code }), first)) {
+    fields.i = code;
+    events.shift();
+  }
+  const history = events.map((e) => encodeHistoryEntry(e.at, e.event, e.detail));
   const texts = new Map<string, string>();
   const consent = legacy.consent.map((line) => {
     const record = JSON.parse(line) as StoredConsent;

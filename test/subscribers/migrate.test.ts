@@ -109,6 +109,10 @@ describe('daybreak migrate: readers stored by an earlier Daybreak, converted in 
       expect(await runtime.subscribers.history(subscriber.id)).toEqual(history.slice(-50));
       expect(await runtime.subscribers.consent(subscriber.id)).toEqual(consent);
     }
+    // A first history entry the record itself says (imported, unchanged since) is left implicit, as for a new import.
+    const implicit = readers.filter((r) => r.subscriber.source === 'import:old.csv' && r.subscriber.status !== 'unsubscribed').map((r) => r.subscriber.id);
+    expect(implicit.length).toBeGreaterThan(100);
+    for (const id of implicit.slice(0, 50)) expect(await runtime.redis.hget(runtime.keys.subscriber(id), 'i')).toBe('I');
     const confirmed = (nl: string) => readers.filter((r) => r.subscriber.status === 'confirmed' && r.subscriber.newsletters.includes(nl)).map((r) => r.subscriber.id);
     expect(await runtime.subscribers.pageMembers('national', 0, 10_000)).toEqual(confirmed('national'));
     expect(await runtime.subscribers.pageMembers('london', 100, 50)).toEqual(confirmed('london').filter((id) => Number(id) > 100).slice(0, 50));
