@@ -9,6 +9,7 @@ import { runLifecycle, type LifecycleReport } from '../../src/ops/lifecycle';
 import { executeResend, planResend } from '../../src/ops/resend';
 import { editionStatus } from '../../src/ops/status';
 import { runEditionNow } from '../../src/ops/run-now';
+import { buildWebServer } from '../../src/web/server';
 import { closeRuntime, setEditionFields, writeConfigFile } from '../helpers/runtime';
 import { copiesByRecipient, editionId, opsFixture, runCli, type OpsFixture } from './fixture';
 
@@ -204,6 +205,14 @@ describe('an edition whose life ends: compacted after its settle window, its per
     const { redis, keys } = f.runtime;
     expect(await redis.exists(keys.ledger(editionId), keys.ledgerSent(editionId), keys.editionBounces(editionId), keys.editionMime(editionId))).toBe(0);
     expect(await f.runtime.editions.content(editionId)).toBeDefined();
+    const app = await buildWebServer(f.runtime);
+    try {
+      const archive = await app.inject({ url: '/archive/national/2026-11-24' });
+      expect(archive.statusCode).toBe(200);
+      expect(archive.body).toContain('National');
+    } finally {
+      await app.close();
+    }
     const status = await editionStatus(f.runtime, editionId);
     expect(status.counts).toMatchObject({ total: 40, sent: 38, failed: 1, skipped: 1, bounced });
     expect(status.history.some((h) => h.event === 'reader-data-dropped')).toBe(true);
