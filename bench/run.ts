@@ -4,7 +4,7 @@
  * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import  --from-source  --workers 1
  *          --in-doubt 10000 (sends in the in-doubt measurement)  --in-doubt-only (skip everything else)
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +23,7 @@ import { Runtime } from '../src/app/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
+import { cpuSeconds, peakRssMb, redisCpuSeconds, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
 
 type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean };
 
@@ -42,88 +43,6 @@ function parseArgs(argv: string[]): Args {
     inDoubt: Number(get('in-doubt') ?? 10_000),
     inDoubtOnly: argv.includes('--in-doubt-only'),
   };
-}
-
-const tsxArgs = ['--import', 'tsx'];
-
-interface Sink {
-  child: ChildProcess;
-  url: string;
-  count(): Promise<number>;
-  /** From now on, note when each recipient's message was answered 250. */
-  trace(): Promise<void>;
-  /** Recipient -> when the sink answered 250 (wall clock ms, sub-millisecond), since trace(). */
-  accepted(): Promise<Map<string, number>>;
-}
-
-function startSink(): Promise<Sink> {
-  const child = fork(path.join(__dirname, 'sink.ts'), [], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve) => {
-    child.once('message', (m: { port: number }) => {
-      resolve({
-        child,
-        url: `smtp://127.0.0.1:${m.port}`,
-        count: () => new Promise((r) => { child.once('message', (x: { count: number }) => r(x.count)); child.send({ cmd: 'count' }); }),
-        trace: () => new Promise((r) => { child.once('message', () => r()); child.send({ cmd: 'trace' }); }),
-        accepted: () => new Promise((r) => { child.once('message', (x: { accepted: Array<[string, number]> }) => r(new Map(x.accepted))); child.send({ cmd: 'accepted' }); }),
-      });
-    });
-  });
-}
-
-function runCeiling(url: string, messages: number, connections: number, inflight: number, file: string): Promise<{ rate: number; seconds: number }> {
-  const child = fork(path.join(__dirname, 'ceiling.ts'), [url, String(messages), String(connections), String(inflight), file], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { rate: number; seconds: number }) => resolve(m));
-    child.once('exit', (code) => code !== 0 && reject(new Error(`ceiling exited ${code}`)));
-  });
-}
-
-/** CPU seconds a process has used so far (Linux /proc/<pid>/stat: utime + stime, at 100 ticks a second). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** CPU seconds the Redis server has used so far (INFO cpu). */
-async function redisCpuSeconds(runtime: Runtime): Promise<number> {
-  const info = await runtime.redis.info('cpu');
-  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return get('used_cpu_sys') + get('used_cpu_user');
-}
-
-/** Peak resident set of a process so far (Linux), in MB. */
-function peakRssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number): Promise<void> {
-  const { keys } = runtime;
-  const now = Date.now();
-  for (let start = 1; start <= count; start += 2000) {
-    const p = runtime.redis.pipeline();
-    for (let id = start; id < start + 2000 && id <= count; id++) {
-      const email = `reader-${id}@bench.example`;
-      p.hset(keys.subscriber(String(id)), { id, email, emailHash: runtime.subscribers.hashOf(email), name: id % 3 ? `Reader ${id}` : 'José Ñúñez', status: 'confirmed', newsletters: newsletterId, createdAt: now, updatedAt: now, confirmedAt: now, source: 'bench' });
-      p.hset(keys.subscriberByEmail(), email, String(id));
-      p.zadd(keys.members(newsletterId), id, String(id));
-    }
-    await p.exec();
-  }
-  await runtime.redis.set(keys.subscriberSeq(), count);
-}
-
-function writeConfig(config: LoadedConfig): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-'));
-  const raw = JSON.parse(fs.readFileSync(path.join(projectRoot, 'config', 'daybreak.json'), 'utf8')) as Record<string, unknown> & { newsletters: Array<Record<string, unknown>> };
-  raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
-  const file = path.join(dir, 'daybreak.json');
-  // The worker runs as production does (NODE_ENV=production), on the sample stories, on purpose.
-  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
-  return file;
 }
 
 async function main(): Promise<void> {

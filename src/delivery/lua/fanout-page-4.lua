@@ -4,6 +4,7 @@
   KEYS[1] edition hash
   KEYS[2] ledger
   KEYS[3] suppressions hash
+  KEYS[4] the readers sent, once compacted (bitmap)
   ARGV[1] now (ms)
   ARGV[2] newsletter id
   ARGV[3] subscriber key prefix
@@ -12,16 +13,16 @@
 ]]
 --- @include "includes/settle"
 --- @include "../../subscribers/lua/includes/deliverable"
-local ed, ledger, suppressions = KEYS[1], KEYS[2], KEYS[3]
+local ed, ledger, suppressions, sentBits = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, nl, subPrefix = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
 for i = 4, #ARGV do
   local subId = ARGV[i]
-  local prev = redis.call('HGET', ledger, subId)
+  local prev = ledgerGet(ledger, sentBits, subId)
   if not prev then
     local skip = undeliverableBecause(subPrefix .. subId, suppressions, nl)
     if skip then
-      settleEntry(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip .. ' at fan-out')
+      settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip .. ' at fan-out')
     else
       redis.call('HSET', ledger, subId, 'q|' .. now)
       redis.call('HINCRBY', ed, 'total', 1)

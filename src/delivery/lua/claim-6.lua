@@ -7,6 +7,7 @@
   KEYS[3] suppressions hash
   KEYS[4] the newsletter's daily send counter
   KEYS[5] edition history
+  KEYS[6] the readers sent, once compacted (bitmap)
   ARGV[1] now (ms)
   ARGV[2] now (ISO, for the history)
   ARGV[3] newsletter id
@@ -19,7 +20,7 @@
 ]]
 --- @include "includes/settle"
 --- @include "../../subscribers/lua/includes/deliverable"
-local ed, ledger, suppressions, daily, history = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ed, ledger, suppressions, daily, history, sentBits = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local now, nowIso, nl, cap, subPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local meta = redis.call('HMGET', ed, 'state', 'cutoffAt', 'reason')
 local state, cutoff = meta[1], meta[2]
@@ -28,12 +29,12 @@ local function claimOne(subId, owner, leaseUntil, force)
   if state == 'cancelled' then return {'cancelled'} end
   if state == 'paused' then return {'paused'} end
   if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
-  local prev = redis.call('HGET', ledger, subId)
+  local prev, fromBits = ledgerGet(ledger, sentBits, subId)
   if cutoff and force ~= '1' then
     local kind = prev and string.sub(prev, 1, 1)
     if kind == 's' then return {'sent', prev} end
     if kind == 'f' or kind == 'k' then return {'settled', prev} end
-    settleEntry(ed, ledger, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
+    settleEntry(ed, ledger, sentBits, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
     maybeFinish(ed, history, now, nowIso)
     return {'cut-off', meta[3] or 'send window closed'}
   end
@@ -53,7 +54,7 @@ local function claimOne(subId, owner, leaseUntil, force)
   local skip, sub = undeliverableBecause(subPrefix .. subId, suppressions, nl)
   if skip then
     if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
-    settleEntry(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip)
+    settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip)
     maybeFinish(ed, history, now, nowIso)
     return {'skipped', skip}
   end
@@ -81,7 +82,7 @@ local function claimOne(subId, owner, leaseUntil, force)
       end
     end
   end
-  redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
+  ledgerSet(ledger, sentBits, subId, 'c|' .. owner .. '|' .. leaseUntil, fromBits)
   return {'claimed', sub[1], sub[2] or '', prev}
 end
 

@@ -5,19 +5,20 @@
   KEYS[1] edition hash
   KEYS[2] ledger
   KEYS[3] edition history
+  KEYS[4] the readers sent, once compacted (bitmap)
   ARGV[1] now (ms)
   ARGV[2] now (ISO)
   ARGV[3..] per entry: subscriber id, reason
   Returns {finished (0/1), then per entry 1 when settled here, else 0}.
 ]]
 --- @include "includes/settle"
-local ed, ledger, history, now, nowIso = KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2]
+local ed, ledger, history, sentBits, now, nowIso = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2]
 local out = {0}
 for i = 3, #ARGV, 2 do
-  local prev = redis.call('HGET', ledger, ARGV[i])
+  local prev = ledgerGet(ledger, sentBits, ARGV[i])
   local kind = prev and string.sub(prev, 1, 1)
   if kind == 'q' or kind == 'c' then
-    settleEntry(ed, ledger, ARGV[i], 'f', 'f|' .. now .. '|' .. ARGV[i + 1])
+    settleEntry(ed, ledger, sentBits, ARGV[i], 'f', 'f|' .. now .. '|' .. ARGV[i + 1])
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
