@@ -21,8 +21,9 @@ async function main(): Promise<void> {
     for (let start = 1; start <= readers; start += 5000) {
       const p = runtime.redis.pipeline();
       for (let i = start; i < Math.min(start + 5000, readers + 1); i++) {
-        p.hset(k.subscriber(String(i)), { id: i, email: `r${i}@example.com`, status: 'confirmed', newsletters: 'national', emailHash: `h${i}` });
-        p.zadd(k.members('national'), i, String(i));
+        // The stored form (src/subscribers/stored-form.ts): short fields, membership as a bit.
+        p.hset(k.subscriber(String(i)), { e: `r${i}@example.com`, s: 'c', l: 'national', h: `h${i}`, t: now, u: 0, f: 0 });
+        p.setbit(k.members('national'), i, 1);
         // 60% sent, 1% failed, the rest still queued: an edition that crashed at 60%.
         const v = i % 100 === 0 ? `f|${now}|421 4.4.2 timeout` : i % 10 < 6 ? `s|${now}|<m${i}@x>` : `q|${now}`;
         p.hset(k.ledger(id), String(i), v);

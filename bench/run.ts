@@ -2,11 +2,11 @@
  * `npm run bench`: a whole edition for generated subscribers against a local SMTP sink, beside
  * the ceiling it competes with (pre-built messages through pooled nodemailer into the same sink).
  * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import  --from-source  --workers 1
- *          --in-doubt 10000 (sends in the in-doubt measurement)  --in-doubt-only (skip everything else)
  *          --pacing on|off (pacing per mailbox provider; on: limits no run reaches, so only its machinery costs)
- *          --domains mixed|single (readers spread over Gmail, Microsoft, Yahoo, Apple and others, the default; or all at bench.example)
+ *          --domains mixed|single (readers spread over Gmail, Microsoft, Yahoo, Apple and others, the default; or the import's own)
+ *          --in-doubt 10000 (sends in the in-doubt measurement)  --in-doubt-only (skip everything else)
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +25,11 @@ import { Runtime } from '../src/app/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
+import { cpuSeconds, peakRssMb, redisCpuSeconds, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
+
+/** The mixed list: 40% Gmail, 20% Microsoft, 10% Yahoo, 10% Apple, 20% everyone else (no MX lookups). */
+const mixedDomains = ['gmail.com', 'gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.co.uk', 'yahoo.com', 'icloud.com', 'bench.example', 'bench.example'];
+const mixedDomain = (i: number): string => mixedDomains[i % mixedDomains.length] as string;
 
 type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean; pacing: boolean; domains: 'single' | 'mixed' };
 
@@ -48,95 +53,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** The mixed list: 40% Gmail, 20% Microsoft, 10% Yahoo, 10% Apple, 20% everyone else (no MX lookups). */
-const mixedDomains = ['gmail.com', 'gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.co.uk', 'yahoo.com', 'icloud.com', 'bench.example', 'bench.example'];
-
-function readerDomain(id: number, domains: Args['domains']): string {
-  return domains === 'mixed' ? (mixedDomains[id % mixedDomains.length] as string) : 'bench.example';
-}
-
-const tsxArgs = ['--import', 'tsx'];
-
-interface Sink {
-  child: ChildProcess;
-  url: string;
-  count(): Promise<number>;
-  /** From now on, note when each recipient's message was answered 250. */
-  trace(): Promise<void>;
-  /** Recipient -> when the sink answered 250 (wall clock ms, sub-millisecond), since trace(). */
-  accepted(): Promise<Map<string, number>>;
-}
-
-function startSink(): Promise<Sink> {
-  const child = fork(path.join(__dirname, 'sink.ts'), [], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve) => {
-    child.once('message', (m: { port: number }) => {
-      resolve({
-        child,
-        url: `smtp://127.0.0.1:${m.port}`,
-        count: () => new Promise((r) => { child.once('message', (x: { count: number }) => r(x.count)); child.send({ cmd: 'count' }); }),
-        trace: () => new Promise((r) => { child.once('message', () => r()); child.send({ cmd: 'trace' }); }),
-        accepted: () => new Promise((r) => { child.once('message', (x: { accepted: Array<[string, number]> }) => r(new Map(x.accepted))); child.send({ cmd: 'accepted' }); }),
-      });
-    });
-  });
-}
-
-function runCeiling(url: string, messages: number, connections: number, inflight: number, file: string): Promise<{ rate: number; seconds: number }> {
-  const child = fork(path.join(__dirname, 'ceiling.ts'), [url, String(messages), String(connections), String(inflight), file], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { rate: number; seconds: number }) => resolve(m));
-    child.once('exit', (code) => code !== 0 && reject(new Error(`ceiling exited ${code}`)));
-  });
-}
-
-/** CPU seconds a process has used so far (Linux /proc/<pid>/stat: utime + stime, at 100 ticks a second). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** CPU seconds the Redis server has used so far (INFO cpu). */
-async function redisCpuSeconds(runtime: Runtime): Promise<number> {
-  const info = await runtime.redis.info('cpu');
-  const get = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return get('used_cpu_sys') + get('used_cpu_user');
-}
-
-/** Peak resident set of a process so far (Linux), in MB. */
-function peakRssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number, domains: Args['domains'] = 'single'): Promise<void> {
-  const { keys } = runtime;
-  const now = Date.now();
-  for (let start = 1; start <= count; start += 2000) {
-    const p = runtime.redis.pipeline();
-    for (let id = start; id < start + 2000 && id <= count; id++) {
-      const email = `reader-${id}@${readerDomain(id, domains)}`;
-      p.hset(keys.subscriber(String(id)), { id, email, emailHash: runtime.subscribers.hashOf(email), name: id % 3 ? `Reader ${id}` : 'José Ñúñez', status: 'confirmed', newsletters: newsletterId, createdAt: now, updatedAt: now, confirmedAt: now, source: 'bench' });
-      p.hset(keys.subscriberByEmail(), email, String(id));
-      p.zadd(keys.members(newsletterId), id, String(id));
-    }
-    await p.exec();
-  }
-  await runtime.redis.set(keys.subscriberSeq(), count);
-}
-
-function writeConfig(config: LoadedConfig): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-'));
-  const raw = JSON.parse(fs.readFileSync(path.join(projectRoot, 'config', 'daybreak.json'), 'utf8')) as Record<string, unknown> & { newsletters: Array<Record<string, unknown>> };
-  raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
-  const file = path.join(dir, 'daybreak.json');
-  // The worker runs as production does (NODE_ENV=production), on the sample stories, on purpose.
-  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery, pacing: config.pacing }, null, 2));
-  return file;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   let privateRedis: PrivateRedis | undefined;
@@ -156,11 +72,12 @@ async function main(): Promise<void> {
   results.workers = args.workers;
   results.pacing = args.pacing ? 'on' : 'off';
   results.domains = args.domains;
-
   // Pacing on: every group limited far above any rate this machine reaches, so what it costs is its
   // machinery (a queue per group, queue limits, the pacer), never a limit that binds.
   const unbound = { perSecond: 1_000_000, connections: args.concurrency };
   const pacing = { enabled: args.pacing, providers: args.pacing ? { google: unbound, microsoft: unbound, yahoo: unbound, apple: unbound } : {} };
+  const readerDomain = args.domains === 'mixed' ? mixedDomain : undefined;
+
   const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, pacing, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
   const runtime = new Runtime(base, { logger: silentLogger });
   const newsletter = base.newsletters[0];
@@ -202,7 +119,7 @@ async function main(): Promise<void> {
     const config: LoadedConfig = { ...base, redisPrefix: prefix };
     const rt = new Runtime(config, { logger: silentLogger });
     await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, size, args.domains);
+    await seedSubscribers(rt, newsletter.id, size, readerDomain);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
       env: { ...process.env, DAYBREAK_CONFIG: configFile, REDIS_URL: config.redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },
@@ -296,7 +213,7 @@ async function main(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, n);
+    await seedSubscribers(rt, newsletter.id, n, readerDomain);
     await sink.trace();
     const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
     loopDelay.disable();

@@ -56,14 +56,14 @@ export class Runtime {
   ) {
     this.keys = new Keys(config.redisPrefix);
     this.redis = options.redis ?? createRedis(redisTargetOf(config), {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
-    this.editions = new EditionStore(this.redis, this.keys);
+    this.editions = new EditionStore(this.redis, this.keys, { sentArticlesDays: config.retention.sentArticlesDays });
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
     this.paceStore = new PaceStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
     this.transportBreaker = new TransportBreakerStore(this.redis, this.keys);
     // Newsletters delivered in each reader's zone keep a zone index of their members (membership).
     const zoned = config.newsletters.filter((n) => n.delivery === 'reader-zone').map((n) => ({ id: n.id, timezone: n.timezone }));
-    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, () => zoned);
+    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, { historyEntries: config.retention.subscriberHistoryEntries, zoned: () => zoned });
     this.signer = new TokenSigner(config.secret);
     this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;
@@ -84,6 +84,12 @@ export class Runtime {
       if (error instanceof EditionControlError) return false;
       throw error;
     }
+  };
+
+  /** What is due in the edition lifecycle and retention (the scheduler runs it hourly; `daybreak editions compact` on demand). */
+  readonly housekeeping = async (): Promise<unknown> => {
+    const { runLifecycle } = require('../ops/lifecycle') as typeof import('../ops/lifecycle');
+    return runLifecycle(this);
   };
 
   /** The bounce and complaint policy (loaded on first use: most processes never see a bounce). */

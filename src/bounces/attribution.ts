@@ -1,6 +1,6 @@
 /** Which reader and edition a bounce is about: one function for every way in (SMTP reply, DSN, webhook). */
 import type { EditionStore } from '../delivery/edition-store';
-import { parseMessageId } from '../mail/personalise';
+import { isDerivedMessageId, parseMessageId } from '../mail/personalise';
 import { parseVerpAddress, verpSettings } from '../mail/verp';
 import type { SubscriberStore } from '../subscribers/store';
 import type { Attributed, Attribution, BounceEvent } from './events';
@@ -19,7 +19,9 @@ const bracketed = (id: string) => (id.trim().startsWith('<') ? id.trim() : `<${i
 /**
  * The copy the hints prove, strongest first: the send itself; a VERP address whose MAC checks
  * (nobody can forge one for another reader); one of our Message-IDs, but only when the ledger shows
- * that exact copy (with its random nonce) was sent to that reader.
+ * a copy was sent to that reader and the ID is that copy's: its nonce derived from edition, reader
+ * and secret (mail/personalise.ts), or, for copies sent before nonces were derived, the ID the
+ * ledger kept. A compacted ledger keeps only a sent bit, which the derived nonce is checked against.
  */
 async function provenCopy(deps: AttributionDeps, event: BounceEvent): Promise<{ editionId: string; subscriberId: string; attribution: Attribution } | undefined> {
   const { hints } = event;
@@ -35,7 +37,7 @@ async function provenCopy(deps: AttributionDeps, event: BounceEvent): Promise<{ 
     const parsed = parseMessageId(id);
     if (!parsed) continue;
     const entry = await deps.editions.ledgerEntry(parsed.editionId, parsed.subscriberId);
-    if (entry?.kind === 'sent' && entry.detail === bracketed(id)) return { ...parsed, attribution: 'message-id' };
+    if (entry?.kind === 'sent' && (isDerivedMessageId(deps.config.secret, id) || entry.detail === bracketed(id))) return { ...parsed, attribution: 'message-id' };
   }
   return undefined;
 }

@@ -62,6 +62,11 @@ export class BounceStore {
     await this.redis.multi().zadd(this.keys.bounceLog(), at, JSON.stringify(entry)).zremrangebyscore(this.keys.bounceLog(), '-inf', String(at - retentionDays * 86_400_000)).exec();
   }
 
+  /** Drops log entries past the retention (appending does too; this covers a quiet log). */
+  async trimLog(now: Date, retentionDays: number): Promise<number> {
+    return this.redis.zremrangebyscore(this.keys.bounceLog(), '-inf', String(now.getTime() - retentionDays * 86_400_000));
+  }
+
   /** Log entries since `since`, newest first. */
   async logSince(since: Date): Promise<BounceLogEntry[]> {
     const raw = await this.redis.zrevrangebyscore(this.keys.bounceLog(), '+inf', since.getTime());

@@ -23,7 +23,7 @@ export const quietLogs = (): string => process.env.LOG_LEVEL ?? 'warn';
 
 /** Loads config, checks Redis answers, runs `fn` with a Runtime and always closes it. */
 export async function withRuntime<T>(
-  options: GlobalOptions & { logLevel?: string; clock?: Clock; logger?: Logger },
+  options: GlobalOptions & { logLevel?: string; clock?: Clock; logger?: Logger; allowLegacyData?: boolean },
   fn: (runtime: Runtime) => Promise<T>,
 ): Promise<T> {
   const config = loadCliConfig(options);
@@ -34,6 +34,10 @@ export async function withRuntime<T>(
   const { createLogger } = require('../core/logger') as typeof import('../core/logger');
   const runtime = new RuntimeClass(config, { logger: options.logger ?? createLogger({ level: options.logLevel }), clock: options.clock });
   try {
+    // Subscribers stored by an earlier Daybreak would read as missing (and be skipped, not mailed): convert them first.
+    if (!options.allowLegacyData && (await runtime.subscribers.hasLegacyData())) {
+      throw new DaybreakError('conflict', 'This Redis holds subscribers in the form an earlier Daybreak stored them: run `daybreak migrate` (with the workers, scheduler and web server stopped) before anything else.');
+    }
     return await fn(runtime);
   } finally {
     await runtime.close();

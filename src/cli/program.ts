@@ -21,12 +21,21 @@ const commands = {
   control: () => require('./commands/control') as typeof import('./commands/control'),
   testSend: () => require('./commands/test-send') as typeof import('./commands/test-send'),
   bounces: () => require('./commands/bounces') as typeof import('./commands/bounces'),
+  migrate: () => require('./commands/migrate') as typeof import('./commands/migrate'),
 };
 
 /** Whole numbers from the command line, with a message naming the option. */
 export function parsePositiveInt(name: string): (value: string) => number {
   return (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < 1) throw new DaybreakError('bad-input', `${name} must be a whole number of at least 1 (got "${value}")`);
+    return Number(value);
+  };
+}
+
+/** A number of days, 0 or more (fractions allowed), with a message naming the option. */
+export function parseDays(name: string): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+(\.\d+)?$/.test(value)) throw new DaybreakError('bad-input', `${name} must be a number of days, 0 or more (got "${value}")`);
     return Number(value);
   };
 }
@@ -103,7 +112,7 @@ edition is held as too late for its send window.`)
     .action((newsletterId: string, opts) => commands.preview().preview(newsletterId, opts, globals()));
   const editions = program
     .command('editions')
-    .description("recent editions, newest first, with state, counts and duration; and the editors' say before one is sent")
+    .description("recent editions, newest first, with state, counts and duration; the editors' say before one is sent; `editions compact` ends their ledgers")
     .option('--newsletter <id>', 'only this newsletter')
     .option('--limit <n>', 'how many (default 20)', parsePositiveInt('--limit'))
     .option('--json', 'machine-readable output')
@@ -137,6 +146,19 @@ waits for the editors (docs/editorial.md):
     .argument(...editionArg)
     .argument('<article>', 'the story: its number in the email (1 = the lead), or its article id')
     .action((id: string, article: string) => commands.approval().story('pin', id, article, globals()));
+  editions
+    .command('compact')
+    .description("compact finished editions' ledgers past their settle window (readers sent become bits), and drop per-reader data past the retention")
+    .argument('[edition]', 'only this edition (refused, saying why, when it cannot be compacted yet)')
+    .option('--older-than <days>', 'compact editions finished at least this many days ago (default: retention.settleDays, 7; 0: now)', parseDays('--older-than'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', `
+The scheduler does this by itself every hour. A compacted edition still answers status, editions,
+resend (--to, --failed, --unsent) and bounce attribution; its Message-IDs are derived again from
+the edition, the reader and the install secret. After retention.readerDataDays (400) its
+per-reader data goes: its counts, history and archive page stay. Safe to run twice, and to stop
+at any moment: a rerun finishes the work.`)
+    .action((id: string | undefined, opts) => commands.editions().compact(id, opts, globals()));
   program
     .command('status')
     .description('where an edition stands: state, counts, send rate and ETA (live with --watch)')
@@ -292,6 +314,16 @@ counter or sent-article list is touched, and bounces of a test copy count agains
     .option('--port <port>', 'port (default: bounces.server.port, 2525)', parsePositiveInt('--port'))
     .option('--host <host>', 'address to listen on (default: bounces.server.host)')
     .action((opts) => commands.bounces().bounceServer(opts, globals()));
+
+  program
+    .command('migrate')
+    .description('bring data an earlier Daybreak wrote to the current stored forms, in place (idempotent, resumable)')
+    .addHelpText('after', `
+Run it once after upgrading, with the workers, scheduler and web server stopped (the other
+commands refuse to run until it has). It converts each reader (record, history, consent log) to
+the compact form, newsletter member sets to bitmaps and sent-article sets to sets by time, printing
+its progress. Stopped at any point, run it again: what is converted is left alone.`)
+    .action(() => commands.migrate().migrate(globals()));
 
   registerFeed(program, globals);
   return program;

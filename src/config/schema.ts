@@ -150,6 +150,23 @@ export const redisSentinelSchema = z.object({
   db: z.number().int().min(0).max(255).optional(),
 }).strict();
 
+const retentionDefaults = { settleDays: 7, readerDataDays: 400, sentArticlesDays: 30, subscriberHistoryEntries: 50 };
+
+/** How long what Daybreak writes is kept (docs/architecture.md, "Redis model": every key family's end). */
+export const retentionSchema = z.object({
+  /**
+   * Days after an edition is done (or cancelled) before its ledger is compacted: long enough for
+   * late DSNs, complaints and ops' resends, which all still work on a compacted edition.
+   */
+  settleDays: z.number().min(0).max(365).default(retentionDefaults.settleDays),
+  /** Days after an edition finished before its per-reader data goes (its counts, history and archive page stay). */
+  readerDataDays: z.number().int().min(1).max(100 * 365).default(retentionDefaults.readerDataDays),
+  /** Days an article id is remembered as sent by its newsletter (so a re-dated story is not sent twice). */
+  sentArticlesDays: z.number().int().min(1).max(10 * 365).default(retentionDefaults.sentArticlesDays),
+  /** Entries of a reader's history kept, newest (their consent log is kept whole, until erasure). */
+  subscriberHistoryEntries: z.number().int().min(1).max(10_000).default(retentionDefaults.subscriberHistoryEntries),
+}).strict().refine((r) => r.readerDataDays > r.settleDays, { message: 'readerDataDays must be longer than settleDays', path: ['readerDataDays'] });
+
 export const configSchema = z.object({
   publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
   port: z.number().int().min(0).max(65535).default(3000),
@@ -232,6 +249,8 @@ export const configSchema = z.object({
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
   webhooks: webhooksSchema.default({ maxAgeSeconds: 900 }),
+  /** How long editions' per-reader data, article memory and reader history are kept. */
+  retention: retentionSchema.default(retentionDefaults),
   /** Largest feed read from a URL, file or sample, in bytes, unless a source sets its own maxBytes. */
   feedMaxBytes: feedMaxBytesSchema.default(DEFAULT_FEED_MAX_BYTES),
   newsletters: z.array(newsletterSchema).min(1).superRefine((list, ctx) => {
@@ -253,3 +272,5 @@ export type DeliveryConfig = DaybreakConfig['delivery'];
 export type WebConfig = DaybreakConfig['web'];
 export type { PacingConfig, ProviderGroup } from './pacing-schema';
 export type RedisSentinelConfig = z.infer<typeof redisSentinelSchema>;
+
+export type RetentionConfig = DaybreakConfig['retention'];

@@ -14,16 +14,19 @@ export class Keys {
   subscriberSeq(): string { return `${this.prefix}:sub:seq`; }
   subscriber(id: string): string { return `${this.prefix}:sub:${id}`; }
   subscriberByEmail(): string { return `${this.prefix}:sub:by-email`; }
+  /** What happened to the reader, newest entries kept: STRING of encoded entries (subscribers/stored-form.ts). */
   subscriberHistory(id: string): string { return `${this.prefix}:sub:${id}:history`; }
-  /** Confirmed members of a newsletter: ZSET scored by subscriber id, so paging order is stable. */
+  /** Confirmed members of a newsletter: BITMAP, bit = subscriber id, so paging order is stable. */
   members(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:members`; }
-  /** Every subscriber: ZSET scored by id, for export and ops paging in a stable order. */
-  allSubscribers(): string { return `${this.prefix}:sub:all`; }
-  /** Consent records (given and withdrawn), oldest first: LIST of JSON. */
+  /** Before `daybreak migrate`: every subscriber as a ZSET (ids now page from 1 to the sequence); its presence marks data to migrate. */
+  legacyAllSubscribers(): string { return `${this.prefix}:sub:all`; }
+  /** Consent records (given and withdrawn), oldest first: STRING of encoded entries (subscribers/stored-form.ts). */
   subscriberConsent(id: string): string { return `${this.prefix}:sub:${id}:consent`; }
+  /** The consent texts readers saw, by reference: HASH ref -> text (a form's text is the same for every reader). */
+  consentTexts(): string { return `${this.prefix}:consent:texts`; }
   /** An unconfirmed sign-up (new, again while pending, or a change for an existing reader): JSON with its nonce. */
   pendingSignup(id: string): string { return `${this.prefix}:sub:${id}:signup`; }
-  /** Pending (unconfirmed) subscribers who asked for a newsletter: ZSET scored by id, for counts. */
+  /** Pending (unconfirmed) subscribers who asked for a newsletter: BITMAP by id, for counts. */
   pendingMembers(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:pending`; }
   /**
    * Readers of a newsletter delivered in readers' zones who live in another zone than the
@@ -65,6 +68,8 @@ export class Keys {
   editionSource(id: string): string { return `${this.prefix}:ed:{${id}}:source`; }
   /** Per-subscriber delivery state: the guard against double sends. */
   ledger(id: string): string { return `${this.prefix}:ed:{${id}}:ledger`; }
+  /** A compacted ledger's readers sent: BITMAP, bit = subscriber id (the ledger hash keeps the rest). */
+  ledgerSent(id: string): string { return `${this.prefix}:ed:{${id}}:sent`; }
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
   /** Who bounced or complained about this edition: HASH subscriberId -> flags, so each reader counts once. */
   editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }

@@ -13,18 +13,23 @@ const scripts = {
   create: loadLuaScript(luaDir, 'create-edition-4.lua'),
   transition: loadLuaScript(luaDir, 'transition-2.lua'),
   storeBuild: loadLuaScript(luaDir, 'store-build-5.lua'),
-  fanoutPage: loadLuaScript(luaDir, 'fanout-page-4.lua'),
+  fanoutPage: loadLuaScript(luaDir, 'fanout-page-5.lua'),
   fanoutDone: loadLuaScript(luaDir, 'fanout-done-2.lua'),
-  claim: loadLuaScript(luaDir, 'claim-6.lua'),
-  settle: loadLuaScript(luaDir, 'settle-4.lua'),
+  claim: loadLuaScript(luaDir, 'claim-7.lua'),
+  settle: loadLuaScript(luaDir, 'settle-5.lua'),
   waveState: loadLuaScript(luaDir, 'wave-state-3.lua'),
   releaseWaves: loadLuaScript(luaDir, 'release-waves-2.lua'),
   release: loadLuaScript(luaDir, 'release-1.lua'),
   requeueFailed: loadLuaScript(luaDir, 'requeue-failed-3.lua'),
-  giveUp: loadLuaScript(luaDir, 'give-up-4.lua'),
+  giveUp: loadLuaScript(luaDir, 'give-up-5.lua'),
   cutOff: loadLuaScript(luaDir, 'cut-off-2.lua'),
   countBounce: loadLuaScript(luaDir, 'count-bounce-2.lua'),
   rerender: loadLuaScript(luaDir, 'rerender-6.lua'),
+  sentArticles: loadLuaScript(luaDir, 'sent-articles-1.lua'),
+  compactPage: loadLuaScript(luaDir, 'compact-page-2.lua'),
+  compactDone: loadLuaScript(luaDir, 'compact-done-2.lua'),
+  fitBitmap: loadLuaScript(luaDir, 'fit-bitmap-1.lua'),
+  dropReaders: loadLuaScript(luaDir, 'drop-readers-7.lua'),
 };
 
 /**
@@ -88,18 +93,27 @@ export type LedgerKind = 'queued' | 'claimed' | 'sent' | 'failed' | 'skipped';
 export interface LedgerEntry {
   subscriberId: string;
   kind: LedgerKind;
+  /**
+   * When it was queued or settled. A compacted edition's sent readers are bits without a time:
+   * theirs is when the edition finished (the latest the copy can have gone).
+   */
   at?: Date;
-  /** sent: the Message-ID; failed/skipped: the reason; claimed: who holds it until when. */
+  /**
+   * failed/skipped: the reason; claimed: who holds it until when; sent: nothing (its Message-ID is
+   * derived again from edition, reader and secret: mail/personalise.ts), except the Message-ID a
+   * copy sent before nonces were derived kept until its edition is compacted.
+   */
   detail?: string;
 }
 
 /** The ledger's value format is the store's business: everything else reads LedgerEntry. */
-export function parseLedgerValue(subscriberId: string, value: string): LedgerEntry {
+export function parseLedgerValue(subscriberId: string, value: string, compactedSentAt?: Date): LedgerEntry {
   const [code, a, ...rest] = value.split('|');
   switch (code) {
     case 'q': return { subscriberId, kind: 'queued', at: new Date(Number(a)) };
     case 'c': return { subscriberId, kind: 'claimed', detail: `by ${a} until ${new Date(Number(rest[0])).toISOString()}` };
-    case 's': return { subscriberId, kind: 'sent', at: new Date(Number(a)), detail: rest.join('|') };
+    // `s|` alone is a compacted reader's bit (includes/ledger.lua); `s|<at>|` one sent since Message-IDs are derived.
+    case 's': return a ? { subscriberId, kind: 'sent', at: new Date(Number(a)), ...(rest.join('|') ? { detail: rest.join('|') } : {}) } : { subscriberId, kind: 'sent', at: compactedSentAt };
     case 'f': return { subscriberId, kind: 'failed', at: new Date(Number(a)), detail: rest.join('|') };
     default: return { subscriberId, kind: 'skipped', at: new Date(Number(a)), detail: rest.join('|') };
   }
@@ -149,7 +163,47 @@ function toEdition(id: string, h: Record<string, string>): Edition {
     approvalOverdueAt: date(h.approvalOverdueAt),
     renders: Number(h.renders ?? (h.subject ? 1 : 0)),
     rev: Number(h.rev ?? 0),
+    compactedAt: date(h.compactedAt),
+    readersDroppedAt: date(h.readersDroppedAt),
   };
+}
+
+/** Where an edition stands in its lifecycle (what ops/lifecycle.ts decides on). */
+export type EditionLifecycle = Pick<Edition, 'id' | 'state' | 'finishedAt' | 'compactedAt' | 'readersDroppedAt'>;
+
+/** What compacting one ledger did (EditionStore.compactLedger). */
+export interface CompactionResult {
+  editionId: string;
+  /** False when it was compacted already (by an earlier run, or another process just now). */
+  compacted: boolean;
+  /** Sent entries moved to bits by this run (a rerun after a crash moves the rest). */
+  moved: number;
+  /** Readers sent, as bits. */
+  sentBits: number;
+  /** Entries left in the hash with their detail (failed, skipped, and any never sent). */
+  kept: number;
+  /** Redis bytes of the ledger (hash and bitmap) before and after (MEMORY USAGE, sampled). */
+  bytesBefore: number;
+  bytesAfter: number;
+  ms: number;
+}
+
+/** A set of subscriber ids as bits, growing as needed: memory stays at one bit per id whatever the ledger's size. */
+class IdBits {
+  private bits = new Uint8Array(1024);
+  add(id: number): void {
+    const byte = id >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[byte] = (this.bits[byte] as number) | (0x80 >>> (id & 7));
+  }
+  has(id: number): boolean {
+    const byte = id >>> 3;
+    return byte < this.bits.length && ((this.bits[byte] as number) & (0x80 >>> (id & 7))) !== 0;
+  }
 }
 
 export type HistoryEntry = { at: string; event: string } & Record<string, unknown>;
@@ -193,7 +247,12 @@ export interface StoredBuild {
 
 /** Editions, their stored content, history, delivery ledger, progress and bounce counts, in Redis. */
 export class EditionStore {
-  constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+  /** `sentArticlesDays`: how long an article id is remembered as sent by its newsletter (config retention). */
+  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly options: { sentArticlesDays?: number } = {}) {}
+
+  private sentArticlesSince(now: Date): number {
+    return now.getTime() - (this.options.sentArticlesDays ?? 30) * 86_400_000;
+  }
 
   /** Creates the edition unless it exists, with its `created` history entry; true when this call created it. */
   async createIfAbsent(input: { id: string; newsletterId: string; localDate: string; trigger: Edition['trigger']; scheduledFor: Date; now: Date }): Promise<boolean> {
@@ -253,6 +312,27 @@ export class EditionStore {
     return this.redis.zrevrangebyscore(this.keys.allEditions(), at.getTime(), '-inf', 'LIMIT', 0, limit);
   }
 
+  /**
+   * Where every edition scheduled up to `at` stands in its lifecycle, oldest first, a page at a
+   * time (only the fields the lifecycle reads, one pipeline per page).
+   */
+  async *lifecyclePages(at: Date, page = 500): AsyncGenerator<EditionLifecycle[]> {
+    for (let offset = 0; ; offset += page) {
+      const ids = await this.redis.zrangebyscore(this.keys.allEditions(), '-inf', at.getTime(), 'LIMIT', offset, page);
+      if (ids.length) {
+        const p = this.redis.pipeline();
+        for (const id of ids) p.hmget(this.keys.edition(id), 'state', 'finishedAt', 'compactedAt', 'readersDroppedAt');
+        const rows = (await p.exec()) ?? [];
+        const date = (v: string | null | undefined) => (v ? new Date(Number(v)) : undefined);
+        yield ids.flatMap((id, i) => {
+          const [state, finishedAt, compactedAt, readersDroppedAt] = (rows[i]?.[1] ?? []) as Array<string | null>;
+          return state ? [{ id, state: state as EditionState, finishedAt: date(finishedAt), compactedAt: date(compactedAt), readersDroppedAt: date(readersDroppedAt) }] : [];
+        });
+      }
+      if (ids.length < page) return;
+    }
+  }
+
   /** Sum of one count over every edition of a newsletter (metrics). */
   async sumOf(newsletterId: string, field: 'skipped' | 'bounced' | 'complaints'): Promise<number> {
     const ids = await this.redis.zrange(this.keys.editionsOf(newsletterId), '0', '-1');
@@ -274,11 +354,29 @@ export class EditionStore {
     return undefined;
   }
 
-  /** Which of these articles an earlier edition of the newsletter already sent. */
+  /** Which of these articles an earlier edition of the newsletter already sent (within the retention). */
   async alreadySentArticles(newsletterId: string, articleIds: string[]): Promise<Set<string>> {
     if (articleIds.length === 0) return new Set();
-    const flags = await this.redis.smismember(this.keys.sentArticles(newsletterId), ...articleIds);
+    const flags = (await scripts.sentArticles.run(this.redis, [this.keys.sentArticles(newsletterId)], [0, '', ...articleIds])) as number[];
     return new Set(articleIds.filter((_, i) => flags[i] === 1));
+  }
+
+  /** `daybreak migrate`: every newsletter's sent articles kept as a SET (an earlier form) becomes a ZSET by time, trimmed. */
+  async migrateLegacySentArticles(now: Date): Promise<number> {
+    const [pre, suf] = this.keys.sentArticles('\u0000').split('\u0000') as [string, string];
+    let converted = 0;
+    for await (const keys of this.redis.scanStream({ match: `${pre}*${suf}`, type: 'set', count: 1000 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        await scripts.sentArticles.run(this.redis, [key], [now.getTime(), this.sentArticlesSince(now)]);
+        converted += 1;
+      }
+    }
+    return converted;
+  }
+
+  /** Forgets the newsletter's articles sent before the retention (the build does it too, as it adds). */
+  async trimSentArticles(newsletterId: string, now: Date): Promise<void> {
+    await scripts.sentArticles.run(this.redis, [this.keys.sentArticles(newsletterId)], [now.getTime(), this.sentArticlesSince(now)]);
   }
 
   /** Stores a finished build and moves the edition to `sending` (or `awaiting-approval`), atomically (store-build-5.lua). */
@@ -301,7 +399,7 @@ export class EditionStore {
     const reply = (await scripts.storeBuild.run(
       this.redis,
       [this.keys.edition(id), this.keys.editionContent(id), this.keys.editionMime(id), this.keys.sentArticles(build.newsletterId), this.keys.editionHistory(id)],
-      [JSON.stringify(build.rendered), build.mimeTemplateJson, JSON.stringify(fields), entry, state, ...build.articles.map((a) => a.id)],
+      [JSON.stringify(build.rendered), build.mimeTemplateJson, JSON.stringify(fields), entry, state, at.getTime(), this.sentArticlesSince(at), ...build.articles.map((a) => a.id)],
     )) as string[];
     return { ok: reply[0] === 'ok', previous: reply[1] as EditionState | undefined };
   }
@@ -368,7 +466,7 @@ export class EditionStore {
     const filter = !wave ? '' : 'only' in wave.readers ? `only:${wave.readers.only}` : `except:${wave.readers.except.join(';')}`;
     const flat = (await scripts.fanoutPage.run(
       this.redis,
-      [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions(), this.keys.editionWaves(edition.id)],
+      [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions(), this.keys.ledgerSent(edition.id), this.keys.editionWaves(edition.id)],
       [now.getTime(), edition.newsletterId, this.keys.subscriber(''), wave?.zone ?? '', filter, ...subscriberIds],
     )) as string[];
     const out: Array<{ id: string; domain: string }> = [];
@@ -456,11 +554,13 @@ export class EditionStore {
   }
 
   /**
-   * Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. `wave`:
-   * the zone of the wave the reader was sent in, whose counts move with it.
+   * Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. A sent
+   * copy's detail (its Message-ID) is not kept: it is derived again from edition, reader and secret
+   * (mail/personalise.ts), so an entry is `s|<at>`. `wave`: the zone of the wave the reader was
+   * sent in, whose counts move with it.
    */
   async settle(editionId: string, subscriberId: string, kind: 's' | 'f' | 'k', detail: string, now: Date, wave?: string): Promise<boolean> {
-    const clean = detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
+    const clean = kind === 's' ? '' : detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
     return this.settles.add(editionId, { subscriberId, kind, detail: clean, now, wave });
   }
 
@@ -468,7 +568,7 @@ export class EditionStore {
   private readonly claims = new TickBatcher<ClaimInput, ClaimResult>(async (_key, inputs) => {
     const first = inputs[0] as ClaimInput;
     const now = new Date(Math.max(...inputs.map((i) => i.now.getTime())));
-    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), this.keys.editionHistory(first.editionId), this.keys.editionWaves(first.editionId)];
+    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), this.keys.editionHistory(first.editionId), this.keys.ledgerSent(first.editionId), this.keys.editionWaves(first.editionId)];
     const args: (string | number)[] = [now.getTime(), now.toISOString(), first.newsletterId, first.dailyCap ?? '', this.keys.subscriber('')];
     for (const i of inputs) args.push(i.subscriberId, i.owner, i.now.getTime() + i.leaseMs, i.force ? '1' : '0', i.wave ?? '');
     const replies = (await scripts.claim.run(this.redis, keys, args)) as string[][];
@@ -479,7 +579,7 @@ export class EditionStore {
     const now = new Date(Math.max(...entries.map((e) => e.now.getTime())));
     const args: (string | number)[] = [now.getTime(), now.toISOString()];
     for (const e of entries) args.push(e.subscriberId, e.kind, e.detail, e.wave ?? '');
-    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.editionWaves(editionId)], args)) === 1;
+    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId), this.keys.editionWaves(editionId)], args)) === 1;
     return entries.map(() => finished);
   }, 200, settleBatchWindowMs);
 
@@ -502,7 +602,7 @@ export class EditionStore {
 
   /**
    * Settles these readers as failed with their reason, but only those still queued or claimed
-   * (give-up-4.lua): a reader sent meanwhile stays sent. Returns the ids settled here.
+   * (give-up-5.lua): a reader sent meanwhile stays sent. Returns the ids settled here.
    */
   async giveUp(editionId: string, entries: Array<{ subscriberId: string; reason: string; wave?: string }>, now: Date): Promise<string[]> {
     const settled: string[] = [];
@@ -510,7 +610,7 @@ export class EditionStore {
       const batch = entries.slice(i, i + 500);
       const args: (string | number)[] = [now.getTime(), now.toISOString()];
       for (const e of batch) args.push(e.subscriberId, e.reason.replace(/[\r\n]+/g, ' ').slice(0, 500), e.wave ?? '');
-      const reply = (await scripts.giveUp.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.editionWaves(editionId)], args)) as number[];
+      const reply = (await scripts.giveUp.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId), this.keys.editionWaves(editionId)], args)) as number[];
       batch.forEach((e, j) => { if (reply[j + 1] === 1) settled.push(e.subscriberId); });
     }
     return settled;
@@ -538,26 +638,124 @@ export class EditionStore {
     return settled;
   }
 
+  /** When a compacted edition's sent readers count as sent: when it finished (see LedgerEntry.at). */
+  private async compactedSentAt(editionId: string): Promise<Date | undefined> {
+    const finishedAt = await this.redis.hget(this.keys.edition(editionId), 'finishedAt');
+    return finishedAt ? new Date(Number(finishedAt)) : undefined;
+  }
+
+  /** A reader's entry: in the ledger hash, else (compacted) their sent bit. */
   async ledgerEntry(editionId: string, subscriberId: string): Promise<LedgerEntry | undefined> {
     const v = await this.redis.hget(this.keys.ledger(editionId), subscriberId);
-    return v ? parseLedgerValue(subscriberId, v) : undefined;
+    if (v) return parseLedgerValue(subscriberId, v);
+    if (!/^\d+$/.test(subscriberId) || (await this.redis.getbit(this.keys.ledgerSent(editionId), Number(subscriberId))) !== 1) return undefined;
+    return { subscriberId, kind: 'sent', at: await this.compactedSentAt(editionId) };
   }
 
   /** The entries of these readers, in order (undefined: not in the ledger). */
   async ledgerEntries(editionId: string, subscriberIds: string[]): Promise<Array<LedgerEntry | undefined>> {
     if (subscriberIds.length === 0) return [];
     const values = await this.redis.hmget(this.keys.ledger(editionId), ...subscriberIds);
-    return values.map((v, i) => (v === null ? undefined : parseLedgerValue(subscriberIds[i] as string, v)));
+    const entries = values.map((v, i) => (v === null ? undefined : parseLedgerValue(subscriberIds[i] as string, v)));
+    // Those not in the hash may be sent bits of a compacted edition: one BITFIELD_RO reads them all.
+    const missing = subscriberIds.map((id, i) => ({ id, i })).filter(({ id, i }) => entries[i] === undefined && /^\d+$/.test(id));
+    if (missing.length === 0 || (await this.redis.exists(this.keys.ledgerSent(editionId))) === 0) return entries;
+    const bits = (await this.redis.call('BITFIELD_RO', this.keys.ledgerSent(editionId), ...missing.flatMap(({ id }) => ['GET', 'u1', id]))) as number[];
+    const at = await this.compactedSentAt(editionId);
+    missing.forEach(({ id, i }, k) => {
+      if (bits[k] === 1) entries[i] = { subscriberId: id, kind: 'sent', at };
+    });
+    return entries;
   }
 
-  /** Streams the ledger in pages (HSCAN), never whole. */
+  /**
+   * Streams the ledger in pages, never whole: the hash (HSCAN), then a compacted edition's sent
+   * bits (GETRANGE, 64 KB at a time). Each reader once, even while a compaction moves entries.
+   */
   async *scanLedger(editionId: string, count = 1000): AsyncGenerator<LedgerEntry> {
+    const seen = new IdBits();
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(this.keys.ledger(editionId), cursor, 'COUNT', count);
       cursor = next;
-      for (let i = 0; i < flat.length; i += 2) yield parseLedgerValue(flat[i] as string, flat[i + 1] as string);
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i] as string;
+        if (/^\d+$/.test(id)) seen.add(Number(id));
+        yield parseLedgerValue(id, flat[i + 1] as string);
+      }
     } while (cursor !== '0');
+    const sentKey = this.keys.ledgerSent(editionId);
+    if ((await this.redis.exists(sentKey)) === 0) return;
+    const at = await this.compactedSentAt(editionId);
+    const chunk = 64 * 1024;
+    for (let offset = 0; ; offset += chunk) {
+      const bytes = await this.redis.getrangeBuffer(sentKey, offset, offset + chunk - 1);
+      for (let b = 0; b < bytes.length; b++) {
+        const byte = bytes[b] as number;
+        if (byte === 0) continue;
+        for (let bit = 0; bit < 8; bit++) {
+          if ((byte & (0x80 >>> bit)) === 0) continue;
+          const id = (offset + b) * 8 + bit;
+          // Moved from the hash after this scan read it there: already yielded.
+          if (!seen.has(id)) yield { subscriberId: String(id), kind: 'sent', at };
+        }
+      }
+      if (bytes.length < chunk) return;
+    }
+  }
+
+  // Lifecycle: compaction after the settle window, per-reader data dropped after the retention
+
+  /** Bytes of the ledger's hash and bitmap (MEMORY USAGE with Redis's default sampling). */
+  async ledgerBytes(editionId: string): Promise<number> {
+    const sizes = await Promise.all([this.keys.ledger(editionId), this.keys.ledgerSent(editionId)].map((k) => this.redis.call('MEMORY', 'USAGE', k) as Promise<number | null>));
+    return sizes.reduce<number>((a, b) => a + Number(b ?? 0), 0);
+  }
+
+  /**
+   * Compacts a finished edition's ledger: every sent entry becomes a bit in the sent bitmap
+   * (keyed by subscriber id) and leaves the hash, which keeps the few others with their detail.
+   * A page at a time (HSCAN), each page one atomic script, so it is safe to interrupt anywhere and
+   * to run again: a rerun moves what is left, then marks the edition (`compactedAt`) and writes its
+   * history entry, once. Callers check the state and the settle window (ops/lifecycle.ts).
+   * `afterPage` runs between pages (tests use it to crash mid-way).
+   */
+  async compactLedger(editionId: string, now: Date, options: { pageSize?: number; afterPage?: (moved: number) => Promise<void> | void } = {}): Promise<CompactionResult> {
+    const started = performance.now();
+    const ledger = this.keys.ledger(editionId);
+    const sentKey = this.keys.ledgerSent(editionId);
+    const bytesBefore = await this.ledgerBytes(editionId);
+    let moved = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(ledger, cursor, 'COUNT', options.pageSize ?? 1000);
+      cursor = next;
+      const sent: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) if ((flat[i + 1] as string).startsWith('s|')) sent.push(flat[i] as string);
+      if (sent.length) moved += Number(await scripts.compactPage.run(this.redis, [ledger, sentKey], sent));
+      await options.afterPage?.(moved);
+    } while (cursor !== '0');
+    await scripts.fitBitmap.run(this.redis, [sentKey], []);
+    const [sentBits, kept] = await Promise.all([this.redis.bitcount(sentKey), this.redis.hlen(ledger)]);
+    const bytesAfter = await this.ledgerBytes(editionId);
+    const ms = performance.now() - started;
+    const entry = historyEntry(now, 'compacted', { sent: sentBits, kept, bytesBefore, bytesAfter, ms: Math.round(ms) });
+    const compacted = (await scripts.compactDone.run(this.redis, [this.keys.edition(editionId), this.keys.editionHistory(editionId)], [now.getTime(), entry])) === 1;
+    return { editionId, compacted, moved, sentBits, kept, bytesBefore, bytesAfter, ms };
+  }
+
+  /**
+   * After the longer retention: drops the edition's per-reader data (ledger, sent bits, bounced
+   * readers, MIME template), keeping its hash (counts), history and stored content (the archive
+   * page); logged once. False when it was dropped already.
+   */
+  async dropReaderData(editionId: string, now: Date, detail: Record<string, unknown> = {}): Promise<boolean> {
+    const entry = historyEntry(now, 'reader-data-dropped', detail);
+    return (await scripts.dropReaders.run(
+      this.redis,
+      [this.keys.edition(editionId), this.keys.editionHistory(editionId), this.keys.ledger(editionId), this.keys.ledgerSent(editionId), this.keys.editionBounces(editionId), this.keys.editionMime(editionId), this.keys.editionSource(editionId)],
+      [now.getTime(), entry],
+    )) === 1;
   }
 
   // Progress (status's send rate) and bounce counts

@@ -116,6 +116,10 @@ export interface Edition {
   renders: number;
   /** Bumped by every change to its stories, so two editors' changes never overwrite each other. */
   rev: number;
+  /** When its ledger was compacted (sent readers kept as bits), after the settle window. */
+  compactedAt?: Date;
+  /** When its per-reader data was dropped, after the longer retention (counts, history and archive page stay). */
+  readersDroppedAt?: Date;
 }
 
 /** Deterministic, so two schedulers (or a scheduler and ops) name the same edition the same way. */

@@ -17,7 +17,15 @@ export interface SchedulerDeps extends ApprovalDeps {
   subscribers: ApprovalDeps['subscribers'] & Pick<SubscriberStore, 'memberZones' | 'reindexZones'>;
   logger: Logger;
   config: ApprovalDeps['config'] & Pick<LoadedConfig, 'newsletters'>;
+  /**
+   * What ends what Daybreak keeps (ops/lifecycle.ts: compaction, retention, trims), run hourly;
+   * the root injects it, so delivery does not import ops.
+   */
+  housekeeping?(): Promise<unknown>;
 }
+
+/** Every hour, at seven minutes past (away from the top of the hour, when editions are queued). */
+const housekeepingCron = '7 * * * *';
 
 export interface TickResult {
   /** Editions under approval created and queued ahead of their slot by this tick. */
@@ -63,6 +71,16 @@ export class EditionScheduler {
       this.deps.logger.info({ newsletter: newsletter.id, cron: newsletter.cron, timezone: newsletter.timezone, next: task.getNextRun()?.toISOString() }, 'scheduled');
     }
     this.catchUp().catch((err) => this.deps.logger.error({ err }, 'catch-up check failed'));
+    if (this.deps.housekeeping) {
+      this.tasks.push(cron.schedule(housekeepingCron, () => {
+        this.housekeep().catch((err) => this.deps.logger.error({ err }, 'housekeeping failed'));
+      }, { name: 'housekeeping' }));
+    }
+  }
+
+  /** One housekeeping run (the hourly task's work; tests call it with their clock moved). */
+  async housekeep(): Promise<unknown> {
+    return this.deps.housekeeping?.();
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,4 @@
 /** The send job: claim the reader, personalise, send through the transport, record; retries until the send window closes. */
-import crypto from 'node:crypto';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { DateTime } from 'luxon';
 import type { NewsletterConfig } from '../config/schema';
@@ -7,7 +6,7 @@ import { prepareMimeTemplate, personaliseMessage, type MimeTemplate, type Prepar
 import { verpSettings, type VerpSettings } from '../mail/verp';
 import { senderDomain } from '../mail/addresses';
 import { envelopeSender } from '../mail/envelope';
-import { messageIdFor, messageValues } from '../mail/personalise';
+import { messageIdFor, messageNonce, messageValues } from '../mail/personalise';
 import { classifySmtpError, type SmtpFailure } from '../mail/transports';
 import { sendQueueGroup, sendQueueNewsletter, type SendJobData } from './queues';
 import type { Pacer } from './pacer';
@@ -65,9 +64,6 @@ export class SendProcessor {
   private readonly contexts = new Map<string, Promise<EditionContext>>();
   /** Per-message values that change rarely: the local date (for daily caps) per time zone and minute. */
   private readonly localDates = new Map<string, { minute: number; value: string }>();
-  /** Message-ID nonces: a random prefix per process and a counter, unique without a syscall per message. */
-  private readonly noncePrefix = crypto.randomBytes(4).toString('base64url');
-  private nonceCounter = 0;
 
   /** Shared with every worker of the install through Redis; this process's view of it. */
   readonly breaker: TransportBreaker;
@@ -142,11 +138,6 @@ export class SendProcessor {
     const value = localDateOf(now, timeZone);
     this.localDates.set(timeZone, { minute, value });
     return value;
-  }
-
-  private nonce(): string {
-    this.nonceCounter = (this.nonceCounter + 1) % 0x7fffffff;
-    return `${this.noncePrefix}${this.nonceCounter.toString(36)}`;
   }
 
   async process(job: Job<SendJobData>, token: string | undefined): Promise<SendOutcome> {
@@ -240,7 +231,8 @@ export class SendProcessor {
         throw new Error(`Edition ${editionId} is ${claim.state}, not sending; send job for subscriber ${subscriberId} will retry`);
     }
 
-    const messageId = messageIdFor(editionId, subscriberId, ctx.domain, this.nonce());
+    // Derived from edition, reader and secret: a compacted ledger need not keep it (mail/personalise.ts).
+    const messageId = messageIdFor(editionId, subscriberId, ctx.domain, messageNonce(deps.config.secret, editionId, subscriberId));
     const values = messageValues({ publicUrl: deps.config.publicUrl, signer: deps.signer, subscriberId, email: claim.email, name: claim.name, messageId, date: now, mailbox: ctx.mailbox });
     let raw: Buffer;
     try {

@@ -1,4 +1,5 @@
 /** Per-reader values of a copy: links, Message-ID, the List-Unsubscribe mailto. */
+import crypto from 'node:crypto';
 import type { MessageValues } from '../render/contract';
 import { greetingFor } from '../render/slots';
 
@@ -29,9 +30,37 @@ export function messageIdFor(editionId: string, subscriberId: string, domain: st
   return `<${editionId}.${subscriberId}.${nonce}@${domain}>`;
 }
 
+const messageIdPattern = /^<?([a-z0-9][a-z0-9-]*-\d{4}-\d{2}-\d{2})\.(\d+)\.([A-Za-z0-9_-]+)@[^>]+>?$/;
+
 export function parseMessageId(messageId: string): { editionId: string; subscriberId: string } | undefined {
-  const m = /^<?([a-z0-9][a-z0-9-]*-\d{4}-\d{2}-\d{2})\.(\d+)\.[A-Za-z0-9_-]+@[^>]+>?$/.exec(messageId.trim());
+  const m = messageIdPattern.exec(messageId.trim());
   return m ? { editionId: m[1] as string, subscriberId: m[2] as string } : undefined;
+}
+
+const nonceKeys = new Map<string, Buffer>();
+
+/**
+ * The nonce of a copy's Message-ID: an HMAC of edition and reader under a key derived from the
+ * install secret, 12 characters (72 bits). Derived, not random, so the ledger need not keep the
+ * Message-ID: a compacted edition keeps one bit per reader, and a bounce quoting the Message-ID
+ * is checked by deriving it again (nobody without the secret can make one for another reader).
+ */
+export function messageNonce(secret: string, editionId: string, subscriberId: string): string {
+  let key = nonceKeys.get(secret);
+  if (!key) {
+    key = crypto.createHmac('sha256', secret).update('daybreak:message-id:v1').digest();
+    nonceKeys.set(secret, key);
+  }
+  return crypto.createHmac('sha256', key).update(`${editionId}.${subscriberId}`).digest('base64url').slice(0, 12);
+}
+
+/** True when the Message-ID is one we derive for its edition and reader (see messageNonce). */
+export function isDerivedMessageId(secret: string, messageId: string): boolean {
+  const m = messageIdPattern.exec(messageId.trim());
+  if (!m) return false;
+  const given = Buffer.from(m[3] as string);
+  const expected = Buffer.from(messageNonce(secret, m[1] as string, m[2] as string));
+  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
 }
 
 /**

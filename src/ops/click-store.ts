@@ -31,7 +31,8 @@ export interface RecordedClick {
  * memory of one client (a keyed hash of IP and user agent), which expires a minute after its
  * first click; `clicks:{<edition>}:readers` only for a newsletter that opted in to per-reader
  * records; `clicks:totals` per newsletter for Prometheus (counters that only grow). The counts live as long as the edition's
- * own counts: whatever deletes an edition deletes them with `forget`.
+ * own counts (kept); the per-reader records go with the edition's other reader data, after the
+ * retention (ops/lifecycle.ts calls `forgetReaders`).
  */
 export class ClickStore {
   private readonly clientKey: Buffer;
@@ -100,8 +101,8 @@ export class ClickStore {
     await pipe.exec();
   }
 
-  /** The edition's click data goes with the edition (retention): counts and per-reader records. */
-  async forget(editionId: string): Promise<void> {
-    await this.redis.del(this.keys.clicks(editionId), this.keys.clickReaders(editionId));
+  /** After the retention: the edition's per-reader records go; its per-story counts, which name nobody, stay. */
+  async forgetReaders(editionId: string): Promise<void> {
+    await this.redis.unlink(this.keys.clickReaders(editionId));
   }
 }

@@ -10,6 +10,8 @@ import { sendJobRetries, type DeliveryQueues, type SendJobData } from '../delive
 import { retryWindowMs, sendWindowCloses } from '../delivery/send-window';
 import type { SendOutcome } from '../delivery/send-processor';
 import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
+import { senderDomain } from '../mail/addresses';
+import { messageIdFor, messageNonce } from '../mail/personalise';
 import type { ProviderDirectory } from '../delivery/provider-directory';
 import { domainOf } from '../delivery/providers';
 import { normaliseEmail } from '../subscribers/email';
@@ -26,7 +28,7 @@ export type ResendDeps = WorkerDeps & {
   providers: Pick<ProviderDirectory, 'groupsOf'>;
   clock: Clock;
   logger: Logger;
-  config: Pick<LoadedConfig, 'delivery' | 'redisUrl'>;
+  config: Pick<LoadedConfig, 'delivery' | 'redisUrl' | 'secret'>;
 };
 
 /**
@@ -90,6 +92,7 @@ function describeMode(request: ResendRequest): string {
 }
 
 function assertSendable(edition: Edition): void {
+  if (edition.readersDroppedAt) throw new ResendError('refused', edition.id, `Edition ${edition.id} is past its retention: who got it was forgotten on ${edition.readersDroppedAt.toISOString().slice(0, 10)} (its counts and archive page are kept), so it cannot be resent.`);
   if (edition.state === 'paused') throw new ResendError('conflict', edition.id, `Edition ${edition.id} is paused; resume it first (\`daybreak resume ${edition.id}\`), or its queue would hold the resend too.`);
   if (edition.state === 'cancelled') throw new ResendError('refused', edition.id, `Edition ${edition.id} was cancelled; a cancelled edition sends nothing more.`);
   if (!sendableStates.has(edition.state)) {
@@ -116,7 +119,9 @@ export async function planResend(deps: ResendDeps, editionId: string, request: R
       throw new ResendError('refused', editionId, `Subscriber ${subscriber.id} <${subscriber.email}> cannot be sent ${editionId}: ${check.skipBecause}.${fix}`);
     }
     const entry = await deps.editions.ledgerEntry(editionId, subscriber.id);
-    plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${entry.detail ? `: ${entry.detail}` : ''}` : 'not in this edition yet' });
+    // A sent copy's Message-ID is derived, not stored (mail/personalise.ts): shown as it went out.
+    const detail = entry?.kind === 'sent' && !entry.detail ? messageIdFor(editionId, subscriber.id, senderDomain(deps.newsletter(nl).from), messageNonce(deps.config.secret, editionId, subscriber.id)) : entry?.detail;
+    plan.targets.push({ subscriberId: subscriber.id, email: subscriber.email, reason: 'explicit', detail: entry ? `${entry.kind}${detail ? `: ${detail}` : ''}` : 'not in this edition yet' });
     return plan;
   }
 

@@ -75,6 +75,9 @@ export interface EditionStatus {
   etaSeconds?: number;
   reason?: string;
   warnings: string[];
+  /** When its ledger was compacted, and when its per-reader data went (ops/lifecycle.ts). */
+  compactedAt?: string;
+  readersDroppedAt?: string;
   /** The newsletter's send queues together (one per provider group with pacing on). */
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
   /** Set while the mail relay is unreachable (the transport circuit breaker is open): sending is paused for every newsletter. */
@@ -194,6 +197,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     etaSeconds,
     reason: e.reason,
     warnings: e.warnings,
+    compactedAt: e.compactedAt?.toISOString(),
+    readersDroppedAt: e.readersDroppedAt?.toISOString(),
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
     relay,
     cutoffAt: e.cutoffAt?.toISOString(),

@@ -1,6 +1,7 @@
 /** Owner of the consent log: each reader's consent given and withdrawn, oldest first, kept until erasure. */
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
+import { consentTextRefs, decodeConsent } from './stored-form';
 
 /** One consent event. */
 export interface ConsentRecord {
@@ -21,6 +22,12 @@ export interface ConsentRecord {
   clickRecords?: string[];
 }
 
+/**
+ * Model: `sub:<id>:consent` STRING of encoded entries (stored-form.ts), appended by the change
+ * script with its change (records.ts) or by the import; `consent:texts` HASH reference -> consent
+ * text, so the text a form shows is stored once, not once per reader. Both kept until erasure
+ * (the texts, which name nobody, for good).
+ */
 export class ConsentLog {
   constructor(private readonly redis: Redis, private readonly keys: Keys) {}
 
@@ -30,7 +37,17 @@ export class ConsentLog {
   }
 
   async read(subscriberId: string): Promise<ConsentRecord[]> {
-    return (await this.redis.lrange(this.keys.subscriberConsent(subscriberId), 0, -1)).map((line) => JSON.parse(line) as ConsentRecord);
+    const stored = await this.redis.get(this.keys.subscriberConsent(subscriberId));
+    const refs = consentTextRefs(stored);
+    const texts = new Map<string, string>();
+    if (refs.length) {
+      const values = await this.redis.hmget(this.keys.consentTexts(), ...refs);
+      refs.forEach((ref, i) => {
+        const text = values[i];
+        if (text != null) texts.set(ref, text);
+      });
+    }
+    return decodeConsent(stored, texts);
   }
 
   async forget(subscriberId: string): Promise<void> {

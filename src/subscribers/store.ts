@@ -17,6 +17,7 @@ import { SubscriberRecords, type Subscriber, type SubscriberEvent, type Subscrib
 import { SignupRequests, type PendingSignup, type SignupContext } from './signup-requests';
 import { SuppressionList, type Suppression } from './suppression';
 import { WelcomeLedger } from './welcome-ledger';
+import { cleanText, consentTextRef, textField, timeCode } from './stored-form';
 
 export type { ConsentRecord } from './consent';
 export type { MemberZones, NewsletterCounts, ZonedNewsletter } from './membership';
@@ -72,11 +73,12 @@ export class SubscriberStore {
 
   /**
    * `clock`: the injected one (tests move it); a caller may still pass `now` for a past event.
-   * `zoned`: the newsletters delivered in readers' own zones, whose zone index changes keep.
+   * `historyEntries`: how many of a reader's history entries are kept, newest (config retention).
    */
-  constructor(private readonly redis: Redis, private readonly keys: Keys, secret: string, private readonly clock: Clock, zoned: () => readonly ZonedNewsletter[] = () => []) {
+  /** `zoned`: the newsletters delivered in readers' own zones, whose zone index every change keeps. */
+  constructor(private readonly redis: Redis, private readonly keys: Keys, secret: string, private readonly clock: Clock, private readonly options: { historyEntries?: number; zoned?: () => readonly ZonedNewsletter[] } = {}) {
     this.suppressions = new SuppressionList(redis, keys, secret);
-    this.records = new SubscriberRecords(redis, keys, (email) => this.suppressions.hashOf(email), zoned);
+    this.records = new SubscriberRecords(redis, keys, (email) => this.suppressions.hashOf(email), options);
     this.membership = new Membership(redis, keys);
     this.signups = new SignupRequests(redis, keys);
     this.consentLog = new ConsentLog(redis, keys);
@@ -88,7 +90,7 @@ export class SubscriberStore {
   findIdByEmail(email: string): Promise<string | undefined> { return this.records.findIdByEmail(email); }
   get(id: string): Promise<Subscriber | undefined> { return this.records.get(id); }
   findByEmail(email: string): Promise<Subscriber | undefined> { return this.records.findByEmail(email); }
-  scan(options: { newsletterId?: string; pageSize?: number } = {}): AsyncGenerator<Subscriber[]> { return this.records.scan(options); }
+  hasLegacyData(): Promise<boolean> { return this.records.hasLegacyData(); }
   history(id: string): Promise<SubscriberEvent[]> { return this.records.history(id); }
   recordHistory(id: string, at: Date, event: string, detail?: Record<string, unknown>): Promise<void> { return this.records.recordHistory(id, at, event, detail); }
   consent(id: string): Promise<ConsentRecord[]> { return this.consentLog.read(id); }
@@ -104,6 +106,26 @@ export class SubscriberStore {
   unsuppress(email: string): Promise<boolean> { return this.suppressions.unsuppress(email); }
   suppress(email: string, suppression: Omit<Suppression, 'at'> & { at?: string }): Promise<void> {
     return this.suppressions.suppress(email, { ...suppression, at: suppression.at ?? this.clock.now().toISOString() });
+  }
+
+  /**
+   * Pages through subscribers in id order: a newsletter's confirmed members, or everyone. Memory
+   * stays flat whatever the list's size.
+   */
+  async *scan(options: { newsletterId?: string; pageSize?: number } = {}): AsyncGenerator<Subscriber[]> {
+    const pageSize = options.pageSize ?? 500;
+    if (!options.newsletterId) {
+      yield* this.records.scanAll(pageSize);
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const ids = await this.membership.pageMembers(options.newsletterId, after, pageSize);
+      if (ids.length === 0) return;
+      const page = await this.records.getMany(ids);
+      if (page.length) yield page;
+      after = Number(ids[ids.length - 1]);
+    }
   }
 
   private async require(id: string): Promise<Subscriber> {
@@ -314,8 +336,13 @@ export class SubscriberStore {
     const email = normaliseEmail(input.email);
     const reply = (await importRowScript.run(
       this.redis,
-      [this.keys.subscriberByEmail(), this.keys.subscriberSeq(), this.keys.suppressions(), this.keys.allSubscribers(), this.keys.newsletterCounters()],
-      [this.keys.subscriber(''), ...membershipKeyParts(this.keys), email, this.hashOf(email), input.name ?? '', input.confirmed ? '1' : '0', input.now.getTime(), input.now.toISOString(), input.source, input.form, input.consentText, input.timezone ?? '', this.records.zoneSpec(), ...input.newsletters],
+      [this.keys.subscriberByEmail(), this.keys.subscriberSeq(), this.keys.suppressions(), this.keys.newsletterCounters(), this.keys.consentTexts()],
+      [
+        this.keys.subscriber(''), ...membershipKeyParts(this.keys), email, this.hashOf(email), input.name ?? '', input.confirmed ? '1' : '0',
+        input.now.getTime(), timeCode(input.now), input.source, cleanText(input.form),
+        consentTextRef(input.consentText), input.consentText, textField(input.consentText, false), JSON.stringify(input.source),
+        this.options.historyEntries ?? 50, input.timezone ?? '', this.records.zoneSpec(), ...input.newsletters,
+      ],
     )) as string[];
     const [outcome, id, at] = reply;
     switch (outcome) {

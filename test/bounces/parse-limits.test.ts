@@ -7,8 +7,9 @@ import { findAddresses } from '../../src/bounces/address-scan';
 /**
  * Bounce parsing is linear and bounded (issue 9): the address scan once took 20 s on a 75 KB run of
  * letters and grew with the square of the size. Each parse below is of a message just under the
- * 5 MB the bounce server accepts; a linear parse takes a few tens of milliseconds here, so the
- * one-second bound holds on a loaded machine while a quadratic one would take hours.
+ * 5 MB the bounce server accepts. A linear parse takes a few tens of milliseconds here, a quadratic
+ * one hours; the bound is relative to plain prose of the same size parsed in the same run (best of
+ * three each), so a loaded machine slows both alike and the test does not hang on the clock.
  */
 const fixtures = path.resolve(__dirname, '..', 'fixtures', 'bounces');
 const justUnder5MB = defaultParseLimits.maxMessageBytes - 4096;
@@ -39,7 +40,23 @@ async function refusal(promise: Promise<unknown>): Promise<BounceParseError> {
   throw new Error('expected a BounceParseError, got a result');
 }
 
+/** The fastest of `runs` parses of `raw`, in ms (the least disturbed by other work on the machine). */
+async function bestParseMs(raw: Buffer, runs = 3): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < runs; i += 1) {
+    const started = performance.now();
+    await parseBounce(raw);
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
 describe('bounce parsing is linear in the size of the message', () => {
+  let proseMs: number;
+  beforeAll(async () => {
+    proseMs = await bestParseMs(adversarial('Lorem ipsum dolor sit amet, consectetur adipiscing elit. '));
+  });
+
   test.each([
     ['a run of letters', 'a'],
     ['a run of dots', '.'],
@@ -47,14 +64,13 @@ describe('bounce parsing is linear in the size of the message', () => {
     ['a run of <', '<'],
     ['letters and @ in turn', 'a@'],
     ['dotted labels', 'a.b.c.d.e.f@'],
-  ])('a 5 MB body of %s parses in under a second, and the real failure is still read', async (_name, filler) => {
+  ])('a 5 MB body of %s parses about as fast as 5 MB of prose, and the real failure is still read', async (_name, filler) => {
     const raw = adversarial(filler);
     expect(raw.length).toBeGreaterThan(5_000_000);
-    const started = performance.now();
     const report = await parseBounce(raw);
-    const ms = performance.now() - started;
     expect(report.recipients.map((r) => [r.recipient, r.kind])).toEqual([['victim@example.net', 'hard']]);
-    expect(ms).toBeLessThan(1000);
+    // Linear: within a small factor of prose (measured 0.5-3x). Quadratic would be thousands of times.
+    expect(await bestParseMs(raw)).toBeLessThan(10 * proseMs + 250);
   });
 
   test('the address scanner reads a run of letters, @ and dots in one pass, and skips what is no address', () => {

@@ -1,7 +1,8 @@
-/** `daybreak editions`: recent editions as a table or JSON. */
+/** `daybreak editions`: recent editions as a table or JSON; `editions compact`: the lifecycle's work on demand. */
 import { finalStates, pendingCount, type Edition } from '../../delivery/edition';
 import type { Runtime } from '../../app/runtime';
 import { formatDuration } from '../../ops/status';
+import type { LifecycleAction } from '../../ops/lifecycle';
 import { n, quietLogs, withRuntime, type GlobalOptions } from '../context';
 import { localTime } from './status';
 
@@ -39,5 +40,44 @@ export async function editions(opts: { newsletter?: string; limit?: number; json
       return;
     }
     console.log(renderEditionsTable(runtime, list));
+  });
+}
+
+/** "12.1 MB", "13.2 KB", "96 B" */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${bytes} B`;
+}
+
+function describeAction(runtime: Runtime, a: LifecycleAction): string {
+  if (a.action === 'compacted') {
+    const r = a.result;
+    return `Compacted ${a.editionId}: ${n(r.sentBits)} reader(s) sent kept as bits, ${n(r.kept)} other entr${r.kept === 1 ? 'y' : 'ies'} kept with their detail; ledger ${formatBytes(r.bytesBefore)} -> ${formatBytes(r.bytesAfter)} (${formatDuration(r.ms)})`;
+  }
+  return `Dropped the per-reader data of ${a.editionId} (finished ${n(a.finishedDaysAgo)} days ago; retention ${n(runtime.config.retention.readerDataDays)} days): its counts, history and archive page are kept`;
+}
+
+export async function compact(editionId: string | undefined, opts: { olderThan?: number; json?: boolean }, globals: GlobalOptions): Promise<void> {
+  await withRuntime({ ...globals, logLevel: quietLogs() }, async (runtime) => {
+    const { runLifecycle } = require('../../ops/lifecycle') as typeof import('../../ops/lifecycle');
+    const report = await runLifecycle(runtime, { editionId, olderThanDays: opts.olderThan, onAction: opts.json ? undefined : (a) => console.log(describeAction(runtime, a)) });
+    if (opts.json) {
+      console.log(JSON.stringify(report, null, 2));
+      return;
+    }
+    const settle = opts.olderThan ?? runtime.config.retention.settleDays;
+    if (editionId) {
+      if (report.actions.length === 0) {
+        const e = await runtime.editions.get(editionId);
+        console.log(`${editionId} was compacted already${e?.compactedAt ? ` (${e.compactedAt.toISOString()})` : ''}; its per-reader data is kept until ${n(runtime.config.retention.readerDataDays)} days after it finished.`);
+      }
+      return;
+    }
+    const rest = [
+      report.settling ? `${n(report.settling)} finished edition(s) inside their ${n(settle)}-day settle window` : '',
+      report.retained ? `${n(report.retained)} compacted edition(s) keeping their per-reader data until ${n(runtime.config.retention.readerDataDays)} days` : '',
+    ].filter(Boolean);
+    console.log(`${report.actions.length ? 'Nothing else is due' : 'Nothing is due'}${rest.length ? `: ${rest.join('; ')}` : ''}.`);
   });
 }

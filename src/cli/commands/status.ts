@@ -55,6 +55,8 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
   if (!s.final || s.queue.waiting + s.queue.active + s.queue.delayed > 0) {
     lines.push(`Queue:     ${n(s.queue.waiting)} waiting, ${n(s.queue.active)} active, ${n(s.queue.delayed)} delayed${s.queue.paused ? ' (queue paused)' : ''} · ${s.queue.workers} worker connection(s)`);
   }
+  if (s.readersDroppedAt) lines.push(`Readers:   who got it was forgotten ${localTime(runtime, s.newsletterId, s.readersDroppedAt, 'yyyy-LL-dd')} (after the retention); counts and archive page kept`);
+  else if (s.compactedAt) lines.push(`Readers:   ledger compacted ${localTime(runtime, s.newsletterId, s.compactedAt, 'yyyy-LL-dd')} (readers sent kept as bits; everything still answers)`);
   if (s.waves?.length) {
     // One edition, sent in waves: each at the schedule's time in its zone.
     lines.push(`Waves:     ${s.waves.length} (one per zone: queued, sent, pending, due in the zone's time)`);

@@ -6,9 +6,10 @@
   KEYS[2] the edition's bounced readers (hash reader -> flags)
   ARGV[1] subscriber id
   ARGV[2] flags
-  Returns the flags newly added ('' when the edition does not exist).
+  Returns the flags newly added ('' when the edition does not exist, or its per-reader data was
+  dropped after the retention: its counts are final then).
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'readersDroppedAt') == 1 then return '' end
 local fields = { b = 'bounced', h = 'bouncedHard', x = 'blocked', c = 'complaints', u = 'unsubscribes' }
 local cur = redis.call('HGET', KEYS[2], ARGV[1]) or ''
 local added = ''

@@ -8,7 +8,7 @@
   KEYS[2] content
   KEYS[3] MIME template
   KEYS[4] the plan the content was rendered from (JSON)
-  KEYS[5] the newsletter's sent articles (set)
+  KEYS[5] the newsletter's sent articles (zset by time sent; store-build-5.lua made it one)
   KEYS[6] edition history
   ARGV[1] the rev the change was made on
   ARGV[2] rendered content (JSON)
@@ -28,7 +28,7 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[4], ARGV[4])
 for field, value in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
-for i = 7, #ARGV do redis.call('SREM', KEYS[5], ARGV[i]) end
+for i = 7, #ARGV do redis.call('ZREM', KEYS[5], ARGV[i]) end
 redis.call('HINCRBY', KEYS[1], 'renders', 1)
 local next = redis.call('HINCRBY', KEYS[1], 'rev', 1)
 redis.call('RPUSH', KEYS[6], ARGV[6])

@@ -11,7 +11,7 @@
 --- @include "includes/zones"
 local indexed = 0
 for i = 3, #ARGV do
-  local sub = redis.call('HMGET', ARGV[1] .. ARGV[i], 'status', 'newsletters', 'timezone')
+  local sub = redis.call('HMGET', ARGV[1] .. ARGV[i], 's', 'l', 'z')
   if sub[1] then
     applyZoneSpec(ARGV[i], ARGV[2], nil, '', nil, sub[1], sub[2], sub[3])
     if sub[3] and sub[3] ~= '' then indexed = indexed + 1 end

@@ -1,8 +1,8 @@
 -- Shared by the scripts that settle readers in an edition's ledger. Counts move with the ledger
 -- (a reader counts once, whatever retries or resends happen), and the edition finishes when its
 -- last reader is settled: state, finishedAt and the history entry in the same call.
--- Ledger values: `q|<at>` queued, `c|<owner>|<leaseUntil>` claimed, `s|<at>|<messageId>` sent,
--- `f|<at>|<reason>` failed, `k|<at>|<reason>` skipped.
+-- Ledger entries and where they live: includes/ledger.lua.
+--- @include "ledger"
 
 local function countField(kind)
   if kind == 's' then return 'sent' elseif kind == 'f' then return 'failed' elseif kind == 'k' then return 'skipped' end
@@ -23,14 +23,14 @@ local function maybeFinish(ed, history, now, nowIso)
 end
 
 -- Writes a settled state (s, f or k) for one subscriber and keeps the counts true.
-local function settleEntry(ed, ledger, subId, kind, value)
-  local prev = redis.call('HGET', ledger, subId)
+local function settleEntry(ed, ledger, sentBits, subId, kind, value)
+  local prev, fromBits = ledgerGet(ledger, sentBits, subId)
   if not prev then
     redis.call('HINCRBY', ed, 'total', 1)
   else
     local prevField = countField(string.sub(prev, 1, 1))
     if prevField then redis.call('HINCRBY', ed, prevField, -1) end
   end
-  redis.call('HSET', ledger, subId, value)
+  ledgerSet(ledger, sentBits, subId, value, fromBits)
   redis.call('HINCRBY', ed, countField(kind), 1)
 end

@@ -4,7 +4,8 @@
 -- them per zone (its waves). Everyone else is reached by paging the newsletter's members.
 -- zonedArg: `<newsletter>=<its zone>;...` for the newsletters delivered in readers' zones.
 -- zPre/zMid/zSuf: the zone set key around newsletter and zone; rPre/rSuf: the registry key around
--- the newsletter. The status, newsletter list and zone before and after the change.
+-- the newsletter. The status code (p/c/u), newsletter list and zone (the record's `s`, `l`, `z`,
+-- subscribers/stored-form.ts) before and after the change.
 
 local function parseZoned(zonedArg)
   local zoned = {}
@@ -18,7 +19,7 @@ end
 -- The zone a reader is indexed under for a newsletter, or nil.
 local function indexedZone(zoned, nl, status, list, zone)
   local own = zoned[nl]
-  if not own or status ~= 'confirmed' or not zone or zone == '' or zone == own then return nil end
+  if not own or status ~= 'c' or not zone or zone == '' or zone == own then return nil end
   if not string.find(',' .. (list or '') .. ',', ',' .. nl .. ',', 1, true) then return nil end
   return zone
 end

@@ -7,7 +7,8 @@
   KEYS[1] edition hash
   KEYS[2] ledger
   KEYS[3] suppressions hash
-  KEYS[4] the edition's waves (hash)
+  KEYS[4] the readers sent, once compacted (bitmap)
+  KEYS[5] the edition's waves (hash)
   ARGV[1] now (ms)
   ARGV[2] newsletter id
   ARGV[3] subscriber key prefix
@@ -22,7 +23,7 @@
 --- @include "includes/waves"
 --- @include "../../subscribers/lua/includes/deliverable"
 --- @include "../../subscribers/lua/includes/reader-zone"
-local ed, ledger, suppressions, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ed, ledger, suppressions, sentBits, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, nl, subPrefix, wave, filter = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local only, except = nil, nil
 if string.sub(filter, 1, 5) == 'only:' then
@@ -44,12 +45,12 @@ local out = {}
 for i = 6, #ARGV do
   local subId = ARGV[i]
   local subKey = subPrefix .. subId
-  local prev = redis.call('HGET', ledger, subId)
+  local prev = ledgerGet(ledger, sentBits, subId)
   if not prev then
     if inWave(subKey) then
       local skip, sub = undeliverableBecause(subKey, suppressions, nl)
       if skip then
-        settleEntry(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip .. ' at fan-out')
+        settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip .. ' at fan-out')
         countWave(waves, wave, 'k')
       else
         redis.call('HSET', ledger, subId, 'q|' .. now)

@@ -7,7 +7,8 @@
   KEYS[3] suppressions hash
   KEYS[4] the newsletter's daily send counter
   KEYS[5] edition history
-  KEYS[6] the edition's waves (hash; a reader skipped here counts in their wave)
+  KEYS[6] the readers sent, once compacted (bitmap)
+  KEYS[7] the edition's waves (hash; a reader skipped or cut off here counts in their wave)
   ARGV[1] now (ms)
   ARGV[2] now (ISO, for the history)
   ARGV[3] newsletter id
@@ -22,7 +23,7 @@
 --- @include "includes/settle"
 --- @include "includes/waves"
 --- @include "../../subscribers/lua/includes/deliverable"
-local ed, ledger, suppressions, daily, history, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local ed, ledger, suppressions, daily, history, sentBits, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local now, nowIso, nl, cap, subPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local meta = redis.call('HMGET', ed, 'state', 'cutoffAt', 'reason')
 local state, cutoff = meta[1], meta[2]
@@ -31,12 +32,12 @@ local function claimOne(subId, owner, leaseUntil, force, wave)
   if state == 'cancelled' then return {'cancelled'} end
   if state == 'paused' then return {'paused'} end
   if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
-  local prev = redis.call('HGET', ledger, subId)
+  local prev, fromBits = ledgerGet(ledger, sentBits, subId)
   if cutoff and force ~= '1' then
     local kind = prev and string.sub(prev, 1, 1)
     if kind == 's' then return {'sent', prev} end
     if kind == 'f' or kind == 'k' then return {'settled', prev} end
-    settleEntry(ed, ledger, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
+    settleEntry(ed, ledger, sentBits, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
     countWave(waves, wave, 'f')
     maybeFinish(ed, history, now, nowIso)
     return {'cut-off', meta[3] or 'send window closed'}
@@ -57,7 +58,7 @@ local function claimOne(subId, owner, leaseUntil, force, wave)
   local skip, sub = undeliverableBecause(subPrefix .. subId, suppressions, nl)
   if skip then
     if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
-    settleEntry(ed, ledger, subId, 'k', 'k|' .. now .. '|' .. skip)
+    settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip)
     if not prev or string.sub(prev, 1, 1) == 'q' or string.sub(prev, 1, 1) == 'c' then countWave(waves, wave, 'k') end
     maybeFinish(ed, history, now, nowIso)
     return {'skipped', skip}
@@ -86,7 +87,7 @@ local function claimOne(subId, owner, leaseUntil, force, wave)
       end
     end
   end
-  redis.call('HSET', ledger, subId, 'c|' .. owner .. '|' .. leaseUntil)
+  ledgerSet(ledger, sentBits, subId, 'c|' .. owner .. '|' .. leaseUntil, fromBits)
   return {'claimed', sub[1], sub[2] or '', prev}
 end
 
