@@ -61,9 +61,9 @@ export class Pacer {
     return this.deps.config.pacing;
   }
 
-  /** Groups with a limit: their queues get one. */
-  private get limitedGroups(): string[] {
-    return [...this.limits].filter(([, l]) => l.perSecond !== undefined || l.connections !== undefined).map(([g]) => g);
+  /** Every group: those with limits get their queues' share; the others have any old limit taken off. */
+  private get allGroups(): string[] {
+    return [...this.limits.keys()];
   }
 
   /** Starts the second's tick for these newsletters' queues (the ones this process sends). */
@@ -185,7 +185,7 @@ export class Pacer {
       const full = limits.perSecond;
       if (afterRecovery(state, full, this.settings, now)) await this.change(group, (s) => afterRecovery(s, full, this.settings, this.deps.clock.now().getTime()));
     }
-    await this.applyLimits(this.limitedGroups);
+    await this.applyLimits(this.allGroups);
     await this.flush();
   }
 
@@ -198,8 +198,18 @@ export class Pacer {
     const now = Date.now();
     for (const group of groups) {
       const limits = this.limits.get(group);
-      if (!limits || (limits.perSecond === undefined && limits.connections === undefined)) continue;
+      if (!limits) continue;
       const queues = this.newsletters.map((id) => ({ id, queue: this.deps.queues.send(id, group) }));
+      if (limits.perSecond === undefined && limits.connections === undefined) {
+        // Not paced (a limit taken out of the config): whatever an earlier run set goes, once.
+        for (const { queue } of queues) {
+          if (this.applied.has(queue.name)) continue;
+          await queue.removeGlobalRateLimit();
+          await queue.removeGlobalConcurrency();
+          this.applied.set(queue.name, { limit: 'none', at: Number.POSITIVE_INFINITY });
+        }
+        continue;
+      }
       const counts = await Promise.all(queues.map(({ queue }) => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')));
       const sharers = counts.filter((c) => Object.values(c).some((n) => n > 0)).length;
       const pace = limits.perSecond === undefined ? undefined : limits.adaptive ? currentPace(this.states.get(group) ?? { version: 0 }, limits.perSecond) : limits.perSecond;
@@ -212,7 +222,9 @@ export class Pacer {
         const last = this.applied.get(queue.name);
         if (last?.limit === key && now - last.at < reassertMs) continue;
         if (rateLimit) await queue.setGlobalRateLimit(rateLimit.max, rateLimit.duration);
+        else await queue.removeGlobalRateLimit();
         if (connections !== undefined) await queue.setGlobalConcurrency(connections);
+        else await queue.removeGlobalConcurrency();
         this.applied.set(queue.name, { limit: key, at: now });
       }
     }
