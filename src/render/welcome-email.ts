@@ -1,22 +1,10 @@
 /** The welcome email: MJML and text templates, compiled once per process and filled per reader. */
-import fs from 'node:fs';
-import path from 'node:path';
-import Handlebars from 'handlebars';
-import mjml2html from 'mjml';
-import { templatesDir } from './render-edition';
+import { helloGreeting, transactionalEmail, type RenderedTransactional, type TransactionalView } from './transactional-email';
 
 export const WELCOME_HTML_TEMPLATE = 'welcome.mjml.hbs';
 export const WELCOME_TEXT_TEMPLATE = 'welcome.txt.hbs';
 
-export interface WelcomeView {
-  subject: string;
-  preview: string;
-  organisation: string;
-  postalAddress: string;
-  email: string;
-  greeting: string;
-  heading: string;
-  intro: string;
+export interface WelcomeView extends TransactionalView {
   /** What they signed up for, each with when its first edition arrives (in its own time zone). */
   newsletters: Array<{ name: string; description: string; firstEdition: string }>;
   fromAddress: string;
@@ -25,54 +13,14 @@ export interface WelcomeView {
   archiveUrl: string;
 }
 
-export interface RenderedWelcome {
-  subject: string;
-  html: string;
-  text: string;
-}
+export type RenderedWelcome = RenderedTransactional;
 
-interface Compiled {
-  html: Handlebars.TemplateDelegate<WelcomeView>;
-  text: Handlebars.TemplateDelegate<WelcomeView>;
-}
-
-const hbs = Handlebars.create();
-let compiled: Promise<Compiled> | undefined;
-
-/** MJML once per process with the Handlebars expressions left in; each email is then a fill. */
-async function compile(): Promise<Compiled> {
-  const dir = templatesDir();
-  const source = fs.readFileSync(path.join(dir, WELCOME_HTML_TEMPLATE), 'utf8');
-  // Handlebars comments go first: MJML would keep them as text.
-  const withoutComments = source.replace(/\{\{!--[\s\S]*?--\}\}/g, '');
-  const result = await mjml2html(withoutComments, { validationLevel: 'strict', keepComments: false, fonts: {} });
-  const textSource = fs.readFileSync(path.join(dir, WELCOME_TEXT_TEMPLATE), 'utf8');
-  return {
-    html: hbs.compile<WelcomeView>(result.html, { strict: true }),
-    // Plain text: nothing to escape.
-    text: hbs.compile<WelcomeView>(textSource, { strict: true, noEscape: true }),
-  };
-}
-
-function templates(): Promise<Compiled> {
-  if (!compiled) {
-    compiled = compile();
-    compiled.catch(() => {
-      compiled = undefined;
-    });
-  }
-  return compiled;
-}
-
-export async function renderWelcome(view: WelcomeView): Promise<RenderedWelcome> {
-  const t = await templates();
-  return { subject: view.subject, html: t.html(view), text: t.text(view).replace(/\n{3,}/g, '\n\n') };
-}
+/** The email for one reader (templates compiled once per process). */
+export const renderWelcome = transactionalEmail<WelcomeView>(WELCOME_HTML_TEMPLATE, WELCOME_TEXT_TEMPLATE);
 
 /** What the email says, by the kind of sign-up confirmed: a new reader, one adding newsletters, one coming back. */
 export function welcomeWording(input: { kind: 'new' | 'again' | 'change' | 'resubscribe'; organisation: string; name?: string; count: number }): Pick<WelcomeView, 'subject' | 'preview' | 'heading' | 'intro' | 'greeting'> {
-  const first = input.name?.trim().split(/\s+/)[0];
-  const greeting = first ? `Hello ${first},` : 'Hello,';
+  const greeting = helloGreeting(input.name);
   const them = input.count === 1 ? 'it' : 'each';
   switch (input.kind) {
     case 'change':

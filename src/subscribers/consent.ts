@@ -1,26 +1,10 @@
 /** Owner of the consent log: each reader's consent given and withdrawn, oldest first, kept until erasure. */
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
-import { consentTextRefs, decodeConsent } from './stored-form';
+import { consentTextRefs, decodeConsent, type StoredConsent } from './stored-form';
 
-/** One consent event. */
-export interface ConsentRecord {
-  at: string;
-  action: 'given' | 'withdrawn';
-  newsletters: string[];
-  form?: string;
-  consentText?: string;
-  /** The sign-up request (double opt-in: the form post). */
-  requestedAt?: string;
-  ip?: string;
-  userAgent?: string;
-  /** The confirmation click. */
-  confirmedIp?: string;
-  confirmedUserAgent?: string;
-  reason?: string;
-  /** Newsletters whose per-reader click records the consent text shown covered (docs/editorial.md). */
-  clickRecords?: string[];
-}
+/** One consent event (stored as stored-form.ts encodes it). */
+export type ConsentRecord = StoredConsent;
 
 /**
  * Model: `sub:<id>:consent` STRING of encoded entries (stored-form.ts), appended by the change

@@ -94,12 +94,15 @@ export interface StoredConsent {
   newsletters: string[];
   form?: string;
   consentText?: string;
+  /** The sign-up request (double opt-in: the form post). */
   requestedAt?: string;
   ip?: string;
   userAgent?: string;
+  /** The confirmation click. */
   confirmedIp?: string;
   confirmedUserAgent?: string;
   reason?: string;
+  /** Newsletters whose per-reader click records the consent text shown covered (docs/editorial.md). */
   clickRecords?: string[];
 }
 

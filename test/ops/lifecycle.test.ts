@@ -211,11 +211,16 @@ describe('an edition whose life ends: compacted after its settle window, its per
     expect(lastFinished.getTime()).toBeGreaterThan(finishedAt.getTime());
     f.clock.set(new Date(lastFinished.getTime() + 399 * dayMs));
     expect(((await scheduler.housekeep()) as LifecycleReport).actions).toEqual([]);
+    const { redis, keys } = f.runtime;
+    // Per-reader click records (a newsletter's opt-in) and an approval plan go with the rest; story counts stay.
+    await f.runtime.clicks.recordReader(editionId, ids[3] as string, 'story-1');
+    await redis.hset(keys.clicks(editionId), 'story-1|h', 5);
+    await redis.set(keys.editionSource(editionId), '{}');
     f.clock.set(new Date(lastFinished.getTime() + 401 * dayMs));
     const report = (await scheduler.housekeep()) as LifecycleReport;
     expect(report.actions).toEqual([{ editionId, action: 'readers-dropped', finishedDaysAgo: 401 }]);
-    const { redis, keys } = f.runtime;
-    expect(await redis.exists(keys.ledger(editionId), keys.ledgerSent(editionId), keys.editionBounces(editionId), keys.editionMime(editionId))).toBe(0);
+    expect(await redis.exists(keys.ledger(editionId), keys.ledgerSent(editionId), keys.editionBounces(editionId), keys.editionMime(editionId), keys.clickReaders(editionId), keys.editionSource(editionId))).toBe(0);
+    expect(await redis.hget(keys.clicks(editionId), 'story-1|h')).toBe('5');
     expect(await f.runtime.editions.content(editionId)).toBeDefined();
     const app = await buildWebServer(f.runtime);
     try {
