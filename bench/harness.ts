@@ -65,12 +65,15 @@ export function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
-/** Seeds confirmed readers of one newsletter through the real import path (`subscribers import --confirmed`). */
-export async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number): Promise<ImportReport> {
+/**
+ * Seeds confirmed readers of one newsletter through the real import path (`subscribers import
+ * --confirmed`); `domain` picks reader i's address domain (pacing's mixed list), else the import's own.
+ */
+export async function seedSubscribers(runtime: Runtime, newsletterId: string, count: number, domain?: (i: number) => string): Promise<ImportReport> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daybreak-bench-readers-'));
   const file = path.join(dir, 'readers.csv');
   try {
-    writeReadersCsv(file, count, newsletterId);
+    writeReadersCsv(file, count, newsletterId, domain);
     return await importCsv({ store: runtime.subscribers, file, knownNewsletters: runtime.config.newsletters.map((n) => n.id), defaultNewsletters: [newsletterId], confirmed: true, now: () => new Date() });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -83,7 +86,7 @@ export function writeConfig(config: LoadedConfig): string {
   raw.newsletters = raw.newsletters.map((n) => ({ ...n, source: { sample: path.join(projectRoot, 'samples', 'business-news.json') } }));
   const file = path.join(dir, 'daybreak.json');
   // The worker runs as production does (NODE_ENV=production), on the sample stories, on purpose.
-  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ ...raw, allowSampleSources: true, redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, smtpUrl: config.smtpUrl, secret: config.secret, delivery: config.delivery, pacing: config.pacing }, null, 2));
   return file;
 }
 

@@ -2,6 +2,8 @@
  * `npm run bench`: a whole edition for generated subscribers against a local SMTP sink, beside
  * the ceiling it competes with (pre-built messages through pooled nodemailer into the same sink).
  * Options: --sizes 10000,100000  --concurrency 100  --connections 5  --ceiling 20000  --skip-import  --from-source  --workers 1
+ *          --pacing on|off (pacing per mailbox provider; on: limits no run reaches, so only its machinery costs)
+ *          --domains mixed|single (readers spread over Gmail, Microsoft, Yahoo, Apple and others, the default; or the import's own)
  *          --in-doubt 10000 (sends in the in-doubt measurement)  --in-doubt-only (skip everything else)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,7 +27,11 @@ import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../s
 import { renderEdition } from '../src/render/render-edition';
 import { cpuSeconds, peakRssMb, redisCpuSeconds, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
 
-type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean };
+/** The mixed list: 40% Gmail, 20% Microsoft, 10% Yahoo, 10% Apple, 20% everyone else (no MX lookups). */
+const mixedDomains = ['gmail.com', 'gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.co.uk', 'yahoo.com', 'icloud.com', 'bench.example', 'bench.example'];
+const mixedDomain = (i: number): string => mixedDomains[i % mixedDomains.length] as string;
+
+type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean; pacing: boolean; domains: 'single' | 'mixed' };
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
@@ -42,6 +48,8 @@ function parseArgs(argv: string[]): Args {
     workers: Number(get('workers') ?? 1),
     inDoubt: Number(get('in-doubt') ?? 10_000),
     inDoubtOnly: argv.includes('--in-doubt-only'),
+    pacing: (get('pacing') ?? 'on') !== 'off',
+    domains: get('domains') === 'single' ? 'single' : 'mixed',
   };
 }
 
@@ -60,10 +68,17 @@ async function main(): Promise<void> {
   const sink = await startSink();
   const results: Record<string, number | string> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version };
   const print = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
-  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); ${args.workers} worker process(es) at concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections each\n`);
+  console.log(`Daybreak benchmark (${results.machine}, Node ${process.version}); ${args.workers} worker process(es) at concurrency ${args.concurrency}, ${args.connections} pooled SMTP connections each; pacing ${args.pacing ? 'on' : 'off'}, ${args.domains} domains\n`);
   results.workers = args.workers;
+  results.pacing = args.pacing ? 'on' : 'off';
+  results.domains = args.domains;
+  // Pacing on: every group limited far above any rate this machine reaches, so what it costs is its
+  // machinery (a queue per group, queue limits, the pacer), never a limit that binds.
+  const unbound = { perSecond: 1_000_000, connections: args.concurrency };
+  const pacing = { enabled: args.pacing, providers: args.pacing ? { google: unbound, microsoft: unbound, yahoo: unbound, apple: unbound } : {} };
+  const readerDomain = args.domains === 'mixed' ? mixedDomain : undefined;
 
-  const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
+  const base = loadConfig({ overrides: { redisUrl, smtpUrl: sink.url, redisPrefix: `bench-${crypto.randomBytes(3).toString('hex')}`, pacing, delivery: { concurrency: args.concurrency, smtpMaxConnections: args.connections, attempts: 6, backoffMs: 1000, fanoutPageSize: Number(process.env.BENCH_PAGE ?? 1000), lockDurationMs: 30_000, stalledIntervalMs: 30_000 } } });
   const runtime = new Runtime(base, { logger: silentLogger });
   const newsletter = base.newsletters[0];
 
@@ -104,7 +119,7 @@ async function main(): Promise<void> {
     const config: LoadedConfig = { ...base, redisPrefix: prefix };
     const rt = new Runtime(config, { logger: silentLogger });
     await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, size);
+    await seedSubscribers(rt, newsletter.id, size, readerDomain);
     const configFile = writeConfig(config);
     const workers = Array.from({ length: args.workers }, () => spawn(process.execPath, [...args.nodeArgs, workerEntry, 'worker', '--concurrency', String(args.concurrency)], {
       env: { ...process.env, DAYBREAK_CONFIG: configFile, REDIS_URL: config.redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', DAYBREAK_SECRET: config.secret, ...(args.fromSource ? { DAYBREAK_FROM_SOURCE: '1' } : {}) },
@@ -198,7 +213,7 @@ async function main(): Promise<void> {
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, n);
+    await seedSubscribers(rt, newsletter.id, n, readerDomain);
     await sink.trace();
     const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
     loopDelay.disable();

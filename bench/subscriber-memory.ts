@@ -17,12 +17,12 @@ import { Runtime } from '../src/app/runtime';
 import { importCsv } from '../src/subscribers/csv';
 
 /** A CSV of confirmed readers on one newsletter, written in chunks (memory stays flat at any size). */
-export function writeReadersCsv(file: string, readers: number, newsletters = 'national'): void {
+export function writeReadersCsv(file: string, readers: number, newsletters = 'national', domain: (i: number) => string = (i) => `example${i % 97}.com`): void {
   const fd = fs.openSync(file, 'w');
   const names = ['Ada Lovelace', 'José Ñúñez', "Tom O'Neill", '李雷', 'Priya Raman', '', 'Grace Hopper'];
   let chunk = 'email,name,newsletters\n';
   for (let i = 1; i <= readers; i++) {
-    chunk += `reader.${i}@example${i % 97}.com,${names[i % names.length]},${newsletters}\n`;
+    chunk += `reader.${i}@${domain(i)},${names[i % names.length]},${newsletters}\n`;
     if (chunk.length > 1 << 20) {
       fs.writeSync(fd, chunk);
       chunk = '';

@@ -14,6 +14,8 @@ import { BounceStore } from '../bounces/bounce-store';
 import type { BouncePolicy } from '../bounces/policy';
 import { DeliveryMetricsStore } from '../delivery/metrics-store';
 import { SendOutcomes } from '../delivery/outcomes';
+import { PaceStore } from '../delivery/pace-store';
+import type { MxResolver, ProviderDirectory } from '../delivery/provider-directory';
 import { TransportBreakerStore } from '../delivery/transport-breaker';
 import type { DeliveryQueues } from '../delivery/queues';
 import { createTransport, type MailTransport } from '../mail/transports/index';
@@ -31,6 +33,9 @@ export class Runtime {
   readonly editions: EditionStore;
   /** Cluster-wide delivery counters (metrics). */
   readonly metrics: DeliveryMetricsStore;
+  /** Each provider group's pace, its counts, and an edition's MX answers (docs/delivery.md). */
+  readonly paceStore: PaceStore;
+  private providersInstance?: ProviderDirectory;
   /** Bounce events applied, the bounce log, soft-bounce windows, unreadable messages. */
   readonly bounces: BounceStore;
   /** The mail relay's circuit breaker, shared by every worker. */
@@ -47,15 +52,18 @@ export class Runtime {
 
   constructor(
     readonly config: LoadedConfig,
-    readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis } = {},
+    readonly options: { clock?: Clock; logger?: Logger; transport?: MailTransport; redis?: Redis; mxResolver?: MxResolver } = {},
   ) {
     this.keys = new Keys(config.redisPrefix);
     this.redis = options.redis ?? createRedis(redisTargetOf(config), {}, { warn: (d, m) => this.logger.warn(d, m), info: (d, m) => this.logger.info(d, m) });
     this.editions = new EditionStore(this.redis, this.keys, { sentArticlesDays: config.retention.sentArticlesDays });
     this.metrics = new DeliveryMetricsStore(this.redis, this.keys);
+    this.paceStore = new PaceStore(this.redis, this.keys);
     this.bounces = new BounceStore(this.redis, this.keys);
     this.transportBreaker = new TransportBreakerStore(this.redis, this.keys);
-    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, { historyEntries: config.retention.subscriberHistoryEntries });
+    // Newsletters delivered in each reader's zone keep a zone index of their members (membership).
+    const zoned = config.newsletters.filter((n) => n.delivery === 'reader-zone').map((n) => ({ id: n.id, timezone: n.timezone }));
+    this.subscribers = new SubscriberStore(this.redis, this.keys, config.secret, { now: () => this.clock.now() }, { historyEntries: config.retention.subscriberHistoryEntries, zoned: () => zoned });
     this.signer = new TokenSigner(config.secret);
     this.clicks = new ClickStore(this.redis, this.keys, config.secret);
     this.transportInstance = options.transport;
@@ -107,9 +115,18 @@ export class Runtime {
     if (!this.queuesInstance) {
       const { DeliveryQueues: Queues } = require('../delivery/queues') as typeof import('../delivery/queues');
       // A lost Redis is reported once by the connection (core/redis.ts), not once per queue and retry.
-      this.queuesInstance = new Queues(this.redis, this.keys.bull, (err) => (isRedisConnectionError(err) ? undefined : this.logger.error({ err }, 'queue error')));
+      this.queuesInstance = new Queues(this.redis, this.keys.bull, (err) => (isRedisConnectionError(err) ? undefined : this.logger.error({ err }, 'queue error')), this.providers.groups);
     }
     return this.queuesInstance;
+  }
+
+  /** Which provider group each domain is paced in (the table, then MX lookups when configured). */
+  get providers(): ProviderDirectory {
+    if (!this.providersInstance) {
+      const { ProviderDirectory: Directory, systemMxResolver } = require('../delivery/provider-directory') as typeof import('../delivery/provider-directory');
+      this.providersInstance = new Directory({ paceStore: this.paceStore, mxResolver: this.options.mxResolver ?? systemMxResolver(this.config.pacing.mxTimeoutMs), logger: this.logger, config: this.config });
+    }
+    return this.providersInstance;
   }
 
   /** Created on first use, so commands that never send never open SMTP connections. */

@@ -1,16 +1,13 @@
 /** The configuration schema (zod): newsletters, delivery, web, bounces; every value validated with a message. */
 import { z } from 'zod';
 import cron from 'node-cron';
+import { canonicalTimeZone } from '../core/timezone';
 import { bouncesDefaults, bouncesSchema, webhooksSchema } from './bounces-schema';
+import { pacingSchema } from './pacing-schema';
 
 /** IANA time zone check without a dependency: Intl refuses unknown zones. */
 function isTimeZone(value: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: value });
-    return true;
-  } catch {
-    return false;
-  }
+  return canonicalTimeZone(value) !== undefined;
 }
 
 const idPattern = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -46,6 +43,12 @@ export const newsletterSchema = z.object({
   replyTo: mailbox.optional(),
   /** Handlebars, with {{name}}, {{date}} (e.g. "Tuesday 24 November 2026") and {{lead}} (lead headline). */
   subject: z.string().min(1).max(200).default('{{name}} briefing: {{date}}'),
+  /**
+   * When readers get it: `newsletter-zone`, everyone at the cron's time in `timezone`; `reader-zone`,
+   * each reader at the cron's time in their own zone (readers without one: `timezone`), the day's
+   * one edition sent in waves, one per zone (docs/delivery.md).
+   */
+  delivery: z.enum(['newsletter-zone', 'reader-zone']).default('newsletter-zone'),
   /** How long after its scheduled time an edition may still start; later it is held for ops. */
   sendWindowHours: z.number().positive().max(24).default(3),
   rateLimit: z.object({
@@ -240,6 +243,8 @@ export const configSchema = z.object({
     concurrency: 50, smtpMaxConnections: 5, backoffMs: 2000, retryBackoffMaxMs: 120_000, transportBreaker: { minFailures: 5, failureRatio: 0.5, probeIntervalMs: 15_000 }, redisOutageLimitSeconds: 60,
     fanoutPageSize: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, buildAttempts: 3, buildRetryDelayMs: 5000, bounceLocalPart: 'bounces',
   }),
+  /** Pacing per mailbox provider (docs/delivery.md): each group's limits, and how its pace adapts to deferrals. */
+  pacing: pacingSchema.prefault({}),
   /** Bounce and complaint policy, circuit breaker and DSN mailbox (bounces issue). */
   bounces: bouncesSchema.default(bouncesDefaults),
   /** ESP webhooks (bounces issue); a provider left out has its endpoint off (404). */
@@ -265,6 +270,7 @@ export type DaybreakConfig = z.infer<typeof configSchema>;
 export type NewsletterConfig = z.infer<typeof newsletterSchema>;
 export type DeliveryConfig = DaybreakConfig['delivery'];
 export type WebConfig = DaybreakConfig['web'];
+export type { PacingConfig, ProviderGroup } from './pacing-schema';
 export type RedisSentinelConfig = z.infer<typeof redisSentinelSchema>;
 
 export type RetentionConfig = DaybreakConfig['retention'];

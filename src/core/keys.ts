@@ -28,6 +28,15 @@ export class Keys {
   pendingSignup(id: string): string { return `${this.prefix}:sub:${id}:signup`; }
   /** Pending (unconfirmed) subscribers who asked for a newsletter: BITMAP by id, for counts. */
   pendingMembers(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:pending`; }
+  /**
+   * Readers of a newsletter delivered in readers' zones who live in another zone than the
+   * newsletter's (membership's zone index): ZSET scored by id, one per zone.
+   */
+  zoneMembers(newsletterId: string, zone: string): string { return `${this.prefix}:nl:${newsletterId}:tz:${zone}`; }
+  /** The newsletter's zone index registry: HASH zone -> readers in it, and `@zone`, the newsletter zone it was built for. */
+  memberZones(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:zones`; }
+  /** Held while one process rebuilds the newsletter's zone index: STRING with a TTL. */
+  memberZonesRebuild(newsletterId: string): string { return `${this.prefix}:nl:${newsletterId}:zones:rebuilding`; }
   /** Running counters per newsletter (e.g. `<id>:unsubscribed`): HASH. */
   newsletterCounters(): string { return `${this.prefix}:nl:counters`; }
   /** Fixed-window rate-limit counter (subscriptions web). */
@@ -64,6 +73,8 @@ export class Keys {
   editionHistory(id: string): string { return `${this.prefix}:ed:{${id}}:history`; }
   /** Who bounced or complained about this edition: HASH subscriberId -> flags, so each reader counts once. */
   editionBounces(id: string): string { return `${this.prefix}:ed:{${id}}:bounces`; }
+  /** The waves of an edition delivered in readers' zones: HASH `<zone>|due`, `|state`, `|cursor`, `|q` `|s` `|f` `|k` counts. */
+  editionWaves(id: string): string { return `${this.prefix}:ed:{${id}}:waves`; }
   /** Recent progress samples (ZSET scored by time, member `<ms>:<settled>`): send rate and ETA. */
   editionProgress(id: string): string { return `${this.prefix}:ed:{${id}}:progress`; }
 
@@ -86,6 +97,16 @@ export class Keys {
   // The mail relay, shared by every worker
   /** The transport circuit breaker: HASH (state, since, lastError, nextProbeAt...), absent while it never tripped. */
   transportBreaker(): string { return `${this.prefix}:transport:breaker`; }
+
+  // Pacing per mailbox provider (delivery/pace-store.ts), shared by every worker
+  /** One provider group's pace: HASH (pace, changedAt, deferringSince, pausedUntil, version...); absent while it never deferred. */
+  paceGroup(group: string): string { return `${this.prefix}:pace:group:${group}`; }
+  /** HASH `<group>|sent` / `<group>|deferred` -> messages, cluster-wide (Prometheus counters). */
+  paceTotals(): string { return `${this.prefix}:pace:totals`; }
+  /** HASH `<group>|sent` / `<group>|deferred` for one edition (status), with a TTL. */
+  paceEdition(editionId: string): string { return `${this.prefix}:pace:edition:{${editionId}}`; }
+  /** HASH domain -> provider group, from MX lookups made for one edition (each domain resolved once), with a TTL. */
+  paceMx(editionId: string): string { return `${this.prefix}:pace:mx:{${editionId}}`; }
 
   // Ops metrics, cluster-wide (every worker process adds to them)
   /** HASH `<newsletter>|<outcome>` -> messages (sent, failed, skipped). */

@@ -19,7 +19,7 @@ import type { Logger } from '../core/logger';
 import type { EditionStore } from './edition-store';
 
 export interface BuildDeps {
-  editions: Pick<EditionStore, 'get' | 'apply' | 'storeBuild' | 'previousCutoff' | 'alreadySentArticles' | 'saveSource'>;
+  editions: Pick<EditionStore, 'get' | 'apply' | 'storeBuild' | 'previousCutoff' | 'alreadySentArticles' | 'saveSource' | 'waves'>;
   clock: Clock;
   logger: Logger;
   newsletter(id: string): NewsletterConfig;
@@ -123,8 +123,12 @@ export async function buildEdition(deps: BuildDeps, editionId: string): Promise<
   const now = deps.clock.now();
   const log = deps.logger.child({ editionId });
 
-  if (edition.trigger === 'schedule' && !edition.forced && isStale(edition.scheduledFor, now, newsletter.sendWindowHours)) {
-    const reason = `not started within ${newsletter.sendWindowHours} h of its ${edition.scheduledFor.toISOString()} slot; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
+  // Delivered in waves: the edition is built while its last wave can still go; each wave's own
+  // guard holds the ones that cannot (fanout.ts).
+  const waves = await deps.editions.waves(editionId);
+  const lastSlot = waves?.length ? (waves[waves.length - 1] as { due: Date }).due : edition.scheduledFor;
+  if (edition.trigger === 'schedule' && !edition.forced && isStale(lastSlot, now, newsletter.sendWindowHours)) {
+    const reason = `not started within ${newsletter.sendWindowHours} h of its ${lastSlot.toISOString()} slot${waves ? ' (its last wave)' : ''}; held for ops (\`daybreak run-edition ${newsletter.id} --date ${edition.localDate} --force\` sends it)`;
     await deps.editions.apply(editionId, 'hold', { at: now, detail: { reason }, fields: { reason } });
     log.warn({ reason }, 'edition held: too late to send');
     return 'held';

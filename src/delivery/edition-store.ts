@@ -6,19 +6,22 @@ import { loadLuaScript } from '../core/lua-script';
 import { TickBatcher } from '../core/tick-batcher';
 import type { EditionContent, RenderedEdition } from '../render/contract';
 import { editionTransitions, type Edition, type EditionArticle, type EditionState, type EditionTransition } from './edition';
+import type { Wave, WavePlan, WaveState } from './waves';
 
 const luaDir = path.join(__dirname, 'lua');
 const scripts = {
   create: loadLuaScript(luaDir, 'create-edition-4.lua'),
   transition: loadLuaScript(luaDir, 'transition-2.lua'),
   storeBuild: loadLuaScript(luaDir, 'store-build-5.lua'),
-  fanoutPage: loadLuaScript(luaDir, 'fanout-page-4.lua'),
+  fanoutPage: loadLuaScript(luaDir, 'fanout-page-5.lua'),
   fanoutDone: loadLuaScript(luaDir, 'fanout-done-2.lua'),
-  claim: loadLuaScript(luaDir, 'claim-6.lua'),
-  settle: loadLuaScript(luaDir, 'settle-4.lua'),
+  claim: loadLuaScript(luaDir, 'claim-7.lua'),
+  settle: loadLuaScript(luaDir, 'settle-5.lua'),
+  waveState: loadLuaScript(luaDir, 'wave-state-3.lua'),
+  releaseWaves: loadLuaScript(luaDir, 'release-waves-2.lua'),
   release: loadLuaScript(luaDir, 'release-1.lua'),
   requeueFailed: loadLuaScript(luaDir, 'requeue-failed-3.lua'),
-  giveUp: loadLuaScript(luaDir, 'give-up-4.lua'),
+  giveUp: loadLuaScript(luaDir, 'give-up-5.lua'),
   cutOff: loadLuaScript(luaDir, 'cut-off-2.lua'),
   countBounce: loadLuaScript(luaDir, 'count-bounce-2.lua'),
   rerender: loadLuaScript(luaDir, 'rerender-6.lua'),
@@ -53,6 +56,9 @@ export type ClaimResult =
   | { kind: 'cut-off'; reason: string }
   | { kind: 'not-sending'; state: string };
 
+/** Which readers a wave's fan-out takes: those living in one zone, or all but those whose zone has a wave of its own. */
+export type WaveReaders = { only: string } | { except: string[] };
+
 export interface ClaimInput {
   editionId: string;
   newsletterId: string;
@@ -65,6 +71,8 @@ export interface ClaimInput {
   localDate: string;
   /** An explicit resend: ignore an earlier sent/failed/skipped record. */
   force?: boolean;
+  /** The zone of the wave the reader is sent in (an edition delivered in readers' zones): a skip counts in it. */
+  wave?: string;
 }
 
 function parseClaimReply(reply: string[]): ClaimResult {
@@ -449,10 +457,21 @@ export class EditionStore {
 
   // Fan-out
 
-  /** Queues (or settles as skipped) one page of readers; returns the ids to give send jobs. */
-  async fanoutPage(edition: Pick<Edition, 'id' | 'newsletterId'>, subscriberIds: string[], now: Date): Promise<string[]> {
+  /**
+   * Queues (or settles as skipped) one page of readers; returns the readers to give send jobs,
+   * with the domain of each one's address (pacing groups them by mailbox provider).
+   */
+  async fanoutPage(edition: Pick<Edition, 'id' | 'newsletterId'>, subscriberIds: string[], now: Date, wave?: { zone: string; readers: WaveReaders }): Promise<Array<{ id: string; domain: string }>> {
     if (subscriberIds.length === 0) return [];
-    return (await scripts.fanoutPage.run(this.redis, [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions(), this.keys.ledgerSent(edition.id)], [now.getTime(), edition.newsletterId, this.keys.subscriber(''), ...subscriberIds])) as string[];
+    const filter = !wave ? '' : 'only' in wave.readers ? `only:${wave.readers.only}` : `except:${wave.readers.except.join(';')}`;
+    const flat = (await scripts.fanoutPage.run(
+      this.redis,
+      [this.keys.edition(edition.id), this.keys.ledger(edition.id), this.keys.suppressions(), this.keys.ledgerSent(edition.id), this.keys.editionWaves(edition.id)],
+      [now.getTime(), edition.newsletterId, this.keys.subscriber(''), wave?.zone ?? '', filter, ...subscriberIds],
+    )) as string[];
+    const out: Array<{ id: string; domain: string }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i] as string, domain: flat[i + 1] as string });
+    return out;
   }
 
   /** Where a crashed fan-out resumes: after this subscriber id. */
@@ -470,6 +489,63 @@ export class EditionStore {
     return (await scripts.fanoutDone.run(this.redis, [this.keys.edition(id), this.keys.editionHistory(id)], [now.getTime(), now.toISOString(), entry])) === 1;
   }
 
+  // Waves (an edition delivered in readers' zones: docs/delivery.md)
+
+  /** Stores the edition's waves as planned (idempotent: a wave planned already keeps its state). */
+  async planWaves(id: string, plans: readonly WavePlan[]): Promise<void> {
+    const key = this.keys.editionWaves(id);
+    const p = this.redis.pipeline();
+    for (const w of plans) {
+      p.hsetnx(key, `${w.zone}|due`, w.due.getTime());
+      p.hsetnx(key, `${w.zone}|state`, 'waiting');
+      if (w.isDefault) p.hsetnx(key, `${w.zone}|default`, '1');
+    }
+    await p.exec();
+  }
+
+  /** The edition's waves, earliest first; undefined for an edition sent all at once. */
+  async waves(id: string): Promise<Wave[] | undefined> {
+    const h = await this.redis.hgetall(this.keys.editionWaves(id));
+    const zones = new Set<string>();
+    for (const field of Object.keys(h)) if (field.endsWith('|due')) zones.add(field.slice(0, -4));
+    if (zones.size === 0) return undefined;
+    const n = (zone: string, f: string) => Number(h[`${zone}|${f}`] ?? 0);
+    return [...zones].map((zone): Wave => ({
+      zone,
+      due: new Date(n(zone, 'due')),
+      isDefault: h[`${zone}|default`] === '1',
+      state: (h[`${zone}|state`] ?? 'waiting') as WaveState,
+      forced: h[`${zone}|forced`] === '1',
+      reason: h[`${zone}|reason`] || undefined,
+      cursor: n(zone, 'cursor'),
+      queued: n(zone, 'q'),
+      sent: n(zone, 's'),
+      failed: n(zone, 'f'),
+      skipped: n(zone, 'k'),
+    })).sort((a, b) => a.due.getTime() - b.due.getTime() || a.zone.localeCompare(b.zone));
+  }
+
+  /** Where a crashed wave fan-out resumes: after this subscriber id. */
+  async saveWaveCursor(id: string, zone: string, cursor: number): Promise<void> {
+    await this.redis.hset(this.keys.editionWaves(id), `${zone}|cursor`, cursor);
+  }
+
+  /**
+   * A wave went out (its fan-out queued everyone in it) or is held (too late for its window), with
+   * its history entry; when no wave is left waiting the edition's fan-out is done (wave-state-3.lua).
+   */
+  async settleWave(id: string, zone: string, state: 'out' | 'held', now: Date, detail: Record<string, unknown>): Promise<{ changed: boolean; finished: boolean }> {
+    const entry = historyEntry(now, state === 'out' ? 'wave-sent' : 'wave-held', { zone, ...detail });
+    const reason = state === 'held' ? String(detail.reason ?? '') : '';
+    const [changed, finished] = (await scripts.waveState.run(this.redis, [this.keys.edition(id), this.keys.editionWaves(id), this.keys.editionHistory(id)], [now.getTime(), now.toISOString(), zone, state, entry, reason])) as [number, number];
+    return { changed: changed === 1, finished: finished === 1 };
+  }
+
+  /** Ops force the held waves out: they wait again, forced past the staleness guard. Returns their zones. */
+  async releaseHeldWaves(id: string): Promise<string[]> {
+    return (await scripts.releaseWaves.run(this.redis, [this.keys.edition(id), this.keys.editionWaves(id)], [])) as string[];
+  }
+
   // Ledger
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
@@ -480,29 +556,30 @@ export class EditionStore {
   /**
    * Records sent (s), failed (f) or skipped (k); true when that settled the whole edition. A sent
    * copy's detail (its Message-ID) is not kept: it is derived again from edition, reader and secret
-   * (mail/personalise.ts), so an entry is `s|<at>`.
+   * (mail/personalise.ts), so an entry is `s|<at>`. `wave`: the zone of the wave the reader was
+   * sent in, whose counts move with it.
    */
-  async settle(editionId: string, subscriberId: string, kind: 's' | 'f' | 'k', detail: string, now: Date): Promise<boolean> {
+  async settle(editionId: string, subscriberId: string, kind: 's' | 'f' | 'k', detail: string, now: Date, wave?: string): Promise<boolean> {
     const clean = kind === 's' ? '' : detail.replace(/[\r\n]+/g, ' ').slice(0, 500);
-    return this.settles.add(editionId, { subscriberId, kind, detail: clean, now });
+    return this.settles.add(editionId, { subscriberId, kind, detail: clean, now, wave });
   }
 
   // Concurrent jobs' claims and records go to Redis together: one script call per batch window.
   private readonly claims = new TickBatcher<ClaimInput, ClaimResult>(async (_key, inputs) => {
     const first = inputs[0] as ClaimInput;
     const now = new Date(Math.max(...inputs.map((i) => i.now.getTime())));
-    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), this.keys.editionHistory(first.editionId), this.keys.ledgerSent(first.editionId)];
+    const keys = [this.keys.edition(first.editionId), this.keys.ledger(first.editionId), this.keys.suppressions(), this.keys.dailySendCount(first.newsletterId, first.localDate), this.keys.editionHistory(first.editionId), this.keys.ledgerSent(first.editionId), this.keys.editionWaves(first.editionId)];
     const args: (string | number)[] = [now.getTime(), now.toISOString(), first.newsletterId, first.dailyCap ?? '', this.keys.subscriber('')];
-    for (const i of inputs) args.push(i.subscriberId, i.owner, i.now.getTime() + i.leaseMs, i.force ? '1' : '0');
+    for (const i of inputs) args.push(i.subscriberId, i.owner, i.now.getTime() + i.leaseMs, i.force ? '1' : '0', i.wave ?? '');
     const replies = (await scripts.claim.run(this.redis, keys, args)) as string[][];
     return replies.map(parseClaimReply);
   }, 200, claimBatchWindowMs);
 
-  private readonly settles = new TickBatcher<{ subscriberId: string; kind: 's' | 'f' | 'k'; detail: string; now: Date }, boolean>(async (editionId, entries) => {
+  private readonly settles = new TickBatcher<{ subscriberId: string; kind: 's' | 'f' | 'k'; detail: string; now: Date; wave?: string }, boolean>(async (editionId, entries) => {
     const now = new Date(Math.max(...entries.map((e) => e.now.getTime())));
     const args: (string | number)[] = [now.getTime(), now.toISOString()];
-    for (const e of entries) args.push(e.subscriberId, e.kind, e.detail);
-    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId)], args)) === 1;
+    for (const e of entries) args.push(e.subscriberId, e.kind, e.detail, e.wave ?? '');
+    const finished = (await scripts.settle.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId), this.keys.editionWaves(editionId)], args)) === 1;
     return entries.map(() => finished);
   }, 200, settleBatchWindowMs);
 
@@ -525,15 +602,15 @@ export class EditionStore {
 
   /**
    * Settles these readers as failed with their reason, but only those still queued or claimed
-   * (give-up-4.lua): a reader sent meanwhile stays sent. Returns the ids settled here.
+   * (give-up-5.lua): a reader sent meanwhile stays sent. Returns the ids settled here.
    */
-  async giveUp(editionId: string, entries: Array<{ subscriberId: string; reason: string }>, now: Date): Promise<string[]> {
+  async giveUp(editionId: string, entries: Array<{ subscriberId: string; reason: string; wave?: string }>, now: Date): Promise<string[]> {
     const settled: string[] = [];
     for (let i = 0; i < entries.length; i += 500) {
       const batch = entries.slice(i, i + 500);
       const args: (string | number)[] = [now.getTime(), now.toISOString()];
-      for (const e of batch) args.push(e.subscriberId, e.reason.replace(/[\r\n]+/g, ' ').slice(0, 500));
-      const reply = (await scripts.giveUp.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId)], args)) as number[];
+      for (const e of batch) args.push(e.subscriberId, e.reason.replace(/[\r\n]+/g, ' ').slice(0, 500), e.wave ?? '');
+      const reply = (await scripts.giveUp.run(this.redis, [this.keys.edition(editionId), this.keys.ledger(editionId), this.keys.editionHistory(editionId), this.keys.ledgerSent(editionId), this.keys.editionWaves(editionId)], args)) as number[];
       batch.forEach((e, j) => { if (reply[j + 1] === 1) settled.push(e.subscriberId); });
     }
     return settled;

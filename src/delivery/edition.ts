@@ -38,6 +38,8 @@ export const editionTransitions = {
   release: { from: ['held'], to: 'created', event: 'released' },
   /** A manual run retries a failed build (a feed that was down). */
   retry: { from: ['failed'], to: 'created', event: 'retried' },
+  /** Ops force a held wave of a finished edition delivered in readers' zones: it sends again until that wave is settled. */
+  reopen: { from: ['done'], to: 'sending', event: 'reopened' },
 } as const satisfies Record<string, { from: readonly EditionState[]; to: EditionState; event: string | undefined }>;
 
 export type EditionTransition = keyof typeof editionTransitions;

@@ -2,13 +2,17 @@
 import type { Edition } from './edition';
 import { editionIdFor } from './edition';
 import { editionSlot } from './schedule';
+import { planWaves } from './waves';
 import type { DeliveryConfig, NewsletterConfig } from '../config/schema';
 import type { Clock } from '../core/clock';
 import type { EditionStore } from './edition-store';
+import type { SubscriberStore } from '../subscribers/store';
 import type { DeliveryQueues } from './queues';
 
 export interface EnqueueDeps {
-  editions: Pick<EditionStore, 'createIfAbsent' | 'get' | 'apply'>;
+  editions: Pick<EditionStore, 'createIfAbsent' | 'get' | 'apply' | 'planWaves' | 'waves' | 'releaseHeldWaves'>;
+  /** The zones the newsletter's readers live in (its waves, when it is delivered in readers' zones). */
+  subscribers: Pick<SubscriberStore, 'memberZones'>;
   queues: Pick<DeliveryQueues, 'editions'>;
   clock: Clock;
   newsletter(id: string): NewsletterConfig;
@@ -40,8 +44,12 @@ export async function enqueueEdition(deps: EnqueueDeps, request: EnqueueRequest)
   const newsletter = deps.newsletter(request.newsletterId);
   const now = deps.clock.now();
   const id = editionIdFor(newsletter.id, request.localDate);
-  const scheduledFor = editionSlot(newsletter.cron, newsletter.timezone, request.localDate);
+  // Delivered in readers' zones: one wave per zone its readers live in; the first wave is the edition's slot.
+  const waves = newsletter.delivery === 'reader-zone' ? planWaves(newsletter.cron, newsletter.timezone, request.localDate, (await deps.subscribers.memberZones(newsletter.id)).zones.keys()) : undefined;
+  const scheduledFor = waves ? (waves[0] as { due: Date }).due : editionSlot(newsletter.cron, newsletter.timezone, request.localDate);
   const created = await deps.editions.createIfAbsent({ id, newsletterId: newsletter.id, localDate: request.localDate, trigger: request.trigger, scheduledFor, now });
+  // Planned with the edition (or after a crash between the two): a wave planned already keeps its state.
+  if (waves && (created || !(await deps.editions.waves(id)))) await deps.editions.planWaves(id, waves);
   let edition = (await deps.editions.get(id)) as Edition;
 
   if (!created && request.force && edition.state === 'held') {
@@ -49,6 +57,10 @@ export async function enqueueEdition(deps: EnqueueDeps, request: EnqueueRequest)
   } else if (!created && request.force && edition.state === 'awaiting-approval') {
     // Ops force an edition under the editors' say: it goes now, as stored, whatever their say or the hour.
     await deps.editions.apply(id, 'releaseApproved', { at: now, detail: { by: request.trigger, forced: true }, fields: { forced: true, startedAt: now } });
+  } else if (!created && request.force && waves && (edition.state === 'sending' || edition.state === 'paused' || edition.state === 'done')) {
+    // Ops force the waves that were held as too late: they go now, past the staleness guard.
+    const released = await deps.editions.releaseHeldWaves(id);
+    if (released.length && edition.state === 'done') await deps.editions.apply(id, 'reopen', { at: now, detail: { by: request.trigger, waves: released } });
   } else if (!created && edition.state === 'failed' && request.trigger === 'manual') {
     // A manual run retries a build that failed (a feed that was down, say).
     await deps.editions.apply(id, 'retry', { at: now, clear: ['reason', 'finishedAt'] });

@@ -3,11 +3,18 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { checkApprovals, type ApprovalCheck, type ApprovalDeps } from './approval';
 import { editionIdFor } from './edition';
 import { enqueueEdition, type EnqueueResult } from './enqueue';
-import { localDateOf, scheduledSlot } from './schedule';
+import { DateTime } from 'luxon';
+import { isStale, localDateOf, scheduledSlot } from './schedule';
+import { dueWaves, planWaves } from './waves';
 import type { LoadedConfig } from '../config/load';
+import type { NewsletterConfig } from '../config/schema';
 import type { Logger } from '../core/logger';
+import type { EditionStore } from './edition-store';
+import type { SubscriberStore } from '../subscribers/store';
 
 export interface SchedulerDeps extends ApprovalDeps {
+  editions: ApprovalDeps['editions'] & Pick<EditionStore, 'waves'>;
+  subscribers: ApprovalDeps['subscribers'] & Pick<SubscriberStore, 'memberZones' | 'reindexZones'>;
   logger: Logger;
   config: ApprovalDeps['config'] & Pick<LoadedConfig, 'newsletters'>;
   /**
@@ -25,6 +32,8 @@ export interface TickResult {
   early: EnqueueResult[];
   /** What the slot did with editions awaiting approval. */
   approvals: ApprovalCheck[];
+  /** Editions delivered in readers' zones created, or given a worker for a wave whose time came, by this tick. */
+  waves: EnqueueResult[];
 }
 
 /** Something else that runs on the scheduler's tick (the root adds the welcome emails' retry sweep). */
@@ -46,6 +55,11 @@ export class EditionScheduler {
       this.tick().catch((err) => this.deps.logger.error({ err }, 'scheduler tick failed'));
     }, { name: 'tick' }));
     for (const newsletter of this.deps.config.newsletters) {
+      if (newsletter.delivery === 'reader-zone') {
+        // Its waves start at the earliest zone's time: the minute tick creates the edition and sends each wave.
+        this.deps.logger.info({ newsletter: newsletter.id, cron: newsletter.cron, timezone: newsletter.timezone }, 'scheduled in readers\' own zones (a wave per zone, by the minute tick)');
+        continue;
+      }
       const task = cron.schedule(
         newsletter.cron,
         () => {
@@ -105,8 +119,50 @@ export class EditionScheduler {
       }
     }
     const approvals = await checkApprovals(this.deps);
+    const waves: EnqueueResult[] = [];
+    for (const newsletter of this.deps.config.newsletters) {
+      if (newsletter.delivery === 'reader-zone') waves.push(...(await this.readerZoneTick(newsletter, now)));
+    }
     for (const task of this.tickTasks) await task().catch((err: unknown) => this.deps.logger.error({ err }, 'scheduler tick task failed'));
-    return { early, approvals };
+    return { early, approvals, waves };
+  }
+
+  /**
+   * A newsletter delivered in readers' zones: the day's edition is created when its first wave
+   * (the earliest zone's time) comes, and each later wave is handed to a worker when its own time
+   * comes (the worker holds a wave too late for its window). Its zone index is built first if it
+   * was never built for the newsletter's current zone (a newsletter that just opted in).
+   */
+  async readerZoneTick(newsletter: NewsletterConfig, now: Date): Promise<EnqueueResult[]> {
+    let zones = await this.deps.subscribers.memberZones(newsletter.id);
+    if (zones.builtFor !== newsletter.timezone) {
+      if (await this.deps.subscribers.reindexZones({ id: newsletter.id, timezone: newsletter.timezone })) {
+        this.deps.logger.info({ newsletter: newsletter.id }, 'zone index built: readers are sent the edition at its time in their own zone');
+      }
+      zones = await this.deps.subscribers.memberZones(newsletter.id);
+    }
+    const today = DateTime.fromJSDate(now, { zone: newsletter.timezone }).startOf('day');
+    const results: EnqueueResult[] = [];
+    // Yesterday, today and tomorrow in the newsletter's zone: zones ahead of it start tomorrow's edition today.
+    for (const day of [today.minus({ days: 1 }), today, today.plus({ days: 1 })]) {
+      const localDate = day.toISODate() as string;
+      if (!scheduledSlot(newsletter.cron, newsletter.timezone, localDate)) continue;
+      const existing = await this.deps.editions.get(editionIdFor(newsletter.id, localDate));
+      if (!existing) {
+        const plan = planWaves(newsletter.cron, newsletter.timezone, localDate, zones.zones.keys());
+        const first = (plan[0] as { due: Date }).due;
+        const last = (plan[plan.length - 1] as { due: Date }).due;
+        // A day whose every wave is past its window is only created for today (then held, as a missed slot is).
+        if (now < first || (isStale(last, now, newsletter.sendWindowHours) && localDate !== localDateOf(now, newsletter.timezone))) continue;
+        const result = await enqueueEdition(this.deps, { newsletterId: newsletter.id, localDate, trigger: 'schedule' });
+        this.deps.logger.info({ editionId: result.edition.id, firstWave: first.toISOString(), created: result.created }, 'edition queued: its first wave is due');
+        results.push(result);
+      } else if ((existing.state === 'sending' || existing.state === 'paused') && !existing.fanoutDone) {
+        const waves = await this.deps.editions.waves(existing.id);
+        if (waves && dueWaves(waves, now).length) results.push(await enqueueEdition(this.deps, { newsletterId: newsletter.id, localDate, trigger: 'schedule' }));
+      }
+    }
+    return results;
   }
 
   /**
@@ -117,6 +173,10 @@ export class EditionScheduler {
     const now = this.deps.clock.now();
     const results: EnqueueResult[] = [];
     for (const newsletter of this.deps.config.newsletters) {
+      if (newsletter.delivery === 'reader-zone') {
+        results.push(...(await this.readerZoneTick(newsletter, now)));
+        continue;
+      }
       const localDate = localDateOf(now, newsletter.timezone);
       const slot = scheduledSlot(newsletter.cron, newsletter.timezone, localDate);
       if (!slot || slot > now) continue;

@@ -11,7 +11,7 @@ import type { DeliveryQueues } from '../delivery/queues';
 
 export interface ControlDeps extends EnqueueDeps {
   editions: EnqueueDeps['editions'] & Pick<EditionStore, 'apply' | 'fanoutDone' | 'list' | 'scanLedger'>;
-  queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  queues: Pick<DeliveryQueues, 'editions' | 'send' | 'sendQueues'>;
   logger: Logger;
 }
 
@@ -54,13 +54,13 @@ async function otherPausedEditions(deps: ControlDeps, newsletterId: string, edit
 }
 
 async function resumeQueueUnlessHeld(deps: ControlDeps, newsletterId: string, editionId: string): Promise<void> {
-  if ((await otherPausedEditions(deps, newsletterId, editionId)).length === 0) await deps.queues.send(newsletterId).resume();
+  if ((await otherPausedEditions(deps, newsletterId, editionId)).length === 0) await Promise.all(deps.queues.sendQueues(newsletterId).map((q) => q.resume()));
 }
 
 /**
  * Pauses a sending edition. Two layers: the edition's state, which every worker's claim reads
  * right before SMTP (so nothing more is sent, whatever is in which queue), and the newsletter's
- * BullMQ send queue, so workers stop taking jobs instead of re-delaying every queued one every
+ * BullMQ send queues (one per provider group), so workers stop taking jobs instead of re-delaying every queued one every
  * two seconds. Messages already handed to SMTP finish; everything else stays queued.
  */
 export async function pauseEdition(deps: ControlDeps, id: string, options: { by?: string; reason?: string; evidence?: Record<string, unknown> } = {}): Promise<ControlResult> {
@@ -78,7 +78,7 @@ export async function pauseEdition(deps: ControlDeps, id: string, options: { by?
     const hint = result.previous === 'created' || result.previous === 'building' ? ' It can be paused once it is sending (seconds from now), or cancelled now.' : '';
     throw new EditionControlError(id, String(result.previous), `Edition ${id} is ${result.previous}; only a sending edition can be paused.${hint}`);
   }
-  await deps.queues.send(edition.newsletterId).pause();
+  await Promise.all(deps.queues.sendQueues(edition.newsletterId).map((q) => q.pause()));
   deps.logger.child({ editionId: id }).info({ by }, 'edition paused');
   return { editionId: id, previous: 'sending', state: 'paused', unchanged: false };
 }
@@ -110,12 +110,17 @@ export async function resumeEdition(deps: ControlDeps, id: string, options: { by
 }
 
 /**
- * Takes the edition's jobs that no worker holds off its newsletter's queue (its own and resend
+ * Takes the edition's jobs that no worker holds off its newsletter's queues (its own and resend
  * jobs; other editions' jobs stay), so `status` stops listing them. A job a worker already holds
  * cannot be removed; its claim sees the cancelled state and sends nothing.
  */
 async function removeQueuedJobs(deps: ControlDeps, newsletterId: string, editionId: string): Promise<number> {
-  const queue = deps.queues.send(newsletterId);
+  let removed = 0;
+  for (const queue of deps.queues.sendQueues(newsletterId)) removed += await removeQueuedJobsOf(queue, editionId);
+  return removed;
+}
+
+async function removeQueuedJobsOf(queue: ReturnType<DeliveryQueues['send']>, editionId: string): Promise<number> {
   const ours = (id: string) => id.startsWith(`${editionId}.`) || id.startsWith(`resend.${editionId}.`);
   let removed = 0;
   for (;;) {

@@ -29,7 +29,7 @@ export async function forgetReader(deps: EraseDeps, email: string, options: { no
   const id = await records.findIdByEmail(normalised);
   if (!id) return {};
   const reader = await records.get(id);
-  await membership.forget(id, [...deps.config.newsletters.map((n) => n.id), ...(reader?.newsletters ?? [])]);
+  await membership.forget(id, [...deps.config.newsletters.map((n) => n.id), ...(reader?.newsletters ?? [])], reader?.timezone);
   await signups.forget(id);
   await consentLog.forget(id);
   await welcomes.forget(id);

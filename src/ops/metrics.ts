@@ -2,7 +2,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
 import { finalStates, pendingCount, type Edition } from '../delivery/edition';
 import { latencyBuckets } from '../delivery/metrics-store';
-import { editionQueueName, sendQueueName } from '../delivery/queues';
+import { editionQueueName } from '../delivery/queues';
+import { providerPaces, type ProviderPaceDeps } from './provider-pace';
 import { recentRate, settledCount } from '../ops/status';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
@@ -12,14 +13,14 @@ import type { DeliveryQueues } from '../delivery/queues';
 import type { ClickStore } from './click-store';
 import type { TransportBreakerStore } from '../delivery/transport-breaker';
 
-export interface MetricsDeps {
+export interface MetricsDeps extends ProviderPaceDeps {
   transportBreaker: Pick<TransportBreakerStore, 'get'>;
   editions: Pick<EditionStore, 'list' | 'sumOf' | 'oldestProgressSince'>;
   metrics: Pick<DeliveryMetricsStore, 'messages' | 'latency'>;
-  queues: Pick<DeliveryQueues, 'editions' | 'send'>;
+  queues: Pick<DeliveryQueues, 'editions' | 'sendQueues'>;
   clicks: Pick<ClickStore, 'totals'>;
   clock: Clock;
-  config: Pick<LoadedConfig, 'newsletters'>;
+  config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
 }
 
 /**
@@ -134,7 +135,7 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
     registers: [registry],
     async collect() {
       this.reset();
-      const queues = [{ name: editionQueueName, queue: deps.queues.editions }, ...newsletters().map((id) => ({ name: sendQueueName(id), queue: deps.queues.send(id) }))];
+      const queues = [{ name: editionQueueName, queue: deps.queues.editions }, ...newsletters().flatMap((id) => deps.queues.sendQueues(id).map((queue) => ({ name: queue.name, queue })))];
       for (const { name, queue } of queues) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'completed');
         for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
@@ -149,7 +150,7 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
     async collect() {
       this.reset();
       this.set({ queue: editionQueueName }, await deps.queues.editions.getWorkersCount());
-      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, await deps.queues.send(id).getWorkersCount());
+      for (const id of newsletters()) for (const queue of deps.queues.sendQueues(id)) this.set({ queue: queue.name }, await queue.getWorkersCount());
     },
   });
   new Gauge({
@@ -159,9 +160,51 @@ export function createMetricsRegistry(deps: MetricsDeps, options: { processMetri
     registers: [registry],
     async collect() {
       this.reset();
-      for (const id of newsletters()) this.set({ queue: sendQueueName(id) }, (await deps.queues.send(id).isPaused()) ? 1 : 0);
+      for (const id of newsletters()) for (const queue of deps.queues.sendQueues(id)) this.set({ queue: queue.name }, (await queue.isPaused()) ? 1 : 0);
     },
   });
+
+  // Pacing per mailbox provider: one read of every group's state and counts serves all three.
+  if (deps.config.pacing.enabled) {
+    let paceRead: ReturnType<typeof providerPaces> | undefined;
+    const paces = () => {
+      paceRead ??= providerPaces(deps).finally(() => setImmediate(() => { paceRead = undefined; }));
+      return paceRead;
+    };
+    new Counter({
+      name: 'daybreak_provider_messages_total',
+      help: 'Messages per mailbox provider group: accepted (outcome="sent") and deferred with a reply asking us to slow down (outcome="deferred"); all worker processes.',
+      labelNames: ['group', 'outcome'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const p of await paces()) {
+          this.inc({ group: p.group, outcome: 'sent' }, p.sent);
+          this.inc({ group: p.group, outcome: 'deferred' }, p.deferred);
+        }
+      },
+    });
+    new Gauge({
+      name: 'daybreak_provider_pace',
+      help: 'Messages per second a provider group is sent at now, shared by every newsletter and worker (below its configured pace while it defers; 0 while paused). Groups with no limit are left out.',
+      labelNames: ['group'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const p of await paces()) if (p.pace !== undefined) this.set({ group: p.group }, p.pace);
+      },
+    });
+    new Gauge({
+      name: 'daybreak_provider_paused',
+      help: '1 while a provider group is paused: it kept deferring until a send window closed, and nothing is sent to it.',
+      labelNames: ['group'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const p of await paces()) this.set({ group: p.group }, p.pausedUntil ? 1 : 0);
+      },
+    });
+  }
 
   // The mail relay's circuit breaker (shared by every worker): open while sending is paused.
   let breakerRead: ReturnType<TransportBreakerStore['get']> | undefined;

@@ -12,6 +12,8 @@ import type { SendOutcome } from '../delivery/send-processor';
 import { createSendWorkers, type WorkerDeps } from '../delivery/workers';
 import { senderDomain } from '../mail/addresses';
 import { messageIdFor, messageNonce } from '../mail/personalise';
+import type { ProviderDirectory } from '../delivery/provider-directory';
+import { domainOf } from '../delivery/providers';
 import { normaliseEmail } from '../subscribers/email';
 import type { SubscriberStore } from '../subscribers/store';
 import { currentOperator } from './control';
@@ -21,7 +23,9 @@ import { watchRedisOutage } from '../core/redis-outage';
 export type ResendDeps = WorkerDeps & {
   editions: Pick<EditionStore, 'get' | 'list' | 'fanoutDone' | 'ledgerEntries' | 'ledgerEntry' | 'log' | 'requeueFailed' | 'scanLedger'>;
   subscribers: Pick<SubscriberStore, 'deliverability' | 'findByEmail' | 'pageMembers'>;
-  queues: Pick<DeliveryQueues, 'send'>;
+  queues: Pick<DeliveryQueues, 'send' | 'sendQueues'>;
+  /** Resends are paced like the edition: each reader on their mailbox provider's queue. */
+  providers: Pick<ProviderDirectory, 'groupsOf'>;
   clock: Clock;
   logger: Logger;
   config: Pick<LoadedConfig, 'delivery' | 'redisUrl' | 'secret'>;
@@ -192,8 +196,8 @@ export async function executeResend(
   const { editionId, newsletterId } = plan;
   const edition = await getEditionOrThrow(deps, editionId);
   assertSendable(edition);
-  const queue = deps.queues.send(newsletterId);
-  if (await queue.isPaused()) throw new ResendError('conflict', editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
+  const queues = deps.queues.sendQueues(newsletterId);
+  if ((await Promise.all(queues.map((q) => q.isPaused()))).some(Boolean)) throw new ResendError('conflict', editionId, `The ${newsletterId} send queue is paused (an edition of ${newsletterId} is paused: \`daybreak editions --newsletter ${newsletterId}\`); resume or cancel it first.`);
   const log = deps.logger.child({ editionId });
   const now = deps.clock.now();
 
@@ -206,14 +210,21 @@ export async function executeResend(
     targets = targets.filter((t) => t.reason !== 'failed' || requeued.has(t.subscriberId));
   }
 
-  // Subscribe to the queue's event stream from its current end BEFORE adding, so no outcome is missed.
-  let events: QueueEvents | undefined;
-  const connection = wait ? deps.redis.duplicate() : undefined;
-  if (wait && connection) {
-    const last = await deps.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
-    events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: deps.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
-    // Its own connection's errors: a Redis outage is reported once by the main connection.
-    events.on('error', (err) => { if (!isRedisConnectionError(err)) log.error({ err }, 'queue events error'); });
+  // Each reader goes to their mailbox provider's queue (pacing), as the edition's own jobs did.
+  const groups = await deps.providers.groupsOf(editionId, targets.map((t) => domainOf(t.email ?? '')));
+  const queueOf = (t: ResendTarget) => deps.queues.send(newsletterId, groups.get(domainOf(t.email ?? '')));
+  const used = [...new Set(targets.map(queueOf))];
+  // Subscribe to each queue's event stream from its current end BEFORE adding, so no outcome is missed.
+  const watched: Array<{ events: QueueEvents; connection: ReturnType<typeof deps.redis.duplicate> }> = [];
+  if (wait) {
+    for (const queue of used) {
+      const connection = deps.redis.duplicate();
+      const last = await deps.redis.xrevrange(queue.keys.events as string, '+', '-', 'COUNT', 1);
+      const events = new QueueEvents(queue.name, { connection: connection as ConnectionOptions, prefix: deps.keys.bull, lastEventId: last[0]?.[0] ?? '0-0' });
+      // Its own connection's errors: a Redis outage is reported once by the main connection.
+      events.on('error', (err) => { if (!isRedisConnectionError(err)) log.error({ err }, 'queue events error'); });
+      watched.push({ events, connection });
+    }
   }
   const stamp = now.getTime().toString(36) + Math.random().toString(36).slice(2, 6);
   const jobIds = new Map<string, string>();
@@ -237,18 +248,27 @@ export async function executeResend(
       options.onProgress?.({ total: jobIds.size, done: perSubscriber.size, outcomes: { ...outcomes } });
       pendingOutcome.get('any')?.(outcome);
     };
-    events?.on('completed', ({ jobId, returnvalue }) => settle(jobId, String(returnvalue as unknown as SendOutcome)));
-    events?.on('failed', ({ jobId, failedReason }) => settle(jobId, `error: ${failedReason}`));
-    if (events) await events.waitUntilReady();
+    for (const { events } of watched) {
+      events.on('completed', ({ jobId, returnvalue }) => settle(jobId, String(returnvalue as unknown as SendOutcome)));
+      events.on('failed', ({ jobId, failedReason }) => settle(jobId, `error: ${failedReason}`));
+      await events.waitUntilReady();
+    }
 
-    for (const t of targets) jobIds.set(`resend.${editionId}.${t.subscriberId}.${stamp}`, t.subscriberId);
-    const entries = [...jobIds];
-    for (let i = 0; i < entries.length; i += 500) {
-      await queue.addBulk(entries.slice(i, i + 500).map(([jobId, s]) => ({
-        name: 'resend',
-        data: (force ? { e: editionId, s, f: 1, u: until } : { e: editionId, s, u: until }) satisfies SendJobData,
-        opts: { jobId, ...retries, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
-      })));
+    const jobQueue = new Map<string, ReturnType<DeliveryQueues['send']>>();
+    for (const t of targets) {
+      const jobId = `resend.${editionId}.${t.subscriberId}.${stamp}`;
+      jobIds.set(jobId, t.subscriberId);
+      jobQueue.set(jobId, queueOf(t));
+    }
+    for (const queue of used) {
+      const entries = [...jobIds].filter(([jobId]) => jobQueue.get(jobId) === queue);
+      for (let i = 0; i < entries.length; i += 500) {
+        await queue.addBulk(entries.slice(i, i + 500).map(([jobId, s]) => ({
+          name: 'resend',
+          data: (force ? { e: editionId, s, f: 1, u: until } : { e: editionId, s, u: until }) satisfies SendJobData,
+          opts: { jobId, ...retries, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+        })));
+      }
     }
     if (plan.completesFanout && !edition.fanoutDone) {
       // Every member now has a ledger entry or a job: the fan-out's work is done, so the edition can finish.
@@ -260,7 +280,7 @@ export async function executeResend(
     });
     log.info({ by, mode: plan.mode, queued: jobIds.size }, 'resend queued');
 
-    const otherWorkers = await queue.getWorkersCount();
+    const otherWorkers = await (queues[0] as ReturnType<DeliveryQueues['send']>).getWorkersCount();
     if (!wait || jobIds.size === 0) return { editionId, queued: jobIds.size, alreadyHandled, outcomes, perSubscriber, broughtWorkers, otherWorkers, waited: false, ms: performance.now() - started };
 
     // A command that waits for its sends also makes them: workers it merely found may belong to
@@ -289,7 +309,7 @@ export async function executeResend(
           quietSince = Date.now();
           const open = [...jobIds.keys()].filter((j) => !perSubscriber.has(jobIds.get(j) as string)).slice(0, 200);
           for (const jobId of open) {
-            const job = await queue.getJob(jobId);
+            const job = await jobQueue.get(jobId)?.getJob(jobId);
             if (job?.finishedOn) settle(jobId, job.failedReason ? `error: ${job.failedReason}` : String(job.returnvalue));
           }
         }
@@ -310,11 +330,11 @@ export async function executeResend(
     outage?.stop();
     if (deps.redis.status === 'ready') {
       await Promise.all(workers.map((w) => w.close()));
-      await events?.close();
+      await Promise.all(watched.map(({ events }) => events.close()));
     } else {
       // Redis is gone: do not wait for jobs that cannot be recorded (they are taken over later).
-      await Promise.race([Promise.all([...workers.map((w) => w.close(true)), events?.close()]).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([Promise.all([...workers.map((w) => w.close(true)), ...watched.map(({ events }) => events.close())]).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
-    connection?.disconnect();
+    for (const { connection } of watched) connection.disconnect();
   }
 }

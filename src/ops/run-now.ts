@@ -3,7 +3,8 @@ import type { Worker } from 'bullmq';
 import type { LoadedConfig } from '../config/load';
 import { watchRedisOutage } from '../core/redis-outage';
 import { createEditionWorker, createSendWorkers } from '../delivery/workers';
-import { editionIdFor, type Edition } from '../delivery/edition';
+import { editionIdFor, pendingCount, type Edition } from '../delivery/edition';
+import { dueWaves } from '../delivery/waves';
 import { enqueueEdition } from '../delivery/enqueue';
 import { waitForEdition } from '../ops/watch';
 import type { EnqueueDeps } from '../delivery/enqueue';
@@ -82,10 +83,17 @@ export async function runEditionNow(
     const run = async () => {
       const { edition } = await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: request.force });
       // An edition under the editors' say stops at awaiting-approval: they decide (or ops force it).
-      let waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval });
+      // Sent in waves: done for now once every wave whose time has come is out and settled; the
+      // later ones go at their time (a running worker, or the scheduler, starts each).
+      const wavesSettledForNow = async (e: Edition) => {
+        if (e.state !== 'sending' || pendingCount(e) > 0) return false;
+        const waves = await deps.editions.waves(e.id);
+        return Boolean(waves?.some((w) => w.state === 'waiting') && dueWaves(waves, deps.clock.now()).length === 0);
+      };
+      let waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval, stopWhen: wavesSettledForNow });
       if (waited.state === 'awaiting-approval' && request.force) {
         await enqueueEdition(deps, { newsletterId: request.newsletterId, localDate: request.localDate, trigger: 'manual', force: true });
-        waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval });
+        waited = await waitForEdition(deps, edition.id, { onProgress: (e) => { checkWorkers(); request.onProgress?.(e); }, stopAt: awaitingApproval, stopWhen: wavesSettledForNow });
       }
       return waited;
     };

@@ -6,13 +6,15 @@ import type { Clock } from '../core/clock';
 import type { EditionStore } from '../delivery/edition-store';
 import type { DeliveryQueues } from '../delivery/queues';
 import type { TransportBreakerStore } from '../delivery/transport-breaker';
+import { wavePending, type Wave } from '../delivery/waves';
+import { providerPaces, type ProviderPace, type ProviderPaceDeps } from './provider-pace';
 
-export interface StatusDeps {
-  editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince'>;
-  queues: Pick<DeliveryQueues, 'send'>;
+export interface StatusDeps extends ProviderPaceDeps {
+  editions: Pick<EditionStore, 'exists' | 'get' | 'history' | 'list' | 'oldestProgressSince' | 'waves'>;
+  queues: Pick<DeliveryQueues, 'sendQueues'>;
   transportBreaker: Pick<TransportBreakerStore, 'get'>;
   clock: Clock;
-  config: Pick<LoadedConfig, 'newsletters'>;
+  config: Pick<LoadedConfig, 'newsletters' | 'pacing'>;
 }
 
 /** Asked for an edition that is not there: says which ones are. */
@@ -76,14 +78,35 @@ export interface EditionStatus {
   /** When its ledger was compacted, and when its per-reader data went (ops/lifecycle.ts). */
   compactedAt?: string;
   readersDroppedAt?: string;
+  /** The newsletter's send queues together (one per provider group with pacing on). */
   queue: { waiting: number; active: number; delayed: number; failed: number; paused: boolean; workers: number };
   /** Set while the mail relay is unreachable (the transport circuit breaker is open): sending is paused for every newsletter. */
   relay?: { unreachableSince: string; lastError?: string; nextProbeAt?: string; probes: number };
   /** Set when the send window closed while the relay was unreachable: the readers it never took were failed. */
   cutoffAt?: string;
+  /** Each provider group: this edition's sent and deferred, the group's pace now, a pause (pacing on only). */
+  providers?: ProviderPace[];
+  /** An edition delivered in readers' zones: each wave (zone, due time, where it stands, its own counts), earliest first. */
+  waves?: WaveStatus[];
   /** Things ops should act on (no workers, paused queue, failures). */
   notes: string[];
   history: Array<{ at: string; event: string } & Record<string, unknown>>;
+}
+
+export interface WaveStatus {
+  zone: string;
+  /** The newsletter's own zone: readers without a zone of their own are in it. */
+  isDefault: boolean;
+  due: string;
+  /** waiting (its time has not come), out (queued: its readers are being sent), held (too late for its window). */
+  state: Wave['state'];
+  forced: boolean;
+  reason?: string;
+  queued: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+  pending: number;
 }
 
 /** How far back progress samples count towards the "recent" rate. */
@@ -107,14 +130,21 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   const e = await getEditionOrThrow(deps, id);
   const now = deps.clock.now();
   const newsletter = deps.config.newsletters.find((n) => n.id === e.newsletterId);
-  const queue = deps.queues.send(e.newsletterId);
-  const [jobCounts, paused, workers, history, breaker] = await Promise.all([
-    queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
-    queue.isPaused(),
-    queue.getWorkersCount(),
+  const queues = deps.queues.sendQueues(e.newsletterId);
+  const [perQueue, pausedQueues, workerCounts, history, breaker, providers, waves] = await Promise.all([
+    Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'))),
+    Promise.all(queues.map((q) => q.isPaused())),
+    Promise.all(queues.map((q) => q.getWorkersCount())),
     deps.editions.history(id, options.historyLines ?? 8),
     deps.transportBreaker.get(),
+    deps.config.pacing.enabled ? providerPaces(deps, id) : Promise.resolve(undefined),
+    deps.editions.waves(id),
   ]);
+  const jobCounts: Record<string, number> = {};
+  for (const counts of perQueue) for (const [state, n] of Object.entries(counts)) jobCounts[state] = (jobCounts[state] ?? 0) + n;
+  const paused = pausedQueues.some(Boolean);
+  // Every process starts a worker on each of the newsletter's queues: the catch-all queue's count is the processes'.
+  const workers = workerCounts[0] ?? 0;
   const relay = breaker.open && breaker.since ? { unreachableSince: breaker.since.toISOString(), lastError: breaker.lastError, nextProbeAt: breaker.nextProbeAt?.toISOString(), probes: breaker.probes } : undefined;
   const settled = settledCount(e);
   const pending = pendingCount(e);
@@ -138,6 +168,14 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
   if (e.state === 'awaiting-approval' && newsletter) notes.push(approvalNote(e, newsletter, now));
   if (relay && !final) notes.push('Sending is paused by itself until the relay answers; no reader is charged. Readers still unsent when the send window closes are failed with the reason (`resend --failed` sends them later).');
   if (e.cutoffAt && e.failed > 0) notes.push(`The relay was unreachable until the send window closed: the readers it never took are failed with that reason. \`daybreak resend ${id} --failed\` sends them now.`);
+  const held = (waves ?? []).filter((w) => w.state === 'held');
+  if (held.length) notes.push(`${held.length} wave(s) held as too late for their send window (${held.map((w) => w.zone).join(', ')}): \`daybreak run-edition ${e.newsletterId} --date ${e.localDate} --force\` sends them now.`);
+  const next = (waves ?? []).find((w) => w.state === 'waiting');
+  if (next && (e.state === 'sending' || e.state === 'paused')) notes.push(`Next wave: ${next.zone} at ${next.due.toISOString()}; ${(waves ?? []).filter((w) => w.state === 'waiting').length} wave(s) still to come.`);
+  for (const p of providers ?? []) {
+    if (p.pausedUntil) notes.push(`${p.group} is paused until ${p.pausedUntil}: ${p.pauseReason ?? 'it kept deferring'}. Its readers wait, or are failed once the window closes (\`daybreak resend ${id} --failed\` sends them later).`);
+    else if (p.deferringSince && p.pace !== undefined && p.fullPace !== undefined && p.pace < p.fullPace) notes.push(`${p.group} has been deferring since ${p.deferringSince} (${p.lastReply ?? 'rate limited'}): sent at ${Math.round(p.pace * 10) / 10} of ${p.fullPace} messages/s; other providers keep their pace.`);
+  }
 
   const waitingJobs = (jobCounts.waiting ?? 0) + (jobCounts.prioritized ?? 0);
   return {
@@ -164,6 +202,8 @@ export async function editionStatus(deps: StatusDeps, id: string, options: { his
     queue: { waiting: waitingJobs, active: jobCounts.active ?? 0, delayed: jobCounts.delayed ?? 0, failed: jobCounts.failed ?? 0, paused, workers },
     relay,
     cutoffAt: e.cutoffAt?.toISOString(),
+    providers,
+    waves: waves?.map((w) => ({ zone: w.zone, isDefault: w.isDefault, due: w.due.toISOString(), state: w.state, forced: w.forced, reason: w.reason, queued: w.queued, sent: w.sent, failed: w.failed, skipped: w.skipped, pending: wavePending(w) })),
     notes,
     history,
   };

@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { z } from 'zod';
 import { DaybreakError } from '../core/errors';
+import { canonicalTimeZone } from '../core/timezone';
 import type { SubscriberStore } from './store';
 import { findInvalidUtf8, readCsvLines, type CsvEncoding, type Utf8Problem } from './csv-lines';
 import { emailSchema, subscriberNameSchema } from './email';
@@ -72,10 +73,12 @@ export class ImportFileError extends DaybreakError {
   }
 }
 
-const columnAliases: Record<string, 'email' | 'name' | 'newsletters'> = {
+const columnAliases: Record<string, 'email' | 'name' | 'newsletters' | 'timezone'> = {
   email: 'email', emailaddress: 'email', mail: 'email',
   name: 'name', firstname: 'name', givenname: 'name', fullname: 'name',
   newsletters: 'newsletters', newsletter: 'newsletters', lists: 'newsletters', list: 'newsletters',
+  // The reader's IANA zone (Europe/London), for newsletters delivered in readers' zones; empty: the newsletter's.
+  timezone: 'timezone', tz: 'timezone', zone: 'timezone',
 };
 
 /** Exports prefix a quote to cells a spreadsheet would run as a formula; import takes it off again. */
@@ -122,7 +125,7 @@ export interface SubscriberCsvOptions {
 export type SubscriberCsvItem =
   | { kind: 'header'; line: number; ignoredColumns: string[] }
   /** A row that passed validation: the address normalised, newsletters known and unique. */
-  | { kind: 'row'; line: number; email: string; name?: string; newsletters: string[] }
+  | { kind: 'row'; line: number; email: string; name?: string; timezone?: string; newsletters: string[] }
   | { kind: 'invalid'; line: number; reason: string };
 
 /** Longest newsletters cell read (ids are short; this only bounds the split). */
@@ -136,11 +139,11 @@ const MAX_NEWSLETTERS_CELL = 1024;
 export async function* readSubscriberCsv(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: SubscriberCsvOptions): AsyncGenerator<SubscriberCsvItem> {
   const label = options.label ?? 'the file';
   const schema = rowSchema(new Set(options.knownNewsletters));
-  let columns: { email: number; name?: number; newsletters?: number } | undefined;
+  let columns: { email: number; name?: number; newsletters?: number; timezone?: number } | undefined;
   for await (const entry of readCsvLines(chunks, { encoding: options.encoding, maxLineBytes: options.maxLineBytes })) {
     if (!columns) {
       if (entry.kind === 'bad') throw new ImportFileError(`${label} line ${entry.line}: the header row cannot be read (${entry.reason}). The first row must name the columns, e.g. "email,name,newsletters".`);
-      const found: { email?: number; name?: number; newsletters?: number } = {};
+      const found: { email?: number; name?: number; newsletters?: number; timezone?: number } = {};
       const ignoredColumns: string[] = [];
       entry.fields.forEach((header, i) => {
         const key = columnAliases[header.trim().toLowerCase().replace(/[\s_-]+/g, '')];
@@ -150,7 +153,7 @@ export async function* readSubscriberCsv(chunks: AsyncIterable<Uint8Array> | Ite
       if (found.email === undefined) {
         throw new ImportFileError(`${label} line ${entry.line}: no email column in the header (found: ${entry.fields.slice(0, 10).map((h) => JSON.stringify(shorten(h, 30))).join(', ') || 'nothing'}). The first row must name the columns, e.g. "email,name,newsletters".`);
       }
-      columns = { email: found.email, name: found.name, newsletters: found.newsletters };
+      columns = { email: found.email, name: found.name, newsletters: found.newsletters, timezone: found.timezone };
       yield { kind: 'header', line: entry.line, ignoredColumns };
       continue;
     }
@@ -162,6 +165,13 @@ export async function* readSubscriberCsv(chunks: AsyncIterable<Uint8Array> | Ite
     const rawEmail = cell(columns.email) ?? '';
     const rawName = cell(columns.name);
     const rawList = cell(columns.newsletters);
+    const rawZone = cell(columns.timezone);
+    // Zone names are short: canonicalTimeZone refuses anything longer than 64 characters before Intl sees it.
+    const timezone = rawZone ? canonicalTimeZone(rawZone) : undefined;
+    if (rawZone && !timezone) {
+      yield { kind: 'invalid', line: entry.line, reason: `invalid timezone "${shorten(rawZone, 40)}" (an IANA time zone such as Europe/London or America/New_York, or empty for the newsletter's)` };
+      continue;
+    }
     if (rawList && rawList.length > MAX_NEWSLETTERS_CELL) {
       yield { kind: 'invalid', line: entry.line, reason: `newsletters cell is longer than ${MAX_NEWSLETTERS_CELL} characters` };
       continue;
@@ -178,7 +188,7 @@ export async function* readSubscriberCsv(chunks: AsyncIterable<Uint8Array> | Ite
       yield { kind: 'invalid', line: entry.line, reason };
       continue;
     }
-    yield { kind: 'row', line: entry.line, email: parsed.data.email, name: parsed.data.name || undefined, newsletters: [...new Set(parsed.data.newsletters ?? [])] };
+    yield { kind: 'row', line: entry.line, email: parsed.data.email, name: parsed.data.name || undefined, timezone, newsletters: [...new Set(parsed.data.newsletters ?? [])] };
   }
   if (!columns) throw new ImportFileError(`${label} is empty: expected a header row such as "email,name,newsletters"`);
 }
@@ -219,7 +229,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
     if (problem) throw new ImportFileError(notUtf8Message(options.file, problem));
   }
 
-  type Pending = { line: number; email: string; name?: string; newsletters: string[] };
+  type Pending = { line: number; email: string; name?: string; timezone?: string; newsletters: string[] };
   let batch: Pending[] = [];
   const inFlight: Array<Promise<void>> = [];
   const maxInFlight = 4;
@@ -229,7 +239,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
     batch = [];
     const now = options.now();
     // Sent together (auto-pipelined); Redis runs the scripts one by one, in order.
-    const results = await Promise.all(rows.map((r) => options.store.importRow({ email: r.email, name: r.name, newsletters: r.newsletters, confirmed: options.confirmed, source: form, form, consentText, now })));
+    const results = await Promise.all(rows.map((r) => options.store.importRow({ email: r.email, name: r.name, timezone: r.timezone, newsletters: r.newsletters, confirmed: options.confirmed, source: form, form, consentText, now })));
     results.forEach((result, i) => {
       const row = rows[i] as Pending;
       switch (result.outcome) {
@@ -263,7 +273,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
         issue(item.line, 'invalid', item.reason);
         continue;
       }
-      batch.push({ line: item.line, email: item.email, name: item.name, newsletters: item.newsletters });
+      batch.push({ line: item.line, email: item.email, name: item.name, timezone: item.timezone, newsletters: item.newsletters });
       if (batch.length >= batchSize) {
         // A few batches in flight keep Redis busy while the next rows are parsed. Order is kept:
         // one connection, and Redis runs the scripts in the order they were sent.
@@ -282,7 +292,7 @@ export async function importCsv(options: ImportOptions): Promise<ImportReport> {
   return report;
 }
 
-export const EXPORT_COLUMNS = ['id', 'email', 'name', 'status', 'newsletters', 'created_at', 'confirmed_at', 'updated_at', 'source'] as const;
+export const EXPORT_COLUMNS = ['id', 'email', 'name', 'status', 'newsletters', 'created_at', 'confirmed_at', 'updated_at', 'source', 'timezone'] as const;
 
 /**
  * Streams subscribers as CSV (everyone, or a newsletter's confirmed members) to `out`, page by
@@ -312,6 +322,7 @@ export async function exportCsv(store: SubscriberStore, out: Writable, options: 
         confirmed_at: s.confirmedAt ? s.confirmedAt.toISOString() : '',
         updated_at: s.updatedAt.toISOString(),
         source: s.source ?? '',
+        timezone: s.timezone ?? '',
       });
       rows++;
       if (!ok) await once(stringifier, 'drain');

@@ -1,4 +1,4 @@
-/** Reads of newsletter membership: confirmed members (the fan-out pages through them), pending ones, counts. */
+/** Reads of newsletter membership: confirmed members (the fan-out pages through them), pending ones, counts, zones. */
 import path from 'node:path';
 import type Redis from 'ioredis';
 import type { Keys } from '../core/keys';
@@ -6,6 +6,7 @@ import { loadLuaScript } from '../core/lua-script';
 
 const clearBitsScript = loadLuaScript(path.join(__dirname, 'lua'), 'clear-bits-2.lua');
 const migrateSetScript = loadLuaScript(path.join(__dirname, 'lua'), 'migrate-set-2.lua');
+const reindexZonesScript = loadLuaScript(path.join(__dirname, 'lua'), 'reindex-zones-1.lua');
 
 /**
  * The rule that decides membership is written once, in Lua (lua/includes/membership.lua), and
@@ -44,12 +45,79 @@ export function idsInBits(bytes: Uint8Array, offset: number, afterId: number, li
   return out;
 }
 
+/** A newsletter delivered in each reader's own zone, and its own zone (readers without one, or in it, are not indexed). */
+export interface ZonedNewsletter {
+  id: string;
+  timezone: string;
+}
+
+/**
+ * The zone index spec the membership scripts take (lua/includes/zones.lua): the key parts of the
+ * zone sets and registries, and the newsletters delivered in readers' zones; '' when there are none.
+ */
+export function zoneIndexSpec(keys: Keys, zoned: readonly ZonedNewsletter[]): string {
+  if (zoned.length === 0) return '';
+  const marker = '\u0000';
+  const [zPre, zMid, zSuf] = keys.zoneMembers(marker, marker).split(marker) as [string, string, string];
+  return JSON.stringify({ keys: [zPre, zMid, zSuf, ...keyParts((nl) => keys.memberZones(nl))], zoned: zoned.map((n) => `${n.id}=${n.timezone}`).join(';') });
+}
+
+/** How many of a newsletter's members live in each zone other than its own (its waves), and the zone the index was built for. */
+export interface MemberZones {
+  builtFor?: string;
+  zones: Map<string, number>;
+}
+
 /**
  * Member and pending sets are BITMAPS, bit = subscriber id (membership.lua): a million readers of
  * a newsletter take 125 KB instead of ~100 MB as a sorted set, and still page in stable id order.
  */
 export class Membership {
   constructor(private readonly redis: Redis, private readonly keys: Keys) {}
+
+  /** The zone index registry: the zones the newsletter's readers live in, other than its own. */
+  async memberZones(newsletterId: string): Promise<MemberZones> {
+    const h = await this.redis.hgetall(this.keys.memberZones(newsletterId));
+    const zones = new Map<string, number>();
+    for (const [zone, n] of Object.entries(h)) if (!zone.startsWith('@') && Number(n) > 0) zones.set(zone, Number(n));
+    return { builtFor: h['@zone'], zones };
+  }
+
+  /**
+   * One page of the newsletter's members living in `zone` (its zone index), after `afterId`, in id
+   * order. A sorted set, not a bitmap like the member set: a zone's readers are usually few and
+   * scattered over the ids, where a bitmap would cost an eighth of a byte per id however few.
+   */
+  async pageZoneMembers(newsletterId: string, zone: string, afterId: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.zoneMembers(newsletterId, zone), `(${afterId}`, '+inf', 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Builds the newsletter's zone index from its members (it starts delivering in readers' zones,
+   * or its own zone changed): cleared, then rebuilt a page at a time; changes to readers meanwhile
+   * keep it right (they apply the same rule). One process at a time; false when another is at it.
+   */
+  async reindexZones(newsletter: ZonedNewsletter, pageSize = 1000): Promise<boolean> {
+    const lock = this.keys.memberZonesRebuild(newsletter.id);
+    if ((await this.redis.set(lock, '1', 'PX', 10 * 60_000, 'NX')) !== 'OK') return false;
+    try {
+      const registry = this.keys.memberZones(newsletter.id);
+      const old = await this.memberZones(newsletter.id);
+      await this.redis.unlink(registry, ...[...old.zones.keys()].map((z) => this.keys.zoneMembers(newsletter.id, z)));
+      const spec = zoneIndexSpec(this.keys, [newsletter]);
+      for (let after = 0; ;) {
+        const ids = await this.pageMembers(newsletter.id, after, pageSize);
+        if (ids.length === 0) break;
+        await reindexZonesScript.run(this.redis, [registry], [this.keys.subscriber(''), spec, ...ids]);
+        after = Number(ids[ids.length - 1]);
+        await this.redis.pexpire(lock, 10 * 60_000);
+      }
+      await this.redis.hset(registry, '@zone', newsletter.timezone);
+      return true;
+    } finally {
+      await this.redis.del(lock);
+    }
+  }
 
   /**
    * One page of a newsletter's confirmed members after `afterId`, in stable id order: the bitmap
@@ -129,7 +197,10 @@ export class Membership {
   }
 
   /** Erasure's part: the reader leaves every set, counted as nothing (an erased reader did not unsubscribe). */
-  async forget(subscriberId: string, newsletterIds: Iterable<string>): Promise<void> {
-    for (const nl of new Set(newsletterIds)) await clearBitsScript.run(this.redis, [this.keys.members(nl), this.keys.pendingMembers(nl)], [subscriberId]);
+  async forget(subscriberId: string, newsletterIds: Iterable<string>, zone?: string): Promise<void> {
+    for (const nl of new Set(newsletterIds)) {
+      await clearBitsScript.run(this.redis, [this.keys.members(nl), this.keys.pendingMembers(nl)], [subscriberId]);
+      if (zone && (await this.redis.zrem(this.keys.zoneMembers(nl, zone), subscriberId)) === 1) await this.redis.hincrby(this.keys.memberZones(nl), zone, -1);
+    }
   }
 }

@@ -5,7 +5,7 @@ import type { Keys } from '../core/keys';
 import { loadLuaScript } from '../core/lua-script';
 import type { ConsentRecord } from './consent';
 import { normaliseEmail } from './email';
-import { membershipKeyParts } from './membership';
+import { membershipKeyParts, zoneIndexSpec, type ZonedNewsletter } from './membership';
 import { consentTextRef, decodeHistory, encodeConsentEntry, encodeHistoryEntry, fromLegacy, implicitHistoryStart, recordFields, statusCodes, statusOf, type RecordField } from './stored-form';
 
 export type SubscriberStatus = 'pending' | 'confirmed' | 'unsubscribed';
@@ -21,6 +21,11 @@ export interface Subscriber {
   confirmedAt?: Date;
   updatedAt: Date;
   source?: string;
+  /**
+   * The reader's IANA time zone, chosen on the sign-up or preferences page or imported; unset:
+   * the newsletter's. A newsletter delivered in readers' zones reaches them at its time in this zone.
+   */
+  timezone?: string;
 }
 
 export interface SubscriberEvent {
@@ -88,8 +93,14 @@ export class SubscriberRecords {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly hashOf: (email: string) => string,
-    private readonly options: { historyEntries?: number } = {},
+    /** `zoned`: the newsletters delivered in readers' own zones (config), whose zone index every change keeps. */
+    private readonly options: { historyEntries?: number; zoned?: () => readonly ZonedNewsletter[] } = {},
   ) {}
+
+  /** The zone index spec for the scripts that change readers (lua/includes/zones.lua). */
+  zoneSpec(): string {
+    return zoneIndexSpec(this.keys, this.options.zoned?.() ?? []);
+  }
 
   private get historyEntries(): number {
     return this.options.historyEntries ?? 50;
@@ -137,6 +148,7 @@ export class SubscriberRecords {
       confirmedAt: h.f !== undefined ? new Date(createdAt + Number(h.f)) : undefined,
       updatedAt: new Date(createdAt + Number(h.u ?? 0)),
       source: h.o || undefined,
+      timezone: h.z || undefined,
     };
   }
 
@@ -154,13 +166,14 @@ export class SubscriberRecords {
         change.history ? encodeHistoryEntry(change.history.at, change.history.event, change.history.detail) : '',
         this.historyEntries,
         ...consentArgs(change.consent),
+        this.zoneSpec(),
       ],
     );
     return reply === 1;
   }
 
   /** Creates a pending record for a new address; returns the existing id otherwise. HSETNX settles a race: the first id wins. */
-  async createPending(email: string, input: { name?: string; newsletters: string[]; source: string; now: Date; history: boolean }): Promise<{ id: string; created: boolean }> {
+  async createPending(email: string, input: { name?: string; timezone?: string; newsletters: string[]; source: string; now: Date; history: boolean }): Promise<{ id: string; created: boolean }> {
     const existing = await this.redis.hget(this.keys.subscriberByEmail(), email);
     if (existing) return { id: existing, created: false };
     const fresh = String(await this.redis.incr(this.keys.subscriberSeq()));
@@ -169,7 +182,7 @@ export class SubscriberRecords {
     }
     const now = input.now.getTime();
     await this.change(fresh, {
-      fields: { email, emailHash: this.hashOf(email), status: 'pending', newsletters: input.newsletters.join(','), createdAt: now, updatedAt: now, source: input.source, name: input.name || undefined },
+      fields: { email, emailHash: this.hashOf(email), status: 'pending', newsletters: input.newsletters.join(','), createdAt: now, updatedAt: now, source: input.source, name: input.name || undefined, timezone: input.timezone || undefined },
       history: input.history ? { at: input.now, event: 'created', detail: { status: 'pending', newsletters: input.newsletters, source: input.source } } : undefined,
     }, { create: true });
     return { id: fresh, created: true };

@@ -23,6 +23,8 @@ export interface PendingSignup {
   kind: 'new' | 'again' | 'change' | 'resubscribe';
   newsletters: string[];
   name?: string;
+  /** The zone the reader chose on the form (IANA); set on their record when they confirm. */
+  timezone?: string;
   requestedAt: string;
   context: SignupContext;
 }

@@ -7,6 +7,7 @@ import { preferencesUrl } from '../mail/personalise';
 import { confirmationWording, renderConfirmation } from '../render/confirmation-email';
 import { foldHeader, mailboxTokens } from '../render/mime-template';
 import { emailSchema, subscriberNameSchema } from './email';
+import { canonicalTimeZone } from '../core/timezone';
 import type { PendingSignup, SignupContext, Subscriber } from './store';
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../core/clock';
@@ -30,12 +31,22 @@ export interface SignupDeps {
  */
 
 /** Field names (`email`, `name`, `newsletters`) are a public interface: other sites embed the form. */
-export type SignupFieldErrors = Partial<Record<'email' | 'name' | 'newsletters' | 'form', string>>;
+export type SignupFieldErrors = Partial<Record<'email' | 'name' | 'newsletters' | 'timezone' | 'form', string>>;
 
 export interface SignupInput {
   email: string;
   name?: string;
+  /** The reader's IANA zone (the form suggests the browser's); absent: the newsletter's. */
+  timezone?: string;
   newsletters: string[];
+}
+
+/** A time zone field's value: '' for none (the newsletter's), the canonical zone, or undefined when it is not one. */
+export function parseTimeZoneField(value: unknown): string | undefined {
+  const v = firstValue(value);
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string') return undefined;
+  return canonicalTimeZone(v);
 }
 
 /** Newsletters a visitor may choose on the public form. */
@@ -98,8 +109,11 @@ export function parseSignup(body: unknown, allowed: readonly NewsletterConfig[])
     if (!errors.newsletters && newsletters.length === 0) errors.newsletters = 'Choose at least one newsletter';
   }
 
+  const timezone = parseTimeZoneField(raw.timezone);
+  if (timezone === undefined) errors.timezone = 'Choose your time zone from the list, or leave it as the newsletter\'s';
+
   if (Object.keys(errors).length) return { ok: false, errors };
-  return { ok: true, input: { email, ...(name ? { name } : {}), newsletters: allowed.filter((n) => newsletters.includes(n.id)).map((n) => n.id) } };
+  return { ok: true, input: { email, ...(name ? { name } : {}), ...(timezone ? { timezone } : {}), newsletters: allowed.filter((n) => newsletters.includes(n.id)).map((n) => n.id) } };
 }
 
 export function confirmUrl(deps: SignupDeps, subscriberId: string, nonce: string): string {

@@ -12,7 +12,7 @@ import { loadLuaScript } from '../core/lua-script';
 import { newNonce } from '../mail/tokens';
 import { ConsentLog, type ConsentRecord } from './consent';
 import { normaliseEmail } from './email';
-import { Membership, membershipKeyParts, type NewsletterCounts } from './membership';
+import { Membership, membershipKeyParts, type MemberZones, type NewsletterCounts, type ZonedNewsletter } from './membership';
 import { SubscriberRecords, type Subscriber, type SubscriberEvent, type SubscriberStatus } from './records';
 import { SignupRequests, type PendingSignup, type SignupContext } from './signup-requests';
 import { SuppressionList, type Suppression } from './suppression';
@@ -20,7 +20,7 @@ import { WelcomeLedger } from './welcome-ledger';
 import { cleanText, consentTextRef, textField, timeCode } from './stored-form';
 
 export type { ConsentRecord } from './consent';
-export type { NewsletterCounts } from './membership';
+export type { MemberZones, NewsletterCounts, ZonedNewsletter } from './membership';
 export type { Subscriber, SubscriberEvent, SubscriberStatus } from './records';
 export type { PendingSignup, SignupContext } from './signup-requests';
 export type { Suppression } from './suppression';
@@ -75,7 +75,8 @@ export class SubscriberStore {
    * `clock`: the injected one (tests move it); a caller may still pass `now` for a past event.
    * `historyEntries`: how many of a reader's history entries are kept, newest (config retention).
    */
-  constructor(private readonly redis: Redis, private readonly keys: Keys, secret: string, private readonly clock: Clock, private readonly options: { historyEntries?: number } = {}) {
+  /** `zoned`: the newsletters delivered in readers' own zones, whose zone index every change keeps. */
+  constructor(private readonly redis: Redis, private readonly keys: Keys, secret: string, private readonly clock: Clock, private readonly options: { historyEntries?: number; zoned?: () => readonly ZonedNewsletter[] } = {}) {
     this.suppressions = new SuppressionList(redis, keys, secret);
     this.records = new SubscriberRecords(redis, keys, (email) => this.suppressions.hashOf(email), options);
     this.membership = new Membership(redis, keys);
@@ -97,6 +98,9 @@ export class SubscriberStore {
   counts(newsletterIds: string[]): Promise<Record<string, NewsletterCounts>> { return this.membership.counts(newsletterIds); }
   pageMembers(newsletterId: string, afterId: number, limit: number): Promise<string[]> { return this.membership.pageMembers(newsletterId, afterId, limit); }
   countMembers(newsletterId: string): Promise<number> { return this.membership.countMembers(newsletterId); }
+  memberZones(newsletterId: string): Promise<MemberZones> { return this.membership.memberZones(newsletterId); }
+  pageZoneMembers(newsletterId: string, zone: string, afterId: number, limit: number): Promise<string[]> { return this.membership.pageZoneMembers(newsletterId, zone, afterId, limit); }
+  reindexZones(newsletter: ZonedNewsletter): Promise<boolean> { return this.membership.reindexZones(newsletter); }
   isSuppressed(email: string): Promise<boolean> { return this.suppressions.isSuppressed(email); }
   suppression(email: string): Promise<Suppression | undefined> { return this.suppressions.suppression(email); }
   unsuppress(email: string): Promise<boolean> { return this.suppressions.unsuppress(email); }
@@ -136,7 +140,7 @@ export class SubscriberStore {
    * they confirm. A suppressed address is refused, and so is an unsubscribed one unless
    * `resubscribe` says the reader asked again.
    */
-  async add(request: { email: string; name?: string; newsletters: string[]; confirmed: boolean; source?: string; resubscribe?: boolean; now?: Date }): Promise<{ subscriber: Subscriber; created: boolean }> {
+  async add(request: { email: string; name?: string; timezone?: string; newsletters: string[]; confirmed: boolean; source?: string; resubscribe?: boolean; now?: Date }): Promise<{ subscriber: Subscriber; created: boolean }> {
     const input = { ...request, now: request.now ?? this.clock.now() };
     const now = input.now.getTime();
     const email = normaliseEmail(input.email);
@@ -156,6 +160,7 @@ export class SubscriberStore {
       fields: {
         newsletters: newsletters.join(','), status, updatedAt: now,
         name: input.name || undefined,
+        timezone: input.timezone || undefined,
         confirmedAt: status === 'confirmed' && (!existing.confirmedAt || existing.status !== 'confirmed') ? now : undefined,
       },
       history: { at: input.now, event: created ? 'created' : 'updated', detail: { status, newsletters, source: input.source } },
@@ -170,10 +175,10 @@ export class SubscriberStore {
    * address must not change their subscription); a pending reader's choice is replaced by the
    * latest form. A suppressed address gets nothing stored and nothing sent.
    */
-  async requestSignup(input: { email: string; name?: string; newsletters: string[]; context: SignupContext; now: Date }): Promise<SignupRequestResult> {
+  async requestSignup(input: { email: string; name?: string; timezone?: string; newsletters: string[]; context: SignupContext; now: Date }): Promise<SignupRequestResult> {
     const email = normaliseEmail(input.email);
     if (await this.isSuppressed(email)) return { outcome: 'suppressed' };
-    const { id, created } = await this.records.createPending(email, { name: input.name, newsletters: input.newsletters, source: input.context.form, now: input.now, history: true });
+    const { id, created } = await this.records.createPending(email, { name: input.name, timezone: input.timezone, newsletters: input.newsletters, source: input.context.form, now: input.now, history: true });
     const subscriber = await this.require(id);
     const kind: PendingSignup['kind'] = created ? 'new' : subscriber.status === 'pending' ? 'again' : subscriber.status === 'confirmed' ? 'change' : 'resubscribe';
     if (kind === 'change' && input.newsletters.every((n) => subscriber.newsletters.includes(n))) {
@@ -187,6 +192,7 @@ export class SubscriberStore {
       kind,
       newsletters: input.newsletters,
       ...(input.name ? { name: input.name } : {}),
+      ...(input.timezone ? { timezone: input.timezone } : {}),
       requestedAt: input.now.toISOString(),
       context: input.context,
     };
@@ -194,7 +200,7 @@ export class SubscriberStore {
     if (kind === 'again') {
       // The latest form wins for a reader who has not confirmed yet.
       await this.records.change(id, {
-        fields: { newsletters: input.newsletters.join(','), updatedAt: input.now.getTime(), name: input.name || undefined },
+        fields: { newsletters: input.newsletters.join(','), updatedAt: input.now.getTime(), name: input.name || undefined, timezone: input.timezone || undefined },
         history: { at: input.now, event: 'sign-up requested', detail: { kind, newsletters: input.newsletters, form: input.context.form } },
       });
     } else if (!created) {
@@ -221,7 +227,7 @@ export class SubscriberStore {
     // The sweep's index goes first: a crash before the change leaves an entry the sweep drops.
     await this.welcomes.expect(id, click.now);
     await this.records.change(id, {
-      fields: { status: 'confirmed', newsletters: newsletters.join(','), updatedAt: now, confirmedAt: subscriber.status !== 'confirmed' ? now : undefined, name: signup.name || undefined, welcomeDue: `${nonce}|${signup.kind}|${signup.newsletters.join(',')}` },
+      fields: { status: 'confirmed', newsletters: newsletters.join(','), updatedAt: now, confirmedAt: subscriber.status !== 'confirmed' ? now : undefined, name: signup.name || undefined, timezone: signup.timezone || undefined, welcomeDue: `${nonce}|${signup.kind}|${signup.newsletters.join(',')}` },
       history: { at: click.now, event: 'confirmed', detail: { kind: signup.kind, newsletters, added } },
       consent: {
         at: click.now.toISOString(),
@@ -283,7 +289,7 @@ export class SubscriberStore {
    * and name. No newsletters left means unsubscribed; choosing some after unsubscribing
    * re-subscribes them, recorded as consent given on the preferences form.
    */
-  async updatePreferences(id: string, input: { name?: string; newsletters: string[]; now: Date; context: SignupContext }): Promise<{ subscriber: Subscriber; added: string[]; removed: string[] }> {
+  async updatePreferences(id: string, input: { name?: string; timezone?: string; newsletters: string[]; now: Date; context: SignupContext }): Promise<{ subscriber: Subscriber; added: string[]; removed: string[] }> {
     const sub = await this.require(id);
     const now = input.now.getTime();
     const before = sub.status === 'unsubscribed' ? [] : sub.newsletters;
@@ -298,6 +304,14 @@ export class SubscriberStore {
         fields: input.name === '' ? {} : { name: input.name },
         clear: input.name === '' ? ['name'] : undefined,
         history: { at: input.now, event: 'name changed', detail: { form: input.context.form } },
+      });
+    }
+    // '' clears it: the newsletter's own zone again.
+    if (input.timezone !== undefined && input.timezone !== (sub.timezone ?? '')) {
+      await this.records.change(id, {
+        fields: input.timezone === '' ? {} : { timezone: input.timezone },
+        clear: input.timezone === '' ? ['timezone'] : undefined,
+        history: { at: input.now, event: 'time zone changed', detail: { timezone: input.timezone || 'the newsletter\'s', form: input.context.form } },
       });
     }
     if (wanted.length === 0) {
@@ -318,7 +332,7 @@ export class SubscriberStore {
   }
 
   /** One CSV row of an import (lua/import-row-5.lua). `confirmed` requires consent the list owner holds. */
-  async importRow(input: { email: string; name?: string; newsletters: string[]; confirmed: boolean; source: string; form: string; consentText: string; now: Date }): Promise<ImportRowResult> {
+  async importRow(input: { email: string; name?: string; timezone?: string; newsletters: string[]; confirmed: boolean; source: string; form: string; consentText: string; now: Date }): Promise<ImportRowResult> {
     const email = normaliseEmail(input.email);
     const reply = (await importRowScript.run(
       this.redis,
@@ -327,7 +341,7 @@ export class SubscriberStore {
         this.keys.subscriber(''), ...membershipKeyParts(this.keys), email, this.hashOf(email), input.name ?? '', input.confirmed ? '1' : '0',
         input.now.getTime(), timeCode(input.now), input.source, cleanText(input.form),
         consentTextRef(input.consentText), input.consentText, textField(input.consentText, false), JSON.stringify(input.source),
-        this.options.historyEntries ?? 50, ...input.newsletters,
+        this.options.historyEntries ?? 50, input.timezone ?? '', this.records.zoneSpec(), ...input.newsletters,
       ],
     )) as string[];
     const [outcome, id, at] = reply;

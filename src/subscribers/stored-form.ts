@@ -11,11 +11,14 @@ import { isDeepStrictEqual } from 'node:util';
  * h the email's keyed hash (the Lua suppression check reads it: Lua cannot compute an HMAC),
  * t created (epoch ms), u updated and f confirmed (ms after created: small integers, which a
  * listpack keeps in one or two bytes), o source, w the welcome owed (`<nonce>|<kind>|<newsletters>`)
- * and v the nonce of the last welcome sent. The id is the key's; nothing else is stored.
+ * and v the nonce of the last welcome sent, z the reader's time zone. The id is the key's; nothing
+ * else is stored.
  */
 export const recordFields = {
   email: 'e', name: 'n', status: 's', newsletters: 'l', emailHash: 'h', createdAt: 't', updatedAt: 'u', confirmedAt: 'f', source: 'o',
   welcomeDue: 'w', welcomeSent: 'v',
+  // The reader's own time zone (IANA; absent: the newsletter's), for newsletters sent in readers' zones.
+  timezone: 'z',
 } as const;
 
 export type RecordField = keyof typeof recordFields;

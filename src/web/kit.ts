@@ -25,7 +25,7 @@ export function createPageKit(deps: WebDeps): PageKit {
   const org = deps.config.organisation;
   const rules = deps.config.web.rateLimits;
   const render = (reply: FastifyReply, view: View, status = 200) =>
-    applyPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(page(view.title, view.body, org.name, { postalAddress: org.postalAddress, titlePrefix: view.hasErrors ? 'Error: ' : '' }));
+    applyPageHeaders(reply, { scriptNonce: view.scriptNonce }).code(status).type('text/html; charset=utf-8').send(page(view.title, view.body, org.name, { postalAddress: org.postalAddress, titlePrefix: view.hasErrors ? 'Error: ' : '' }));
   const tooMany = (reply: FastifyReply, retryAfterSeconds: number, scope: 'ip' | 'email') =>
     render(reply.header('retry-after', String(retryAfterSeconds)), tooManyView({ retryAfterSeconds, scope }), 429);
   const kit: PageKit = {

@@ -11,7 +11,8 @@ export interface PageOptions {
 }
 
 /**
- * A plain, accessible page shell shared by the subscriber-facing pages: no scripts, system fonts,
+ * A plain, accessible page shell shared by the subscriber-facing pages: no scripts (a form that
+ * asks for a time zone brings one inline line, allowed by its nonce), system fonts,
  * contrast at WCAG AA or better, a visible focus ring, and a layout that works from 320 px up.
  * `bodyHtml` must already be escaped; the title and organisation are escaped here.
  */
@@ -45,6 +46,9 @@ export function page(title: string, bodyHtml: string, organisation: string, opti
   .hint { display: block; color: #55595e; font-size: .92rem; font-weight: 400; margin: 0 0 .4rem; }
   input[type=email], input[type=text] { display: block; width: 100%; font: inherit; font-size: 1.05rem; padding: .65rem .75rem; border: 2px solid #55595e; border-radius: 3px; background: #fff; color: #1f2328; }
   input[type=email]:focus, input[type=text]:focus { border-color: #0b2a4a; outline: 3px solid #c77d00; outline-offset: 0; }
+  select { display: block; width: 100%; font: inherit; font-size: 1.05rem; padding: .6rem .7rem; border: 2px solid #55595e; border-radius: 3px; background: #fff; color: #1f2328; }
+  select:focus { border-color: #0b2a4a; outline: 3px solid #c77d00; outline-offset: 0; }
+  .invalid select { border-color: #b3261e; }
   fieldset { border: 0; padding: 0; margin: 0 0 1.35rem; min-width: 0; }
   legend { padding: 0; }
   .choices { display: grid; gap: .5rem; margin-top: .35rem; }

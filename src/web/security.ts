@@ -88,14 +88,16 @@ export function userAgent(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Headers for every subscriber page: no caching (pages carry tokens), no framing, no scripts,
- * and Referer kept on this site so a token in the URL never leaks to another one while our
- * own form posts still carry an Origin.
+ * Headers for every subscriber page: no caching (pages carry tokens), no framing, no scripts
+ * (but the one inline script a page names by its nonce: the time zone suggestion), and Referer
+ * kept on this site so a token in the URL never leaks to another one while our own form posts
+ * still carry an Origin.
  */
-export function applyPageHeaders(reply: FastifyReply): FastifyReply {
+export function applyPageHeaders(reply: FastifyReply, options: { scriptNonce?: string } = {}): FastifyReply {
+  const script = options.scriptNonce ? `; script-src 'nonce-${options.scriptNonce}'` : '';
   return reply
     .header('cache-control', 'no-store')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'${script}`)
     .header('referrer-policy', 'same-origin')
     .header('x-content-type-options', 'nosniff')
     .header('x-frame-options', 'DENY');

@@ -8,6 +8,12 @@ import { silentLogger } from '../../src/core/logger';
 import { createRedis, redisTargetOf } from '../../src/core/redis';
 import { Runtime } from '../../src/app/runtime';
 import type { MailTransport } from '../../src/mail/transports';
+import type { MxResolver } from '../../src/delivery/provider-directory';
+
+/** Tests never ask real DNS (no traffic leaves loopback): a test that wants MX answers gives a fake resolver. */
+export const noDnsInTests: MxResolver = {
+  resolveMx: (domain) => Promise.reject(new Error(`no DNS in tests (asked for ${domain}): give testRuntime an mxResolver`)),
+};
 
 export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -34,8 +40,8 @@ export function writeConfigFile(config: LoadedConfig, extra: Record<string, unkn
   return file;
 }
 
-export function testRuntime(config: LoadedConfig, options: { clock?: Clock; transport?: MailTransport } = {}): Runtime {
-  return new Runtime(config, { logger: silentLogger, redis: createRedis(redisTargetOf(config)), ...options });
+export function testRuntime(config: LoadedConfig, options: { clock?: Clock; transport?: MailTransport; mxResolver?: MxResolver } = {}): Runtime {
+  return new Runtime(config, { logger: silentLogger, redis: createRedis(redisTargetOf(config)), mxResolver: noDnsInTests, ...options });
 }
 
 /** Deletes every key under the prefix (the test's own data, BullMQ's included). */

@@ -22,7 +22,7 @@ interface Family {
 /** What each placeholder of the table stands for (a bounce event id and a rate-limit subject may hold colons). */
 const placeholders: Record<string, string> = {
   '<id>': '\\d+', '<newsletter>': '[a-z0-9-]+', '<edition>': '[a-z0-9-]+', '<date>': '\\d{4}-\\d{2}-\\d{2}', '<hash>': '[A-Za-z0-9_-]+',
-  '<event>': '.+', '<scope>': '[a-z0-9-]+', '<subject>': '.+',
+  '<event>': '.+', '<scope>': '[a-z0-9-]+', '<subject>': '.+', '<zone>': '[A-Za-z][A-Za-z0-9_+/-]*', '<group>': '[a-z][a-z0-9-]*',
 };
 
 /** The Redis model table of docs/architecture.md: each row's key patterns (as regexes under `prefix`) and its "goes away". */

@@ -276,7 +276,9 @@ describe('web for ops and readers', () => {
       const api = await admin.inject({ url: '/admin/queues/api/queues', headers: basic('ops', 'correct horse battery') });
       expect(api.statusCode).toBe(200);
       const names = (api.json() as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-      expect(names).toEqual(['editions', 'send.national', ...f.config.newsletters.filter((n) => n.id !== 'national').map((n) => `send.${n.id}`)].sort());
+      // Each newsletter's queue, and one per mailbox provider group (pacing, docs/delivery.md).
+      const groups = ['google', 'microsoft', 'yahoo', 'apple'];
+      expect(names).toEqual(['editions', ...f.config.newsletters.flatMap((n) => [`send.${n.id}`, ...groups.map((g) => `send.${n.id}.${g}`)])].sort());
     } finally {
       await admin.close();
       if (saved.user === undefined) delete process.env.DAYBREAK_ADMIN_USER; else process.env.DAYBREAK_ADMIN_USER = saved.user;

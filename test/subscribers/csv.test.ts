@@ -185,7 +185,7 @@ describe('CSV import and export', () => {
     await runtime.subscribers.add({ email: 'at@example.com', name: '@Handle, "quoted"', newsletters: ['london'], confirmed: true });
     const text = await exportToString(runtime);
     const rows = parse(text, { columns: true }) as Array<Record<string, string>>;
-    expect(Object.keys(rows[0] as object)).toEqual(['id', 'email', 'name', 'status', 'newsletters', 'created_at', 'confirmed_at', 'updated_at', 'source']);
+    expect(Object.keys(rows[0] as object)).toEqual(['id', 'email', 'name', 'status', 'newsletters', 'created_at', 'confirmed_at', 'updated_at', 'source', 'timezone']);
     // Ordered by id, everyone (any status).
     expect(rows.map((r) => Number(r.id))).toEqual([...rows.map((r) => Number(r.id))].sort((a, b) => a - b));
     expect(rows.some((r) => r.status === 'unsubscribed')).toBe(true);
@@ -247,7 +247,7 @@ describe('CSV import and export', () => {
       expect(exported.code).toBe(0);
       expect(exported.stderr).toContain('Exported 2 subscribers');
       expect((fs.statSync(out).mode & 0o777).toString(8)).toBe('600');
-      expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('id,email,name,status,newsletters,created_at,confirmed_at,updated_at,source');
+      expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('id,email,name,status,newsletters,created_at,confirmed_at,updated_at,source,timezone');
       const stdout = await daybreak(['subscribers', 'export'], env);
       expect(stdout.stdout.trim().split('\n')).toHaveLength(3);
 

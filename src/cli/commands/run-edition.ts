@@ -74,6 +74,11 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   for (const w of e.warnings) out(`Warning: ${w}`);
   if (e.reason) out(`Reason: ${e.reason}`);
   if (e.failed > 0) out(`Next: \`daybreak resend ${e.id} --failed --dry-run\` lists the ${n(e.failed)} failed send(s) and why; without --dry-run it sends them again.`);
+  const later = (await runtime.editions.waves(e.id))?.filter((w) => w.state === 'waiting') ?? [];
+  if (later.length) {
+    // Sent in readers' zones: the waves whose time has come went; the rest go at theirs.
+    out(`Later waves (${later.length}): ${later.map((w) => `${w.zone} at ${w.due.toISOString()}`).join(', ')}. A running \`daybreak worker\` (or \`daybreak start\`) sends each at its time.`);
+  }
   if (e.state === 'sending' || e.state === 'paused') out(`Next: \`daybreak status ${e.id} --watch\` follows it.`);
   if (e.state === 'awaiting-approval') out(`Awaiting the editors' approval (${runtime.newsletter(e.newsletterId).approval}): the preview went to ${runtime.newsletter(e.newsletterId).editors.join(', ')}. \`daybreak editions approve ${e.id}\` approves it; \`--force\` sends it now without them.`);
   if (e.state === 'done' && !runtime.config.smtpUrl && e.total > 0) {

@@ -57,6 +57,27 @@ export function renderStatus(runtime: Runtime, s: EditionStatus): string {
   }
   if (s.readersDroppedAt) lines.push(`Readers:   who got it was forgotten ${localTime(runtime, s.newsletterId, s.readersDroppedAt, 'yyyy-LL-dd')} (after the retention); counts and archive page kept`);
   else if (s.compactedAt) lines.push(`Readers:   ledger compacted ${localTime(runtime, s.newsletterId, s.compactedAt, 'yyyy-LL-dd')} (readers sent kept as bits; everything still answers)`);
+  if (s.waves?.length) {
+    // One edition, sent in waves: each at the schedule's time in its zone.
+    lines.push(`Waves:     ${s.waves.length} (one per zone: queued, sent, pending, due in the zone's time)`);
+    const zw = Math.max(...s.waves.map((x) => x.zone.length + (x.isDefault ? 2 : 0)));
+    for (const x of s.waves) {
+      const due = DateTime.fromISO(x.due, { zone: x.zone });
+      const state = x.state === 'held' ? 'held' : x.state === 'waiting' ? 'waiting' : x.forced ? 'out (forced)' : 'out';
+      lines.push(`  ${`${x.zone}${x.isDefault ? ' *' : ''}`.padEnd(zw)}  ${due.toFormat('ccc dd LLL HH:mm ZZZZ')} (${DateTime.fromISO(x.due, { zone: 'UTC' }).toFormat('HH:mm')} UTC)  ${state.padEnd(12)} ${n(x.queued).padStart(w)} ${n(x.sent).padStart(w)} ${n(x.pending).padStart(w)}`);
+    }
+    lines.push('  (* the newsletter\'s own zone: readers with no zone of their own too)');
+  }
+  const providers = (s.providers ?? []).filter((p) => p.sent + p.deferred > 0 || p.pausedUntil || p.deferringSince);
+  if (providers.length) {
+    // Each provider group's share of this edition, and its pace now (shared by every newsletter).
+    lines.push('Providers: sent, deferred, pace now');
+    const gw = Math.max(...providers.map((p) => p.group.length));
+    for (const p of providers) {
+      const pace = p.pausedUntil ? `paused until ${localTime(runtime, s.newsletterId, p.pausedUntil, 'HH:mm')}` : p.pace === undefined ? 'not paced' : `${formatRate(p.pace)}${p.fullPace !== undefined && p.pace < p.fullPace ? ` of ${formatRate(p.fullPace)} (slowed: deferring)` : ''}`;
+      lines.push(`  ${p.group.padEnd(gw)} ${n(p.sent).padStart(w)} ${n(p.deferred).padStart(w)}  ${pace}`);
+    }
+  }
   for (const warning of s.warnings) lines.push(`Warning:   ${warning}`);
   if (s.history.length) {
     lines.push('History:');

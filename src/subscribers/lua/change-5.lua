@@ -20,13 +20,15 @@
   ARGV[11] consent entry (encoded, its text as a reference), '' for none
   ARGV[12] its consent text's reference ('' when it has none)   ARGV[13] the consent text
   ARGV[14] the consent entry with the text written out (used if the reference names another text)
+  ARGV[15] the zone index spec (includes/zones.lua), '' when no newsletter is delivered in readers' zones
   Returns 1, or 0 when the reader to change does not exist.
 ]]
 --- @include "includes/membership"
 --- @include "includes/entries"
+--- @include "includes/zones"
 if ARGV[6] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 historyStart(KEYS[1], KEYS[2])
-local before = redis.call('HMGET', KEYS[1], 's', 'l')
+local before = redis.call('HMGET', KEYS[1], 's', 'l', 'z')
 if ARGV[7] ~= '' then
   local fields = cjson.decode(ARGV[7])
   if fields.t then redis.call('HSET', KEYS[1], 't', fields.t) end
@@ -39,8 +41,9 @@ end
 if ARGV[8] ~= '' then
   for _, field in ipairs(cjson.decode(ARGV[8])) do redis.call('HDEL', KEYS[1], field) end
 end
-local after = redis.call('HMGET', KEYS[1], 's', 'l')
+local after = redis.call('HMGET', KEYS[1], 's', 'l', 'z')
 applyMembership(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[4], before[1], before[2], after[1], after[2])
+applyZoneSpec(ARGV[1], ARGV[15], before[1], before[2], before[3], after[1], after[2], after[3])
 if ARGV[9] ~= '' then appendEntry(KEYS[2], ARGV[9], tonumber(ARGV[10])) end
 if ARGV[11] ~= '' then
   local entry = ARGV[11]

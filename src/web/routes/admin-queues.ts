@@ -36,7 +36,7 @@ export async function registerAdminQueueRoutes(app: FastifyInstance, deps: WebDe
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(ADMIN_BASE_PATH);
   createBullBoard({
-    queues: [deps.queues.editions, ...deps.config.newsletters.map((n) => deps.queues.send(n.id))].map((q) => new BullMQAdapter(q)),
+    queues: [deps.queues.editions, ...deps.config.newsletters.flatMap((n) => deps.queues.sendQueues(n.id))].map((q) => new BullMQAdapter(q)),
     // @bull-board/fastify pins its own copy of @bull-board/api (9.10.1 beside our 9.10.2): same interface, separate type declarations.
     serverAdapter: serverAdapter as unknown as IServerAdapter,
     options: { uiConfig: { boardTitle: 'Daybreak queues' } },

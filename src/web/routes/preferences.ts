@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { NewsletterConfig } from '../../config/schema';
 import { preferencesUrl } from '../../mail/personalise';
 import { subscriberNameSchema } from '../../subscribers/email';
+import { parseTimeZoneField } from '../../subscribers/signup';
+import { newNonce } from '../../mail/tokens';
 import { SubscriberError, type Subscriber } from '../../subscribers/store';
 import type { PageKit } from '../kit';
 import { checkFormPost, clientIp, issueFormToken, userAgent } from '../security';
@@ -21,7 +23,8 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
   /** The public newsletters, plus any ops-only one this reader is on (so saving never drops it unseen). */
   const offered = (sub: Subscriber): NewsletterConfig[] => deps.config.newsletters.filter((n) => n.public || sub.newsletters.includes(n.id));
 
-  const show = async (reply: FastifyReply, sub: Subscriber, token: string, extra: { name?: string; chosen?: string[]; errors?: { name?: string; newsletters?: string; form?: string }; notice?: string; status?: number } = {}) =>
+  const asksZone = (sub: Subscriber) => offered(sub).some((n) => n.delivery === 'reader-zone');
+  const show = async (reply: FastifyReply, sub: Subscriber, token: string, extra: { name?: string; chosen?: string[]; timezone?: string; errors?: { name?: string; newsletters?: string; timezone?: string; form?: string }; notice?: string; status?: number } = {}) =>
     kit.render(reply, preferencesView({
       email: sub.email,
       name: extra.name ?? sub.name ?? '',
@@ -33,6 +36,7 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
       errors: extra.errors,
       notice: extra.notice,
       suppressed: await deps.subscribers.isSuppressed(sub.email),
+      timeZone: asksZone(sub) ? { selected: extra.timezone ?? sub.timezone ?? '', scriptNonce: newNonce() } : undefined,
     }), extra.status ?? 200);
 
   app.get<{ Params: { token: string } }>('/preferences/:token', async (request, reply) => {
@@ -56,11 +60,13 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
     const typedName = typeof rawName === 'string' ? rawName.slice(0, 200) : '';
     const rawList = body.newsletters === undefined ? [] : Array.isArray(body.newsletters) ? body.newsletters : [body.newsletters];
     const typedList = rawList.filter((v): v is string => typeof v === 'string').slice(0, 50);
+    const rawZone = Array.isArray(body.timezone) ? body.timezone[0] : body.timezone;
+    const typedZone = typeof rawZone === 'string' ? rawZone.slice(0, 64) : '';
 
     const verdict = checkFormPost(request, deps, { form: 'preferences', subscriberId: sub.id });
     if (!verdict.ok) {
       if (verdict.reason === 'expired-token') {
-        return show(reply, sub, token, { name: typedName, chosen: typedList, errors: { form: 'This page was open for a long time, so we could not save it. Check your choices and save again.' }, status: 400 });
+        return show(reply, sub, token, { name: typedName, chosen: typedList, timezone: typedZone, errors: { form: 'This page was open for a long time, so we could not save it. Check your choices and save again.' }, status: 400 });
       }
       return kit.render(reply, forbiddenView(verdict.reason), 403);
     }
@@ -71,7 +77,7 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
       return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(deps.config.publicUrl, deps.signer, sub.id) }));
     }
 
-    const errors: { name?: string; newsletters?: string } = {};
+    const errors: { name?: string; newsletters?: string; timezone?: string } = {};
     let name = '';
     if (typedName.trim() !== '') {
       const parsed = subscriberNameSchema.safeParse(typedName);
@@ -80,10 +86,13 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
     }
     const ids = new Set(offered(sub).map((n) => n.id));
     if (typedList.some((id) => !ids.has(id))) errors.newsletters = 'Choose from the newsletters listed';
-    if (Object.keys(errors).length) return show(reply, sub, token, { name: typedName, chosen: typedList, errors, status: 400 });
+    // Only asked when a newsletter offered is sent in readers' zones; absent from the form, it is left as it is.
+    const timezone = asksZone(sub) && body.timezone !== undefined ? parseTimeZoneField(body.timezone) : sub.timezone ?? '';
+    if (timezone === undefined) errors.timezone = 'Choose your time zone from the list, or leave it as the newsletter\'s';
+    if (Object.keys(errors).length) return show(reply, sub, token, { name: typedName, chosen: typedList, timezone: typedZone, errors, status: 400 });
 
     try {
-      const { subscriber, added, removed } = await deps.subscribers.updatePreferences(sub.id, { name, newsletters: [...new Set(typedList)], now: deps.clock.now(), context });
+      const { subscriber, added, removed } = await deps.subscribers.updatePreferences(sub.id, { name, timezone, newsletters: [...new Set(typedList)], now: deps.clock.now(), context });
       if (subscriber.status === 'unsubscribed') {
         return kit.render(reply, unsubscribedView({ preferencesUrl: preferencesUrl(deps.config.publicUrl, deps.signer, sub.id) }));
       }
@@ -91,7 +100,7 @@ export function registerPreferencesRoutes(app: FastifyInstance, kit: PageKit): v
       return show(reply, subscriber, token, { notice: 'Saved. Your choices apply from the next edition.' });
     } catch (error) {
       if (error instanceof SubscriberError && error.reason === 'suppressed') {
-        return show(reply, sub, token, { name: typedName, chosen: typedList, errors: { newsletters: 'Email to this address is blocked on our side, so we cannot add newsletters. Reply to any of our emails and we will look into it.' }, status: 409 });
+        return show(reply, sub, token, { name: typedName, chosen: typedList, timezone: typedZone, errors: { newsletters: 'Email to this address is blocked on our side, so we cannot add newsletters. Reply to any of our emails and we will look into it.' }, status: 409 });
       }
       throw error;
     }

@@ -3,6 +3,7 @@ import cors from '@fastify/cors';
 import type { NewsletterConfig } from '../../config/schema';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSignup, publicNewsletters, settleSignups, startSignup, type SignupFieldErrors } from '../../subscribers/signup';
+import { newNonce } from '../../mail/tokens';
 import type { PageKit } from '../kit';
 import { ipSubject } from '../rate-limit';
 import { checkFormPost, clientIp, HONEYPOT_FIELD, issueFormToken, judgeOrigin, userAgent } from '../security';
@@ -14,7 +15,7 @@ type Body = Record<string, unknown> | undefined;
 function typedValues(body: Body, fallbackNewsletters: string[]): SignupFormValues {
   const first = (v: unknown) => (typeof (Array.isArray(v) ? v[0] : v) === 'string' ? String(Array.isArray(v) ? v[0] : v) : '');
   const list = body?.newsletters === undefined ? fallbackNewsletters : (Array.isArray(body.newsletters) ? body.newsletters : [body.newsletters]).filter((v): v is string => typeof v === 'string').slice(0, 50);
-  return { email: first(body?.email).slice(0, 320), name: first(body?.name).slice(0, 200), newsletters: list };
+  return { email: first(body?.email).slice(0, 320), name: first(body?.name).slice(0, 200), newsletters: list, timezone: first(body?.timezone).slice(0, 64) };
 }
 
 function honeypotFilled(body: Body): boolean {
@@ -54,8 +55,10 @@ export function registerSubscribeRoutes(app: FastifyInstance, kit: PageKit): voi
   // Sign-ups answered but still finishing are finished before the server (and its Redis) goes.
   app.addHook('onClose', () => settleSignups(deps));
 
+  // Asked only when some newsletter on offer is sent at its morning time in each reader's zone.
+  const asksZone = allowed.some((n) => n.delivery === 'reader-zone');
   const showForm = (reply: FastifyReply, values: SignupFormValues, errors?: SignupFieldErrors, status = 200, notice?: string) =>
-    kit.render(reply, signupView({ organisation: deps.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(deps), consentText, notice }), status);
+    kit.render(reply, signupView({ organisation: deps.config.organisation.name, newsletters: allowed, values, errors, formToken: issueFormToken(deps), consentText, notice, timeZones: asksZone ? { scriptNonce: newNonce() } : undefined }), status);
 
   const formPage = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!(await kit.allowPage(request, reply))) return reply;

@@ -3,6 +3,7 @@ import type { NewsletterConfig } from '../../config/schema';
 import { escapeHtml } from '../../render/slots';
 import type { SignupFieldErrors } from '../../subscribers/signup';
 import { FORM_TOKEN_FIELD, HONEYPOT_FIELD } from '../security';
+import { timeZoneNames } from '../../core/timezone';
 
 /**
  * The subscriber pages' bodies: pure functions from values to escaped HTML (the shell is
@@ -14,6 +15,8 @@ export interface View {
   body: string;
   /** The form came back with errors: the tab title says so first (screen readers hear it). */
   hasErrors?: boolean;
+  /** The nonce of the page's one inline script (the time zone suggestion): the CSP allows it and nothing else. */
+  scriptNonce?: string;
 }
 
 const e = escapeHtml;
@@ -43,6 +46,50 @@ export interface SignupFormValues {
   email: string;
   name: string;
   newsletters: string[];
+  /** '' for the newsletter's own. */
+  timezone?: string;
+}
+
+/** "America/Argentina/Buenos_Aires" -> "Argentina / Buenos Aires" (the region is the option group). */
+function zoneLabel(zone: string): string {
+  const slash = zone.indexOf('/');
+  return (slash < 0 ? zone : zone.slice(slash + 1)).replace(/_/g, ' ').replace(/\//g, ' / ');
+}
+
+let zoneOptionsHtml: string | undefined;
+
+/** Every zone as <option>s grouped by region (built once: ~400 zones, the same on every page). */
+function zoneOptions(): string {
+  if (!zoneOptionsHtml) {
+    const groups = new Map<string, string[]>();
+    for (const zone of timeZoneNames()) {
+      const slash = zone.indexOf('/');
+      const region = slash < 0 ? 'Other' : zone.slice(0, slash);
+      groups.set(region, [...(groups.get(region) ?? []), zone]);
+    }
+    zoneOptionsHtml = [...groups].map(([region, zones]) => `<optgroup label="${e(region)}">${zones.map((z) => `<option value="${e(z)}">${e(zoneLabel(z))}</option>`).join('')}</optgroup>`).join('\n');
+  }
+  return zoneOptionsHtml;
+}
+
+/**
+ * The time zone choice, for newsletters sent at their morning time in each reader's zone. A plain
+ * select list (it works without scripts); the one inline script, allowed by its nonce, suggests
+ * the browser's own zone when none is chosen yet.
+ */
+function timeZoneField(input: { selected: string; error?: string; scriptNonce: string }): string {
+  const selected = input.selected;
+  const options = selected ? zoneOptions().replace(`<option value="${e(selected)}">`, `<option value="${e(selected)}" selected>`) : zoneOptions();
+  const err = input.error ? `<p class="field-error" id="timezone-error"><span class="skip">Error:</span> ${e(input.error)}</p>` : '';
+  return `<div class="field${input.error ? ' invalid' : ''}">
+<label for="timezone">Your time zone <span class="hint" id="timezone-hint">So the morning email arrives in your morning. Your browser's zone is suggested; leave it on the newsletter's to get it at the newsletter's time.</span></label>
+${err}<select id="timezone" name="timezone" aria-describedby="timezone-hint${input.error ? ' timezone-error' : ''}"${input.error ? ' aria-invalid="true"' : ''}>
+<option value=""${selected ? '' : ' selected'}>The newsletter's time zone</option>
+${options}
+</select>
+</div>
+<script nonce="${e(input.scriptNonce)}">(function(){var s=document.getElementById('timezone');if(!s||s.value)return;try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;for(var i=0;i<s.options.length;i++){if(s.options[i].value===z){s.selectedIndex=i;break;}}}catch(x){}})();</script>
+`;
 }
 
 export function signupView(input: {
@@ -53,6 +100,8 @@ export function signupView(input: {
   formToken: string;
   consentText: string;
   notice?: string;
+  /** Some newsletter on offer is sent in readers' own zones: the form asks for one (with this script nonce). */
+  timeZones?: { scriptNonce: string };
 }): View {
   const errors = input.errors ?? {};
   const has = Object.keys(errors).length > 0;
@@ -63,7 +112,7 @@ export function signupView(input: {
     return ids.length ? ` aria-describedby="${ids.join(' ')}"` : '';
   };
   const many = input.newsletters.length > 3;
-  const body = `${errorSummary(errors, ['form', 'email', 'name', 'newsletters'], { form: 'email', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p class="lead">The morning's business news, free in your inbox. Choose the editions you want.</p>
+  const body = `${errorSummary(errors, ['form', 'email', 'name', 'timezone', 'newsletters'], { form: 'email', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p class="lead">The morning's business news, free in your inbox. Choose the editions you want.</p>
 <form method="post" action="/subscribe" novalidate>
 <input type="hidden" name="${FORM_TOKEN_FIELD}" value="${e(input.formToken)}">
 <div class="${fieldClass('email')}">
@@ -80,13 +129,13 @@ ${fieldError('newsletters')}<div class="choices${many ? ' two' : ''}">
 ${newsletterChoices(input.newsletters, input.values.newsletters)}
 </div>
 </fieldset>
-<div class="hp" aria-hidden="true"><label for="${HONEYPOT_FIELD}">Leave this field empty</label><input type="text" id="${HONEYPOT_FIELD}" name="${HONEYPOT_FIELD}" value="" tabindex="-1" autocomplete="off"></div>
+${input.timeZones ? timeZoneField({ selected: input.values.timezone ?? '', error: errors.timezone, scriptNonce: input.timeZones.scriptNonce }) : ''}<div class="hp" aria-hidden="true"><label for="${HONEYPOT_FIELD}">Leave this field empty</label><input type="text" id="${HONEYPOT_FIELD}" name="${HONEYPOT_FIELD}" value="" tabindex="-1" autocomplete="off"></div>
 <p class="consent">${e(input.consentText)}</p>
 <button type="submit" class="wide">Sign up for free</button>
 </form>
 <p class="muted" style="margin-top:1.5rem">We will email you a link to confirm. Nothing is sent until you click it.</p>
 `;
-  return { title: 'Sign up for our newsletters', body, hasErrors: has };
+  return { title: 'Sign up for our newsletters', body, hasErrors: has, scriptNonce: input.timeZones?.scriptNonce };
 }
 
 export function checkInboxView(email: string): View {
@@ -220,9 +269,11 @@ export function preferencesView(input: {
   chosen: string[];
   action: string;
   formToken: string;
-  errors?: { name?: string; newsletters?: string; form?: string };
+  errors?: { name?: string; newsletters?: string; timezone?: string; form?: string };
   notice?: string;
   suppressed: boolean;
+  /** Some newsletter on offer is sent in readers' own zones: the reader's zone ('' for none), and the script nonce. */
+  timeZone?: { selected: string; scriptNonce: string };
 }): View {
   const errors = input.errors ?? {};
   const nameErr = errors.name ? `<p class="field-error" id="name-error"><span class="skip">Error:</span> ${e(errors.name)}</p>` : '';
@@ -232,7 +283,7 @@ export function preferencesView(input: {
     : input.status === 'pending'
       ? '<p>Your subscription is waiting for you to click the link in our confirmation email.</p>'
       : '';
-  const body = `${errorSummary(errors, ['form', 'name', 'newsletters'], { form: 'name', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p>Newsletters for <span class="email">${e(input.email)}</span>.</p>
+  const body = `${errorSummary(errors, ['form', 'name', 'timezone', 'newsletters'], { form: 'name', newsletters: `nl-${input.newsletters[0]?.id ?? ''}` })}${input.notice ? `<p class="notice" role="status">${e(input.notice)}</p>\n` : ''}<p>Newsletters for <span class="email">${e(input.email)}</span>.</p>
 ${statusLine}${input.suppressed ? '<p class="field-error">Email to this address is currently blocked on our side (for example after messages bounced), so nothing will be sent.</p>\n' : ''}<form method="post" action="${e(input.action)}" novalidate>
 <input type="hidden" name="${FORM_TOKEN_FIELD}" value="${e(input.formToken)}">
 <div class="field${errors.name ? ' invalid' : ''}">
@@ -245,13 +296,13 @@ ${nlErr}<div class="choices${input.newsletters.length > 3 ? ' two' : ''}">
 ${newsletterChoices(input.newsletters, input.chosen)}
 </div>
 </fieldset>
-<div class="actions">
+${input.timeZone ? timeZoneField({ selected: input.timeZone.selected, error: errors.timezone, scriptNonce: input.timeZone.scriptNonce }) : ''}<div class="actions">
 <button type="submit" name="action" value="save">Save my choices</button>
 <button type="submit" name="action" value="unsubscribe" class="secondary">Unsubscribe from all</button>
 </div>
 </form>
 `;
-  return { title: 'Your newsletters', body, hasErrors: Object.keys(errors).length > 0 };
+  return { title: 'Your newsletters', body, hasErrors: Object.keys(errors).length > 0, scriptNonce: input.timeZone?.scriptNonce };
 }
 
 export function tooManyView(input: { retryAfterSeconds: number; scope: 'ip' | 'email' }): View {

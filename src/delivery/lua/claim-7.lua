@@ -8,24 +8,27 @@
   KEYS[4] the newsletter's daily send counter
   KEYS[5] edition history
   KEYS[6] the readers sent, once compacted (bitmap)
+  KEYS[7] the edition's waves (hash; a reader skipped or cut off here counts in their wave)
   ARGV[1] now (ms)
   ARGV[2] now (ISO, for the history)
   ARGV[3] newsletter id
   ARGV[4] daily cap ('' for none)
   ARGV[5] subscriber key prefix
-  ARGV[6..] per entry: subscriber id, owner (job id), lease until (ms), force ('1' resends a settled one)
+  ARGV[6..] per entry: subscriber id, owner (job id), lease until (ms), force ('1' resends a settled one),
+            wave (the zone of the wave it is sent in, '' outside waves)
   Returns one reply per entry: {kind, ...}. An edition cut off by a relay outage (cutoffAt set)
   settles each unsent reader as failed with the edition's reason ({'cut-off', reason}); a forced
   resend still sends. A forced resend in a finished edition makes it sending again until settled.
 ]]
 --- @include "includes/settle"
+--- @include "includes/waves"
 --- @include "../../subscribers/lua/includes/deliverable"
-local ed, ledger, suppressions, daily, history, sentBits = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local ed, ledger, suppressions, daily, history, sentBits, waves = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local now, nowIso, nl, cap, subPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local meta = redis.call('HMGET', ed, 'state', 'cutoffAt', 'reason')
 local state, cutoff = meta[1], meta[2]
 
-local function claimOne(subId, owner, leaseUntil, force)
+local function claimOne(subId, owner, leaseUntil, force, wave)
   if state == 'cancelled' then return {'cancelled'} end
   if state == 'paused' then return {'paused'} end
   if state ~= 'sending' and state ~= 'done' then return {'not-sending', state or 'missing'} end
@@ -35,6 +38,7 @@ local function claimOne(subId, owner, leaseUntil, force)
     if kind == 's' then return {'sent', prev} end
     if kind == 'f' or kind == 'k' then return {'settled', prev} end
     settleEntry(ed, ledger, sentBits, subId, 'f', 'f|' .. now .. '|' .. (meta[3] or 'send window closed'))
+    countWave(waves, wave, 'f')
     maybeFinish(ed, history, now, nowIso)
     return {'cut-off', meta[3] or 'send window closed'}
   end
@@ -55,6 +59,7 @@ local function claimOne(subId, owner, leaseUntil, force)
   if skip then
     if prev and string.sub(prev, 1, 1) == 's' then return {'sent', prev} end
     settleEntry(ed, ledger, sentBits, subId, 'k', 'k|' .. now .. '|' .. skip)
+    if not prev or string.sub(prev, 1, 1) == 'q' or string.sub(prev, 1, 1) == 'c' then countWave(waves, wave, 'k') end
     maybeFinish(ed, history, now, nowIso)
     return {'skipped', skip}
   end
@@ -87,7 +92,7 @@ local function claimOne(subId, owner, leaseUntil, force)
 end
 
 local out = {}
-for i = 6, #ARGV, 4 do
-  out[#out + 1] = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+for i = 6, #ARGV, 5 do
+  out[#out + 1] = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
 end
 return out
