@@ -101,7 +101,12 @@ export async function runEditionNow(
     // Should Redis stay away, the wait is left behind (the command ends): no unhandled rejection from it.
     running.catch(() => undefined);
     const finished = await Promise.race([running, outage.expired]);
-    return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
+    if (workers.length === 0) return { edition: finished, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
+    // The settle that finishes an edition comes before what hears of it (a refusal's bounce is
+    // counted just after): our own workers finish their jobs before the counts are read.
+    await Promise.all(workers.map((w) => w.close()));
+    const settled = (await deps.editions.get(finished.id)) ?? finished;
+    return { edition: settled, alreadyFinished: false, broughtWorkers, ms: performance.now() - started };
   } catch (error) {
     gaveUp = deps.redis.status !== 'ready';
     throw error;
