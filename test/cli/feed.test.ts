@@ -108,6 +108,7 @@ describe('daybreak feed', () => {
       ['Unreadable date', false, 'unreadable-date'],
     ]);
     expect(rows[3]).toEqual({
+      input: 'national',
       feedIndex: 3,
       id: 'd',
       title: 'Fresh D',
@@ -160,6 +161,19 @@ describe('daybreak feed', () => {
     ]);
     expect(run.stdout).toContain('[1.] Linear Parsing Considered Helpful');
     expect(run.stdout).toContain('    id     http://it.slashdot.example/story/08/06/02/1234567/Linear-Parsing');
+  });
+
+  test('with --json every input gets its lines on stdout: its items, each naming it, or one line saying why it has none', async () => {
+    const good = path.join(fixtures, 'rss-1.0-about.rdf');
+    const run = await daybreak(['missing.xml', good, '/etc/hostname', '--json'], env);
+    expect(run.code).toBe(2);
+    const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows[0]).toEqual({ input: 'missing.xml', error: expect.stringContaining('"missing.xml" is not a newsletter id'), code: 'bad-input' });
+    const items = rows.filter((r) => r.input === good);
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((r) => r.reason === 'parsed' && typeof r.feedIndex === 'number')).toBe(true);
+    expect(rows[rows.length - 1]).toEqual({ input: '/etc/hostname', error: expect.stringContaining('unrecognised format'), code: 'feed-unreadable' });
+    expect(rows).toHaveLength(items.length + 2);
   });
 
   test('an over-size file is refused with the limit from the config', async () => {

@@ -22,6 +22,8 @@ const runEdition = () => require('./run-edition') as typeof import('./run-editio
 
 /** One row of output: an article or an item the parser left out, with its verdict. */
 interface FeedRow {
+  /** The input as given on the command line (newsletter id, URL or file), so several inputs can share one stream. */
+  input: string;
   feedIndex: number;
   id: string | null;
   title: string | null;
@@ -46,7 +48,7 @@ export function registerFeed(program: Command, globals: () => GlobalOptions): vo
     .command('feed')
     .description("show what a feed yields, normalised; for a newsletter, which items its next edition picks and why each other one is left out")
     .argument('<inputs...>', 'newsletter id (from the config), feed URL, or feed file')
-    .option('--json', 'one JSON object per item (JSON Lines), with picked and reason')
+    .option('--json', 'one JSON object per item (JSON Lines), with its input, picked and reason; an input that cannot be read gets {input, error, code}')
     .option('--date <YYYY-MM-DD>', "for a newsletter: the edition's date in its time zone (default: today)")
     .action((inputs: string[], opts: FeedOptions) => feed(inputs, opts, globals()));
 }
@@ -66,6 +68,8 @@ export async function feed(inputs: string[], opts: FeedOptions, globals: GlobalO
       if (!isDaybreakError(error) || (code !== 'feed-unreadable' && code !== 'bad-input')) throw error;
       failed++;
       process.stderr.write(`daybreak: ${error.message}\n`);
+      // JSON Lines readers get their line for the input too: one per item, or one saying why there are none.
+      if (opts.json) out(JSON.stringify({ input, error: error.message, code }));
     }
   };
   if (inputs.some((i) => newsletterIds.has(i))) {
@@ -86,7 +90,7 @@ async function showInput(input: string, config: LoadedConfig, newsletterIds: Set
   const feed = await load().loadFeed(source, { clock: systemClock, baseDir: process.cwd(), publicUrl: config.publicUrl });
   const { inFeedOrder, skipDetail } = pick();
   const rows = inFeedOrder(feed.articles, feed.skipped).map((e) =>
-    'skipped' in e ? skippedRow(e.feedIndex, e.skipped, e.skipped.reason, skipDetail(e.skipped)) : articleRow(e.feedIndex, e.article, false, 'parsed', 'read'),
+    'skipped' in e ? skippedRow(input, e.feedIndex, e.skipped, e.skipped.reason, skipDetail(e.skipped)) : articleRow(input, e.feedIndex, e.article, false, 'parsed', 'read'),
   );
   if (opts.json) return rows.forEach((r) => out(JSON.stringify(r)));
   out(header(feed));
@@ -113,7 +117,7 @@ async function showNewsletter(runtime: Runtime, newsletterId: string, opts: Feed
     alreadySent,
     rules: { maxArticles: newsletter.maxArticles, lookbackHours: newsletter.lookbackHours },
   });
-  const rows = items.map((i) => (i.article ? articleRow(i.feedIndex, i.article, i.picked, i.reason, i.detail) : skippedRow(i.feedIndex, i.skipped, i.reason, i.detail)));
+  const rows = items.map((i) => (i.article ? articleRow(newsletterId, i.feedIndex, i.article, i.picked, i.reason, i.detail) : skippedRow(newsletterId, i.feedIndex, i.skipped, i.reason, i.detail)));
   if (opts.json) return rows.forEach((r) => out(JSON.stringify(r)));
   out(header(feed));
   out(
@@ -149,8 +153,9 @@ function iso(date: Date): string {
   return date.toISOString().replace(/\.000Z$/, 'Z');
 }
 
-function articleRow(feedIndex: number, a: Article, picked: boolean, reason: FeedRow['reason'], detail: string): FeedRow {
+function articleRow(input: string, feedIndex: number, a: Article, picked: boolean, reason: FeedRow['reason'], detail: string): FeedRow {
   return {
+    input,
     feedIndex,
     id: a.id,
     title: a.title,
@@ -165,8 +170,8 @@ function articleRow(feedIndex: number, a: Article, picked: boolean, reason: Feed
   };
 }
 
-function skippedRow(feedIndex: number, s: { id?: string; title?: string; link?: string } | undefined, reason: FeedRow['reason'], detail: string): FeedRow {
-  return { feedIndex, id: s?.id ?? null, title: s?.title ?? null, link: s?.link ?? null, author: null, section: null, published: null, image: null, picked: false, reason, detail };
+function skippedRow(input: string, feedIndex: number, s: { id?: string; title?: string; link?: string } | undefined, reason: FeedRow['reason'], detail: string): FeedRow {
+  return { input, feedIndex, id: s?.id ?? null, title: s?.title ?? null, link: s?.link ?? null, author: null, section: null, published: null, image: null, picked: false, reason, detail };
 }
 
 /** One readable block: a headline line with the verdict, then the normalised fields. */
