@@ -72,9 +72,9 @@ async function main(): Promise<void> {
   results.workers = args.workers;
   results.pacing = args.pacing ? 'on' : 'off';
   results.domains = args.domains;
-  // Pacing on: every group limited far above any rate this machine reaches, so what it costs is its
-  // machinery (a queue per group, queue limits, the pacer), never a limit that binds.
-  const unbound = { perSecond: 1_000_000, connections: args.concurrency };
+  // Pacing on: every group limited far above any rate this machine reaches, and no ramp, so what it
+  // costs is its machinery (a queue per group, queue limits, the pacer), never a limit that binds.
+  const unbound = { perSecond: 1_000_000, connections: args.concurrency, rampFromPerSecond: 0 };
   const pacing = { enabled: args.pacing, providers: args.pacing ? { google: unbound, microsoft: unbound, yahoo: unbound, apple: unbound } : {} };
   const readerDomain = args.domains === 'mixed' ? mixedDomain : undefined;
 
@@ -202,7 +202,9 @@ async function main(): Promise<void> {
       close: () => inner.close(),
     };
     const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
-    rt.outcomes.subscribe('sent', (e) => { recordedAt.set(e.subscriberId, wall()); });
+    // Each reader's address, as sent (readers are spread over providers' domains by default).
+    const addressOf = new Map<string, string>();
+    rt.outcomes.subscribe('sent', (e) => { recordedAt.set(e.subscriberId, wall()); addressOf.set(e.subscriberId, e.email); });
     // Where the time goes: when the record was asked for, and how late the event loop ran.
     const settleCalledAt = new Map<string, number>();
     const settle = rt.editions.settle.bind(rt.editions);
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
     for (const [id, recorded] of recordedAt) {
       const called = settleCalledAt.get(id);
       if (called !== undefined) inSettle.push(recorded - called);
-      const at = accepted.get(`reader-${id}@bench.example`);
+      const at = accepted.get(addressOf.get(id) ?? '');
       if (at !== undefined) fromServer.push(recorded - at);
       const resolved = resolvedAt.get(id);
       if (resolved !== undefined) fromClient.push(recorded - resolved);

@@ -19,13 +19,19 @@ export interface ProviderGroupDefaults {
   perSecond: number;
   /** Messages in flight to the group at most, across every worker and newsletter. */
   connections: number;
+  /**
+   * After the group has had nothing to send for `pacing.idleMinutes`, it starts again at this pace
+   * and climbs to `perSecond` at the recovery rate, instead of bursting at the top of the hour
+   * (Yahoo's guidance to bulk senders). Absent: it starts at full pace.
+   */
+  rampFromPerSecond?: number;
 }
 
 /** The maintained table. Limits are deliberately modest: raise them as the sending IP earns reputation. */
 export const defaultProviderGroups: Record<string, ProviderGroupDefaults> = {
   google: { domains: ['gmail.com', 'googlemail.com'], brands: [], mxHosts: ['google.com', 'googlemail.com'], perSecond: 300, connections: 50 },
   microsoft: { domains: ['msn.com', 'passport.com'], brands: ['outlook', 'hotmail', 'live', 'windowslive'], mxHosts: ['protection.outlook.com', 'olc.protection.outlook.com', 'hotmail.com'], perSecond: 200, connections: 30 },
-  yahoo: { domains: ['ymail.com', 'rocketmail.com', 'aim.com'], brands: ['yahoo', 'aol'], mxHosts: ['yahoodns.net', 'yahoo.com', 'aol.com'], perSecond: 100, connections: 20 },
+  yahoo: { domains: ['ymail.com', 'rocketmail.com', 'aim.com'], brands: ['yahoo', 'aol'], mxHosts: ['yahoodns.net', 'yahoo.com', 'aol.com'], perSecond: 100, connections: 20, rampFromPerSecond: 20 },
   apple: { domains: ['icloud.com', 'me.com', 'mac.com'], brands: [], mxHosts: ['icloud.com', 'apple.com'], perSecond: 100, connections: 20 },
 };
 
@@ -42,6 +48,8 @@ const providerGroupSchema = z.object({
   mxHosts: z.array(hostName).max(100).optional(),
   perSecond: z.number().positive().max(1_000_000).optional(),
   connections: z.number().int().min(1).max(100_000).optional(),
+  /** 0 turns a default ramp off. */
+  rampFromPerSecond: z.number().min(0).max(1_000_000).optional(),
 }).strict();
 
 const limitsSchema = z.object({
@@ -75,6 +83,8 @@ export const pacingSchema = z.object({
   recoverSeconds: z.number().int().min(1).max(86_400).default(120),
   /** Deferrals within this long of a halving do not halve again (they answer sends made at the old pace). */
   deferralCooldownMs: z.number().int().min(0).max(600_000).default(2000),
+  /** A group with a ramp (rampFromPerSecond) that had nothing to send this long starts again from its ramp pace. */
+  idleMinutes: z.number().int().min(1).max(24 * 60).default(15),
   /** A group still deferring when an edition's send window closes is paused this long (nothing is sent to it). */
   pauseMinutes: z.number().int().min(1).max(24 * 60).default(60),
 }).strict().superRefine((p, ctx) => {
@@ -109,7 +119,17 @@ function mergeGroups(providers: ProviderOverrides): ProviderGroup[] {
     const perSecond = own.perSecond ?? base?.perSecond;
     const connections = own.connections ?? base?.connections;
     if (perSecond === undefined || connections === undefined) continue;
-    groups.push({ id, domains: union(base?.domains, own.domains), brands: union(base?.brands, own.brands), mxHosts: union(base?.mxHosts, own.mxHosts), perSecond, connections });
+    const rampFrom = own.rampFromPerSecond ?? base?.rampFromPerSecond;
+    groups.push({
+      id,
+      domains: union(base?.domains, own.domains),
+      brands: union(base?.brands, own.brands),
+      mxHosts: union(base?.mxHosts, own.mxHosts),
+      perSecond,
+      connections,
+      // A ramp that starts at or above the full pace is no ramp.
+      ...(rampFrom && rampFrom < perSecond ? { rampFromPerSecond: rampFrom } : {}),
+    });
   }
   return groups;
 }

@@ -18,7 +18,7 @@ export interface GroupCounts {
   deferred: number;
 }
 
-const numberFields = ['pace', 'changedAt', 'decreasedAt', 'deferringSince', 'pausedUntil', 'pausedAt'] as const;
+const numberFields = ['pace', 'changedAt', 'decreasedAt', 'deferringSince', 'pausedUntil', 'pausedAt', 'activeAt'] as const;
 
 function toState(h: Record<string, string>): PaceState {
   const state: PaceState = { version: Number(h.version ?? 0) };

@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { EditionStore } from './edition-store';
 import type { GroupCounts, PaceStore } from './pace-store';
-import { afterAccepted, afterDeferral, afterRecovery, currentPace, isPaused, paused, queueRateLimit, shareOf, type PaceSettings, type PaceState } from './pacing';
+import { afterAccepted, afterActivity, afterDeferral, afterRecovery, currentPace, isPaused, paused, queueRateLimit, shareOf, type PaceSettings, type PaceState } from './pacing';
 import { otherGroup } from './providers';
 import type { DeliveryQueues } from './queues';
 
@@ -27,6 +27,8 @@ interface GroupLimits {
   perSecond?: number;
   connections?: number;
   adaptive: boolean;
+  /** The pace a group starts from after being idle (see ProviderGroupDefaults.rampFromPerSecond). */
+  rampFrom?: number;
 }
 
 /** How often the pace recovers and the queue limits are set again. */
@@ -52,7 +54,7 @@ export class Pacer {
   private newsletters: string[] = [];
 
   constructor(private readonly deps: PacerDeps) {
-    for (const g of providerGroups(deps.config.pacing)) this.limits.set(g.id, { perSecond: g.perSecond, connections: g.connections, adaptive: true });
+    for (const g of providerGroups(deps.config.pacing)) this.limits.set(g.id, { perSecond: g.perSecond, connections: g.connections, adaptive: true, rampFrom: g.rampFromPerSecond });
     const other = deps.config.pacing.other;
     this.limits.set(otherGroup, { perSecond: other.perSecond, connections: other.connections, adaptive: false });
   }
@@ -212,6 +214,7 @@ export class Pacer {
       }
       const counts = await Promise.all(queues.map(({ queue }) => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')));
       const sharers = counts.filter((c) => Object.values(c).some((n) => n > 0)).length;
+      if (sharers > 0 && limits.adaptive && limits.perSecond !== undefined) await this.noteActivity(group, limits.perSecond, limits.rampFrom);
       const pace = limits.perSecond === undefined ? undefined : limits.adaptive ? currentPace(this.states.get(group) ?? { version: 0 }, limits.perSecond) : limits.perSecond;
       for (const { id, queue } of queues) {
         const own = this.deps.config.newsletters.find((n) => n.id === id)?.rateLimit.perSecond;
@@ -228,6 +231,20 @@ export class Pacer {
         this.applied.set(queue.name, { limit: key, at: now });
       }
     }
+  }
+
+  /** The group has work: a ramp starts if it was idle (logged once, by whichever process starts it), else its activity is noted. */
+  private async noteActivity(group: string, full: number, rampFrom: number | undefined): Promise<void> {
+    const idleMs = this.deps.config.pacing.idleMinutes * 60_000;
+    const known = this.states.get(group) ?? { version: 0 };
+    if (!afterActivity(known, full, rampFrom, idleMs, this.deps.clock.now().getTime())) return;
+    let ramped = false;
+    const after = await this.change(group, (s) => {
+      const next = afterActivity(s, full, rampFrom, idleMs, this.deps.clock.now().getTime());
+      ramped = next !== undefined && next.pace !== s.pace && next.pace === rampFrom;
+      return next;
+    });
+    if (ramped && after?.pace === rampFrom) this.deps.logger.info({ group, pace: rampFrom, fullPace: full }, `${group} starts at ${formatPace(rampFrom as number)} messages/s after a quiet spell and climbs to ${formatPace(full)} (no burst at the top of the hour)`);
   }
 
   /** Writes the counts held in memory (sent and deferred per edition and group). */

@@ -20,6 +20,8 @@ export interface PaceState {
   pausedUntil?: number;
   pausedAt?: number;
   pauseReason?: string;
+  /** When a worker last saw messages queued for the group (ms), refreshed at most once a minute: how a ramp knows the group was idle. */
+  activeAt?: number;
   /** Bumped by every change, so two processes never apply one change twice (compare-and-set). */
   version: number;
 }
@@ -82,6 +84,21 @@ export function afterRecovery(state: PaceState, fullPace: number, settings: Pace
     return { ...rest, changedAt: now };
   }
   return { ...state, pace, changedAt: now };
+}
+
+/** How often a busy group's `activeAt` is written again: idleness is judged in minutes. */
+export const activeRefreshMs = 60_000;
+
+/**
+ * The group has messages queued. If it had none for `idleMs` (or never had any), it starts again
+ * from its ramp pace, unless already slower, and climbs back like a recovering group; a busy group
+ * only has its `activeAt` refreshed, once a minute. Undefined when nothing changes.
+ */
+export function afterActivity(state: PaceState, fullPace: number, rampFrom: number | undefined, idleMs: number, now: number): PaceState | undefined {
+  const idle = state.activeAt === undefined || now - state.activeAt >= idleMs;
+  if (!idle) return now - (state.activeAt as number) >= activeRefreshMs ? { ...state, activeAt: now } : undefined;
+  if (rampFrom === undefined || isPaused(state, now) || currentPace(state, fullPace) <= rampFrom) return { ...state, activeAt: now };
+  return { ...state, activeAt: now, pace: rampFrom, changedAt: now };
 }
 
 /** Pauses the group until `until`, with the reason ops are shown. */

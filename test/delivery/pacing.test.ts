@@ -3,7 +3,8 @@ import { defaultProviderGroups, providerGroups } from '../../src/config/pacing-s
 import { FixedClock, type Clock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import { fanOut } from '../../src/delivery/fanout';
-import { afterAccepted, afterDeferral, afterRecovery, currentPace, queueRateLimit, type PaceState } from '../../src/delivery/pacing';
+import { afterAccepted, afterActivity, afterDeferral, afterRecovery, currentPace, queueRateLimit, type PaceState } from '../../src/delivery/pacing';
+import { Pacer } from '../../src/delivery/pacer';
 import { ProviderDirectory, type MxResolver } from '../../src/delivery/provider-directory';
 import { domainOf, isRateDeferral, ProviderTable } from '../../src/delivery/providers';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
@@ -38,6 +39,16 @@ describe('the provider table', () => {
     expect(table.groupOfDomain('gmail.com')).toBe('google');
     expect(table.groupOfDomain('comcast.net')).toBe('comcast');
     expect(providerGroups({ providers: {} }).map((g) => g.id)).toEqual(Object.keys(defaultProviderGroups));
+  });
+
+  test('Yahoo ramps up by default (no burst at the top of the hour); a config sets a ramp, or turns it off with 0', () => {
+    expect(providerGroups({ providers: {} }).find((g) => g.id === 'yahoo')?.rampFromPerSecond).toBe(20);
+    expect(providerGroups({ providers: {} }).find((g) => g.id === 'google')?.rampFromPerSecond).toBeUndefined();
+    const own = providerGroups({ providers: { yahoo: { rampFromPerSecond: 0 }, google: { rampFromPerSecond: 50 }, apple: { rampFromPerSecond: 500 } } });
+    expect(own.find((g) => g.id === 'yahoo')?.rampFromPerSecond).toBeUndefined();
+    expect(own.find((g) => g.id === 'google')?.rampFromPerSecond).toBe(50);
+    // A ramp from above the full pace is no ramp.
+    expect(own.find((g) => g.id === 'apple')?.rampFromPerSecond).toBeUndefined();
   });
 
   test('MX hosts name their provider, the most specific suffix first', () => {
@@ -97,10 +108,84 @@ describe('additive increase, multiplicative decrease', () => {
     expect(currentPace(s, full)).toBe(full);
   });
 
+  test('a group with a ramp that was idle (or never sent) starts from its ramp pace; a busy one only notes it is busy, once a minute', () => {
+    const idleMs = 15 * 60_000;
+    const ramp = 20;
+    // Never active: starts from the ramp, then climbs as a recovering group does.
+    let s = afterActivity({ version: 0 }, full, ramp, idleMs, 100_000) as PaceState;
+    expect(s).toMatchObject({ pace: 20, changedAt: 100_000, activeAt: 100_000 });
+    // Busy: nothing within the minute, then only activeAt moves.
+    expect(afterActivity(s, full, ramp, idleMs, 130_000)).toBeUndefined();
+    s = { ...s, pace: undefined };
+    expect(afterActivity(s, full, ramp, idleMs, 170_000)).toEqual({ ...s, activeAt: 170_000 });
+    // Idle for the whole idleMs: the ramp again.
+    expect(afterActivity({ ...s, activeAt: 170_000 }, full, ramp, idleMs, 170_000 + idleMs)).toMatchObject({ pace: 20, activeAt: 170_000 + idleMs });
+    // Already slower than the ramp (deferrals), or paused: the pace is left alone.
+    expect(afterActivity({ version: 0, pace: 5 }, full, ramp, idleMs, 1)?.pace).toBe(5);
+    expect(afterActivity({ version: 0, pausedUntil: 10_000 }, full, ramp, idleMs, 1)?.pace).toBeUndefined();
+    // No ramp configured: full pace from the first message.
+    expect(afterActivity({ version: 0 }, full, undefined, idleMs, 1)).toEqual({ version: 0, activeAt: 1 });
+  });
+
   test('a pace becomes a BullMQ limit: whole messages a second, or one every so many milliseconds', () => {
     expect(queueRateLimit(300)).toEqual({ max: 300, duration: 1000 });
     expect(queueRateLimit(12.7)).toEqual({ max: 12, duration: 1000 });
     expect(queueRateLimit(0.5)).toEqual({ max: 1, duration: 2000 });
+  });
+});
+
+describe('a provider that asks senders not to burst at the top of the hour', () => {
+  const clock = new FixedClock('2026-11-24T06:00:00Z');
+  let runtime: Runtime;
+  let pacer: Pacer;
+  const limitOf = async (group: string) => (await runtime.queues.send('national', group).getMeta()).max;
+  const advance = (seconds: number) => clock.set(new Date(clock.now().getTime() + seconds * 1000));
+
+  beforeAll(async () => {
+    const config = testConfig(uniquePrefix('pacing-ramp'), { newsletters: newslettersWithFeed(writeTestFeed(['2026-11-24'])) });
+    runtime = testRuntime(config, { clock });
+    pacer = new Pacer(runtime);
+  });
+  afterAll(async () => {
+    await pacer.stop();
+    await closeRuntime(runtime);
+  });
+
+  test("Yahoo's readers start at its ramp pace and climb to its full pace; after a quiet spell it ramps again, and a group without a ramp starts at full pace", async () => {
+    const yahoo = runtime.queues.send('national', 'yahoo');
+    const google = runtime.queues.send('national', 'google');
+    // Messages queued for both groups, and no worker taking them: the pacer sees both busy.
+    await yahoo.add('send', { e: 'national-2026-11-24', s: '1' });
+    await google.add('send', { e: 'national-2026-11-24', s: '2' });
+    await pacer.start(['national']);
+    await pacer.stop();
+    expect(await limitOf('yahoo')).toBe(20);
+    expect(await limitOf('google')).toBe(300);
+    // (100 - 1) / 120 s: 0.825 messages/s more each second.
+    advance(60);
+    await pacer.tick();
+    expect(await limitOf('yahoo')).toBe(69);
+    advance(60);
+    await pacer.tick();
+    expect(await limitOf('yahoo')).toBe(100);
+    expect((await runtime.paceStore.state('yahoo')).pace).toBeUndefined();
+    // Busy for twenty minutes more (ticks every second in a worker; every minute is enough here): no new ramp.
+    for (let minute = 0; minute < 20; minute++) {
+      advance(60);
+      await pacer.tick();
+      expect(await limitOf('yahoo')).toBe(100);
+    }
+    // Nothing queued for 16 minutes, then the next morning's messages: it ramps again.
+    await yahoo.drain();
+    advance(5);
+    await pacer.tick();
+    advance(16 * 60);
+    await pacer.tick();
+    expect(await limitOf('yahoo')).toBe(100);
+    await yahoo.add('send', { e: 'national-2026-11-25', s: '1' });
+    await pacer.tick();
+    expect(await limitOf('yahoo')).toBe(20);
+    expect(await limitOf('google')).toBe(300);
   });
 });
 
