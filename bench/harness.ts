@@ -21,6 +21,30 @@ export interface Sink {
 }
 
 /** The SMTP sink in its own process (its own core): counts what it accepts, and can time each 250. */
+/** A `--name value` option from the command line, or undefined. */
+export function optionValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** The options every edition bench takes: list sizes, the worker's concurrency and SMTP connections, the ceiling's message count. */
+export interface EditionBenchArgs {
+  sizes: number[];
+  concurrency: number;
+  connections: number;
+  ceiling: number;
+}
+
+export function editionBenchArgs(argv: string[]): EditionBenchArgs {
+  const get = (name: string) => optionValue(argv, name);
+  return {
+    sizes: (get('sizes') ?? '10000,100000').split(',').map(Number),
+    concurrency: Number(get('concurrency') ?? 100),
+    connections: Number(get('connections') ?? 5),
+    ceiling: Number(get('ceiling') ?? 20000),
+  };
+}
+
 export function startSink(): Promise<Sink> {
   const child = fork(path.join(__dirname, 'sink.ts'), [], { execArgv: tsxArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve) => {

@@ -25,21 +25,18 @@ import { Runtime } from '../src/app/runtime';
 import { localDateOf } from '../src/delivery/schedule';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
-import { cpuSeconds, peakRssMb, redisCpuSeconds, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
+import { cpuSeconds, editionBenchArgs, optionValue, peakRssMb, redisCpuSeconds, runCeiling, seedSubscribers, startSink, writeConfig, type EditionBenchArgs } from './harness';
 
 /** The mixed list: 40% Gmail, 20% Microsoft, 10% Yahoo, 10% Apple, 20% everyone else (no MX lookups). */
 const mixedDomains = ['gmail.com', 'gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.co.uk', 'yahoo.com', 'icloud.com', 'bench.example', 'bench.example'];
 const mixedDomain = (i: number): string => mixedDomains[i % mixedDomains.length] as string;
 
-type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number; skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean; pacing: boolean; domains: 'single' | 'mixed' };
+type Args = EditionBenchArgs & { skipImport: boolean; nodeArgs: string[]; fromSource: boolean; workers: number; inDoubt: number; inDoubtOnly: boolean; pacing: boolean; domains: 'single' | 'mixed' };
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  const get = (name: string) => optionValue(argv, name);
   return {
-    sizes: (get('sizes') ?? '10000,100000').split(',').map(Number),
-    concurrency: Number(get('concurrency') ?? 100),
-    connections: Number(get('connections') ?? 5),
-    ceiling: Number(get('ceiling') ?? 20000),
+    ...editionBenchArgs(argv),
     skipImport: argv.includes('--skip-import'),
     // Extra node flags for the worker process, e.g. --node-args "--cpu-prof --cpu-prof-dir=/tmp/prof".
     nodeArgs: (get('node-args') ?? '').split(' ').filter(Boolean),

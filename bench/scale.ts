@@ -25,20 +25,8 @@ import { workersRunning } from '../src/ops/run-now';
 import { Runtime } from '../src/app/runtime';
 import { buildMimeTemplate, personaliseMessage, prepareMimeTemplate } from '../src/render/mime-template';
 import { renderEdition } from '../src/render/render-edition';
-import { peakRssMb, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
+import { editionBenchArgs, peakRssMb, runCeiling, seedSubscribers, startSink, writeConfig } from './harness';
 import { measureSubscriberMemory } from './subscriber-memory';
-
-type Args = { sizes: number[]; concurrency: number; connections: number; ceiling: number };
-
-function parseArgs(argv: string[]): Args {
-  const get = (name: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
-  return {
-    sizes: (get('sizes') ?? '10000,100000').split(',').map(Number),
-    concurrency: Number(get('concurrency') ?? 100),
-    connections: Number(get('connections') ?? 5),
-    ceiling: Number(get('ceiling') ?? 20000),
-  };
-}
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const gb = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GB` : mb(bytes));
@@ -53,7 +41,7 @@ async function usage(redis: Redis, key: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = editionBenchArgs(process.argv.slice(2));
   const print = (label: string, value: string) => console.log(`${label.padEnd(52)} ${value}`);
   const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const results: Record<string, unknown> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`.trim(), node: process.version, startedAt: new Date().toISOString(), loadAtStart: load() };
