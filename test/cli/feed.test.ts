@@ -176,6 +176,13 @@ describe('daybreak feed', () => {
     expect(rows).toHaveLength(items.length + 2);
   });
 
+  test("Daybreak's own sample stories, named as a file, print as the newsletter reading them sees them", async () => {
+    const run = await daybreak([path.resolve(__dirname, '../../samples/business-news.json')], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Feed sample .*business-news\.json: (\d+) items, \1 read\n/);
+    expect(run.stdout).toContain('Tyneside engineering group lands £48m offshore wind contract');
+  });
+
   test('an over-size file is refused with the limit from the config', async () => {
     const big = path.join(dir, 'big.xml');
     fs.writeFileSync(big, `<rss>${' '.repeat(6 * 1024 * 1024)}</rss>`);

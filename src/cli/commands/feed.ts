@@ -141,7 +141,23 @@ function adHocSource(input: string, config: LoadedConfig, newsletterIds: Set<str
   if (!fs.existsSync(input)) {
     throw new DaybreakError('bad-input', `"${input}" is not a newsletter id (configured: ${[...newsletterIds].join(', ')}), an http(s) URL, or a file that exists`);
   }
-  return { kind: 'file', path: input, ...limits };
+  return { kind: isSampleFile(input, config.feedMaxBytes) ? 'sample' : 'file', path: input, ...limits };
+}
+
+/**
+ * Daybreak's own sample stories (`samples/business-news.json`, a config's `source.sample`) are JSON
+ * with an `articles` list and no JSON Feed `version`: shown as the newsletter reading them sees them.
+ */
+function isSampleFile(file: string, maxBytes: number): boolean {
+  if (!file.toLowerCase().endsWith('.json')) return false;
+  try {
+    if (fs.statSync(file).size > maxBytes) return false;
+    const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { articles?: unknown }).articles) && !('version' in parsed);
+  } catch {
+    // Unreadable or not JSON: the feed reader says what is wrong with it.
+    return false;
+  }
 }
 
 function header(feed: LoadedFeed): string {
