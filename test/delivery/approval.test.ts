@@ -54,6 +54,13 @@ async function until(check: () => Promise<boolean> | boolean, what: string, time
   }
 }
 
+/** Jobs waiting or running in the edition queue and the newsletter's send queues: none means no worker can send anything. */
+async function queuedJobs(f: Fixture): Promise<number> {
+  const queues = [f.runtime.queues.editions, ...f.runtime.queues.sendQueues('national')];
+  const counts = await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children')));
+  return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+}
+
 const readersMail = (f: Fixture) => f.sink.messages.filter((m) => m.recipients.some((r) => r.startsWith('reader-')));
 const previews = (f: Fixture) => f.sink.messages.filter((m) => m.recipients.includes(editor));
 
@@ -133,8 +140,9 @@ describe('approval: required', () => {
     expect((await tickAt(f, '2026-11-24T05:30:00Z')).early).toHaveLength(0);
     const atSlot = await tickAt(f, '2026-11-24T06:00:00Z');
     expect(atSlot.approvals).toEqual([{ editionId: id, verdict: 'unapproved', released: false }]);
-    await new Promise((r) => setTimeout(r, 300));
+    // Not released: still held, and no job of it queued anywhere, so no worker can send it.
     expect((await f.runtime.editions.get(id))?.state).toBe('awaiting-approval');
+    expect(await queuedJobs(f)).toBe(0);
     expect(readersMail(f)).toHaveLength(0);
     // Ops are told: status note, history, the metrics gauge.
     const status = await editionStatus(f.runtime, id);
@@ -252,8 +260,8 @@ describe('approval: veto', () => {
     expect(await press(f, await previewLink(f, 'Hold'), 'hold')).toContain('Held. Held: it will not go at its slot unless an editor approves it.');
     expect((await tickAt(f, '2026-11-25T06:00:00Z')).approvals).toEqual([{ editionId: id, verdict: 'held', released: false }]);
     await tickAt(f, '2026-11-25T06:05:00Z');
-    await new Promise((r) => setTimeout(r, 300));
     expect((await f.runtime.editions.get(id))).toMatchObject({ state: 'awaiting-approval', approval: 'held', approvalBy: `editor:${editor}` });
+    expect(await queuedJobs(f)).toBe(0);
     expect(readersMail(f).length).toBe(before);
     const history = await f.runtime.editions.history(id);
     expect(history.find((h) => h.event === 'held-by-editor')).toMatchObject({ by: `editor:${editor}` });
