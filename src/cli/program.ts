@@ -240,10 +240,11 @@ counter or sent-article list is touched, and bounces of a test copy count agains
     .argument('<email>', 'their address')
     .option('--name <name>', 'their name, used in the greeting')
     .option('--newsletter <id...>', 'newsletter id(s) (default: the first configured, national)')
+    .option('--timezone <zone>', "their IANA time zone (e.g. America/New_York), for newsletters sent at 06:00 in each reader's zone")
     .action((email: string, opts) => commands.subscribers().add(email, opts, globals()));
   subscribers
     .command('import')
-    .description('import subscribers from a CSV file (header row with an email column; optional name and newsletters columns)')
+    .description('import subscribers from a CSV file (header row with an email column; optional name, newsletters and timezone columns)')
     .argument('<file>', 'CSV file, UTF-8 (or Latin-1 with --encoding latin1); CR, LF or CRLF line ends')
     .option('--newsletter <id...>', "put every row on these newsletters (default: the file's newsletters column, else the default-ticked ones)")
     .option('--confirmed', 'import as confirmed: only for a list whose consent you hold (otherwise rows are pending and get no email until they sign up)')

@@ -1,6 +1,7 @@
 /** `daybreak subscribers …`: add, import, export, show, remove, forget, counts. */
 import path from 'node:path';
 import { DaybreakError } from '../../core/errors';
+import { canonicalTimeZone } from '../../core/timezone';
 import type { Runtime } from '../../app/runtime';
 import { subscriberNameSchema } from '../../subscribers/email';
 import { exportCsv, formatIssue, ImportFileError, importCsv } from '../../subscribers/csv';
@@ -30,15 +31,18 @@ function defaultNewsletters(runtime: Runtime): string[] {
 const iso = (d?: Date) => (d ? d.toISOString().replace('.000Z', 'Z') : '-');
 
 /** A confirmed reader, as ops add one they know. */
-export async function add(rawEmail: string, opts: { name?: string; newsletter?: string[] }, globals: GlobalOptions): Promise<void> {
+export async function add(rawEmail: string, opts: { name?: string; newsletter?: string[]; timezone?: string }, globals: GlobalOptions): Promise<void> {
   const email = parseEmailArgument(rawEmail);
   const name = opts.name === undefined ? undefined : subscriberNameSchema.safeParse(opts.name);
   if (name && !name.success) throw new DaybreakError('bad-input', `--name ${name.error.issues[0]?.message}`);
+  const timezone = opts.timezone === undefined ? undefined : canonicalTimeZone(opts.timezone);
+  if (opts.timezone !== undefined && !timezone) throw new DaybreakError('bad-input', `--timezone "${opts.timezone}" is not an IANA time zone (such as Europe/London or America/New_York)`);
   await withRuntime({ ...globals, logLevel: 'warn' }, async (runtime) => {
     const newsletters = opts.newsletter ?? [runtime.config.newsletters[0]?.id as string];
     checkNewsletters(runtime, newsletters);
-    const { subscriber, created } = await runtime.subscribers.add({ email, name: name?.data, newsletters, confirmed: true, source: 'cli', now: runtime.clock.now() });
-    console.log(`${created ? 'Added' : 'Updated'} subscriber ${subscriber.id} <${subscriber.email}>: ${subscriber.status}, newsletters ${subscriber.newsletters.join(', ')}`);
+    const { subscriber, created } = await runtime.subscribers.add({ email, name: name?.data, timezone, newsletters, confirmed: true, source: 'cli', now: runtime.clock.now() });
+    const zone = subscriber.timezone ? `, time zone ${subscriber.timezone}` : '';
+    console.log(`${created ? 'Added' : 'Updated'} subscriber ${subscriber.id} <${subscriber.email}>: ${subscriber.status}, newsletters ${subscriber.newsletters.join(', ')}${zone}`);
   });
 }
 
