@@ -19,6 +19,9 @@ export function createLogger(options: { level?: string; pretty?: boolean; name?:
     name: options.name ?? 'daybreak',
     level,
     base: { pid: process.pid },
+    // Lines at info and above arrive with errors already made plain (and masked) by maskEmailsDeep:
+    // kept as they are, so their type stays the error's own; debug lines get pino's serializer.
+    serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
     hooks: {
       logMethod(args, method, lineLevel) {
         if (lineLevel < INFO) return method.apply(this, args);

@@ -2,6 +2,9 @@
  * Subscriber addresses in logs: `j***@example.com`. Enough for ops to tell domains and
  * recurring readers apart, not enough to harvest a list from a log shipper.
  */
+import { isDaybreakError } from './errors';
+
+/** `jane@example.com` -> `j***@example.com`; anything that is not an address -> `***`. */
 export function maskEmail(address: string): string {
   const at = address.lastIndexOf('@');
   if (at < 1) return '***';
@@ -26,7 +29,10 @@ export function maskEmailsDeep(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 5) return value;
   if (value instanceof Error) {
     const err = value as Error & { code?: unknown; responseCode?: unknown; response?: unknown };
-    const out: Record<string, unknown> = { type: err.name, message: maskEmailsInText(err.message), stack: err.stack ? maskEmailsInText(err.stack) : undefined };
+    // An expected failure (a feed that cannot be read, a bad config) is its code and message: a
+    // person fixes it from those; only a bug (or a library's error) keeps its stack.
+    const expected = isDaybreakError(err) && err.code !== 'internal';
+    const out: Record<string, unknown> = { type: err.name, message: maskEmailsInText(err.message), stack: err.stack && !expected ? maskEmailsInText(err.stack) : undefined };
     if (err.code !== undefined) out.code = err.code;
     if (err.responseCode !== undefined) out.responseCode = err.responseCode;
     if (typeof err.response === 'string') out.response = maskEmailsInText(err.response);

@@ -3,7 +3,7 @@ import { runCli } from '../helpers/cli';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix, writeConfigFile } from '../helpers/runtime';
 
-describe('subscribers add, through the binary, for a newsletter sent at 06:00 in each reader\'s zone', () => {
+describe('the command line, for a newsletter sent at 06:00 in each reader\'s zone', () => {
   let runtime: Runtime;
   let env: Record<string, string>;
 
@@ -22,6 +22,20 @@ describe('subscribers add, through the binary, for a newsletter sent at 06:00 in
     const id = /Added subscriber (\d+) /.exec(added.stdout)?.[1] as string;
     expect(added.stdout).toContain(`Added subscriber ${id} <nora@example.com>: confirmed, newsletters national, time zone America/New_York`);
     expect(await runtime.subscribers.membership.pageZoneMembers('national', 'America/New_York', 0, 10)).toEqual([id]);
+  });
+
+  test('run-edition on an edition whose build fails says why, and promises no later waves', async () => {
+    const config = testConfig(uniquePrefix('cli-zone-fail'), {
+      newsletters: newslettersWithFeed('/nonexistent/feed.xml', { delivery: 'reader-zone' }),
+      delivery: { buildAttempts: 1 },
+    });
+    const failing = { DAYBREAK_CONFIG: writeConfigFile(config), LOG_LEVEL: 'fatal' };
+    expect((await runCli(['subscribers', 'add', 'sam@example.com', '--timezone', 'Asia/Singapore'], failing)).code).toBe(0);
+    const run = await runCli(['run-edition', 'national'], failing);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/: failed\n/);
+    expect(run.stdout).toContain('Reason: feed file /nonexistent/feed.xml');
+    expect(run.stdout).not.toContain('Later waves');
   });
 
   test('a zone that is not one is one line naming the option, exit 2, and nobody is added', async () => {

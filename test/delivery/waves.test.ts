@@ -2,10 +2,11 @@ import path from 'node:path';
 import type { Worker } from 'bullmq';
 import { FixedClock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
+import type { Edition } from '../../src/delivery/edition';
 import { EditionScheduler } from '../../src/delivery/scheduler';
 import { planWaves } from '../../src/delivery/waves';
 import { createEditionWorker, createSendWorkers } from '../../src/delivery/workers';
-import { runEditionNow } from '../../src/ops/run-now';
+import { runEditionWithProgress } from '../../src/cli/commands/run-edition';
 import { editionStatus } from '../../src/ops/status';
 import { waitForEdition } from '../../src/ops/watch';
 import { importCsv } from '../../src/subscribers/csv';
@@ -161,9 +162,23 @@ describe('waves: 06:00 in each reader\'s own zone', () => {
     test('run-edition at London\'s 06:00 sends the waves whose time has come, and leaves New York\'s for its time', async () => {
       clock.set('2026-03-13T06:00:00Z');
       const before = delivered();
-      const result = await runEditionNow(runtime, { newsletterId: 'national', localDate: '2026-03-13' });
+      // Through the command's own code, to read what it tells ops.
+      const printed: string[] = [];
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        printed.push(String(chunk));
+        return true;
+      });
+      let edition: Edition;
+      try {
+        edition = await runEditionWithProgress(runtime, 'national', '2026-03-13', { quiet: true });
+      } finally {
+        write.mockRestore();
+      }
+      const result = { edition };
       // Singapore's (22:00 UTC yesterday) and London's went; a manual run holds nothing for being late.
       expect(result.edition).toMatchObject({ state: 'sending', sent: 5 });
+      // New York is on summer time since 8 March: its 06:00 is 10:00 UTC.
+      expect(printed.join('')).toContain('Later waves (1): America/New_York at Fri 06:00 there (10:00 UTC). A running `daybreak worker` (or `daybreak start`) sends each at its time.');
       expect(delivered()).toBe(before + 5);
       const waves = (await editionStatus(runtime, result.edition.id)).waves ?? [];
       expect(waves.map((w) => [w.zone, w.state])).toEqual([[zones.singapore, 'out'], [zones.london, 'out'], [zones.newYork, 'waiting']]);

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { FixedClock } from '../../src/core/clock';
+import { DaybreakError } from '../../src/core/errors';
 import { createLogger } from '../../src/core/logger';
 import { maskEmail, maskEmailsInText } from '../../src/core/mask';
 import { createRedis } from '../../src/core/redis';
@@ -36,6 +37,18 @@ describe('structured logs', () => {
     expect(JSON.stringify(warn)).not.toContain('bob@example.net');
     expect(warn).toMatchObject({ level: 40, editionId: 'national-2026-11-24', err: { message: 'RCPT refused for <b***@example.net>', responseCode: 550 } });
     expect(debug).toMatchObject({ level: 20, email: 'jane.doe@example.com' });
+  });
+
+  test('an expected error is logged as its code and message, with no stack; an unexpected one keeps its stack', () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ level: 'info', destination: stream });
+    logger.error({ err: new DaybreakError('feed-unreadable', 'feed file /srv/feed.xml: cannot read /srv/feed.xml (ENOENT)') }, 'edition build failed');
+    logger.error({ err: new DaybreakError('internal', 'a bug') }, 'unexpected');
+    logger.error({ err: new TypeError('x is undefined') }, 'unexpected');
+    const [expected, internal, bug] = lines as Array<{ err: Record<string, unknown> }>;
+    expect(expected?.err).toEqual({ type: 'DaybreakError', message: 'feed file /srv/feed.xml: cannot read /srv/feed.xml (ENOENT)', code: 'feed-unreadable' });
+    expect(internal?.err.stack).toEqual(expect.stringContaining('at '));
+    expect(bug?.err.stack).toEqual(expect.stringContaining('TypeError: x is undefined'));
   });
 
   test('mask helpers', () => {

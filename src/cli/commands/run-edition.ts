@@ -1,5 +1,6 @@
 /** `daybreak run-edition`: build and send a day's edition now, with progress, and say what happened. */
 import path from 'node:path';
+import { DateTime } from 'luxon';
 import { SingleBar, Presets } from 'cli-progress';
 import { DaybreakError } from '../../core/errors';
 import { planEdition } from '../../delivery/build-edition';
@@ -74,14 +75,17 @@ export async function runEditionWithProgress(runtime: Runtime, newsletterId: str
   for (const w of e.warnings) out(`Warning: ${w}`);
   if (e.reason) out(`Reason: ${e.reason}`);
   if (e.failed > 0) out(`Next: \`daybreak resend ${e.id} --failed --dry-run\` lists the ${n(e.failed)} failed send(s) and why; without --dry-run it sends them again.`);
-  const later = (await runtime.editions.waves(e.id))?.filter((w) => w.state === 'waiting') ?? [];
+  // Sent in readers' zones: the waves whose time has come went; the rest go at theirs (none of a
+  // failed or cancelled edition goes at all).
+  const going = e.state === 'sending' || e.state === 'paused';
+  const later = going ? ((await runtime.editions.waves(e.id))?.filter((w) => w.state === 'waiting') ?? []) : [];
   if (later.length) {
-    // Sent in readers' zones: the waves whose time has come went; the rest go at theirs.
-    out(`Later waves (${later.length}): ${later.map((w) => `${w.zone} at ${w.due.toISOString()}`).join(', ')}. A running \`daybreak worker\` (or \`daybreak start\`) sends each at its time.`);
+    const when = (w: { zone: string; due: Date }) => `${w.zone} at ${DateTime.fromJSDate(w.due, { zone: w.zone }).toFormat('ccc HH:mm')} there (${DateTime.fromJSDate(w.due, { zone: 'UTC' }).toFormat('HH:mm')} UTC)`;
+    out(`Later waves (${later.length}): ${later.map(when).join(', ')}. A running \`daybreak worker\` (or \`daybreak start\`) sends each at its time.`);
   }
   if (e.state === 'sending' || e.state === 'paused') out(`Next: \`daybreak status ${e.id} --watch\` follows it.`);
   if (e.state === 'awaiting-approval') out(`Awaiting the editors' approval (${runtime.newsletter(e.newsletterId).approval}): the preview went to ${runtime.newsletter(e.newsletterId).editors.join(', ')}. \`daybreak editions approve ${e.id}\` approves it; \`--force\` sends it now without them.`);
-  if (e.state === 'done' && !runtime.config.smtpUrl && e.total > 0) {
+  if ((e.state === 'done' || later.length > 0) && !runtime.config.smtpUrl && e.total > 0) {
     const dir = outboxDir(runtime.config);
     const index = await writeOutboxIndex(dir, e.id, { publicUrl: runtime.config.publicUrl });
     out(`Outbox: ${path.relative(process.cwd(), index) || index} (one .eml and one .html per message; set SMTP_URL to send for real)`);
