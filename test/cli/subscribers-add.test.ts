@@ -30,12 +30,18 @@ describe('the command line, for a newsletter sent at 06:00 in each reader\'s zon
       delivery: { buildAttempts: 1 },
     });
     const failing = { DAYBREAK_CONFIG: writeConfigFile(config), LOG_LEVEL: 'fatal' };
-    expect((await runCli(['subscribers', 'add', 'sam@example.com', '--timezone', 'Asia/Singapore'], failing)).code).toBe(0);
-    const run = await runCli(['run-edition', 'national'], failing);
-    expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/: failed\n/);
-    expect(run.stdout).toContain('Reason: feed file /nonexistent/feed.xml');
-    expect(run.stdout).not.toContain('Later waves');
+    // Its own prefix, flushed at the end like the file's.
+    const own = testRuntime(config);
+    try {
+      expect((await runCli(['subscribers', 'add', 'sam@example.com', '--timezone', 'Asia/Singapore'], failing)).code).toBe(0);
+      const run = await runCli(['run-edition', 'national'], failing);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/: failed\n/);
+      expect(run.stdout).toContain('Reason: feed file /nonexistent/feed.xml');
+      expect(run.stdout).not.toContain('Later waves');
+    } finally {
+      await closeRuntime(own);
+    }
   });
 
   test('a zone that is not one is one line naming the option, exit 2, and nobody is added', async () => {

@@ -50,8 +50,10 @@ export async function flushPrefix(runtime: Runtime): Promise<void> {
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
-  await flushPrefix(runtime);
+  // Closed first, flushed after: what closing writes (the pacer's and the metrics' last counts,
+  // sent as the workers close) is gone with the rest.
   await runtime.close();
+  await flushPrefix(runtime);
   runtime.redis.disconnect();
 }
 
