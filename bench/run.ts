@@ -199,63 +199,67 @@ async function main(): Promise<void> {
       close: () => inner.close(),
     };
     const rt = new Runtime({ ...base, redisPrefix: prefix }, { logger: silentLogger, transport: timing });
-    // Each reader's address, as sent (readers are spread over providers' domains by default).
-    const addressOf = new Map<string, string>();
-    rt.outcomes.subscribe('sent', (e) => { recordedAt.set(e.subscriberId, wall()); addressOf.set(e.subscriberId, e.email); });
-    // Where the time goes: when the record was asked for, and how late the event loop ran.
-    const settleCalledAt = new Map<string, number>();
-    const settle = rt.editions.settle.bind(rt.editions);
-    rt.editions.settle = (editionId, subscriberId, kind, detail, now) => {
-      if (kind === 's') settleCalledAt.set(subscriberId, wall());
-      return settle(editionId, subscriberId, kind, detail, now);
-    };
-    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-    loopDelay.enable();
-    await rt.deleteAllKeys();
-    await seedSubscribers(rt, newsletter.id, n, readerDomain);
-    await sink.trace();
-    const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
-    loopDelay.disable();
-    const accepted = await sink.accepted();
-    const fromServer: number[] = [];
-    const fromClient: number[] = [];
-    const inSettle: number[] = [];
-    for (const [id, recorded] of recordedAt) {
-      const called = settleCalledAt.get(id);
-      if (called !== undefined) inSettle.push(recorded - called);
-      const at = accepted.get(addressOf.get(id) ?? '');
-      if (at !== undefined) fromServer.push(recorded - at);
-      const resolved = resolvedAt.get(id);
-      if (resolved !== undefined) fromClient.push(recorded - resolved);
+    // Its keys go whatever happens (a crash here once left 20,000 behind in the shared Redis).
+    try {
+      // Each reader's address, as sent (readers are spread over providers' domains by default).
+      const addressOf = new Map<string, string>();
+      rt.outcomes.subscribe('sent', (e) => { recordedAt.set(e.subscriberId, wall()); addressOf.set(e.subscriberId, e.email); });
+      // Where the time goes: when the record was asked for, and how late the event loop ran.
+      const settleCalledAt = new Map<string, number>();
+      const settle = rt.editions.settle.bind(rt.editions);
+      rt.editions.settle = (editionId, subscriberId, kind, detail, now) => {
+        if (kind === 's') settleCalledAt.set(subscriberId, wall());
+        return settle(editionId, subscriberId, kind, detail, now);
+      };
+      const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+      loopDelay.enable();
+      await rt.deleteAllKeys();
+      await seedSubscribers(rt, newsletter.id, n, readerDomain);
+      await sink.trace();
+      const result = await runEditionNow(rt, { newsletterId: newsletter.id, localDate, concurrency: args.concurrency });
+      loopDelay.disable();
+      const accepted = await sink.accepted();
+      const fromServer: number[] = [];
+      const fromClient: number[] = [];
+      const inSettle: number[] = [];
+      for (const [id, recorded] of recordedAt) {
+        const called = settleCalledAt.get(id);
+        if (called !== undefined) inSettle.push(recorded - called);
+        const at = accepted.get(addressOf.get(id) ?? '');
+        if (at !== undefined) fromServer.push(recorded - at);
+        const resolved = resolvedAt.get(id);
+        if (resolved !== undefined) fromClient.push(recorded - resolved);
+      }
+      const quantiles = (values: number[]) => {
+        values.sort((a, b) => a - b);
+        const q = (p: number) => values[Math.min(values.length - 1, Math.floor(p * values.length))] as number;
+        return { p50: Number(q(0.5).toFixed(2)), p99: Number(q(0.99).toFixed(2)), max: Number((values[values.length - 1] as number).toFixed(2)) };
+      };
+      const server = quantiles(fromServer);
+      const client = quantiles(fromClient);
+      const recording = quantiles(inSettle);
+      results.inDoubtWindowP50Ms = server.p50;
+      results.inDoubtWindowP99Ms = server.p99;
+      results.inDoubtWindowMaxMs = server.max;
+      results.inDoubtClientP50Ms = client.p50;
+      results.inDoubtClientP99Ms = client.p99;
+      const rate = result.edition.sent / (result.ms / 1000);
+      results.inDoubtSendRate = Math.round(rate);
+      // Expected copies in doubt if a worker dies at a random moment: messages per second x mean window.
+      const mean = fromServer.reduce((a, b) => a + b, 0) / Math.max(1, fromServer.length);
+      results.inDoubtExpectedPerCrash = Number(((rate * mean) / 1000).toFixed(2));
+      console.log('');
+      print(`In-doubt window over ${fromServer.length} sends (250 -> recorded)`, `p50 ${server.p50} ms, p99 ${server.p99} ms, max ${server.max} ms`);
+      print('  of which after send() resolved', `p50 ${client.p50} ms, p99 ${client.p99} ms, max ${client.max} ms`);
+      print('  of which the record (batch wait + Lua)', `p50 ${recording.p50} ms, p99 ${recording.p99} ms, max ${recording.max} ms`);
+      print('  event-loop delay meanwhile', `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(2)} ms, max ${(loopDelay.max / 1e6).toFixed(2)} ms`);
+      results.inDoubtRecordP99Ms = recording.p99;
+      results.eventLoopDelayP99Ms = Number((loopDelay.percentile(99) / 1e6).toFixed(2));
+      print('  copies in doubt per crash at that rate', `${results.inDoubtExpectedPerCrash} (at ${Math.round(rate)} messages/s, mean window ${mean.toFixed(1)} ms)`);
+    } finally {
+      await rt.deleteAllKeys();
+      await rt.close();
     }
-    const quantiles = (values: number[]) => {
-      values.sort((a, b) => a - b);
-      const q = (p: number) => values[Math.min(values.length - 1, Math.floor(p * values.length))] as number;
-      return { p50: Number(q(0.5).toFixed(2)), p99: Number(q(0.99).toFixed(2)), max: Number((values[values.length - 1] as number).toFixed(2)) };
-    };
-    const server = quantiles(fromServer);
-    const client = quantiles(fromClient);
-    const recording = quantiles(inSettle);
-    results.inDoubtWindowP50Ms = server.p50;
-    results.inDoubtWindowP99Ms = server.p99;
-    results.inDoubtWindowMaxMs = server.max;
-    results.inDoubtClientP50Ms = client.p50;
-    results.inDoubtClientP99Ms = client.p99;
-    const rate = result.edition.sent / (result.ms / 1000);
-    results.inDoubtSendRate = Math.round(rate);
-    // Expected copies in doubt if a worker dies at a random moment: messages per second x mean window.
-    const mean = fromServer.reduce((a, b) => a + b, 0) / Math.max(1, fromServer.length);
-    results.inDoubtExpectedPerCrash = Number(((rate * mean) / 1000).toFixed(2));
-    console.log('');
-    print(`In-doubt window over ${fromServer.length} sends (250 -> recorded)`, `p50 ${server.p50} ms, p99 ${server.p99} ms, max ${server.max} ms`);
-    print('  of which after send() resolved', `p50 ${client.p50} ms, p99 ${client.p99} ms, max ${client.max} ms`);
-    print('  of which the record (batch wait + Lua)', `p50 ${recording.p50} ms, p99 ${recording.p99} ms, max ${recording.max} ms`);
-    print('  event-loop delay meanwhile', `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(2)} ms, max ${(loopDelay.max / 1e6).toFixed(2)} ms`);
-    results.inDoubtRecordP99Ms = recording.p99;
-    results.eventLoopDelayP99Ms = Number((loopDelay.percentile(99) / 1e6).toFixed(2));
-    print('  copies in doubt per crash at that rate', `${results.inDoubtExpectedPerCrash} (at ${Math.round(rate)} messages/s, mean window ${mean.toFixed(1)} ms)`);
-    await rt.deleteAllKeys();
-    await rt.close();
   }
 
   if (!args.skipImport && !args.inDoubtOnly) {
