@@ -3,14 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { simpleParser } from 'mailparser';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
 import { localiseSampleImages, writeOutboxIndex } from '../../src/ops/outbox-index';
 import { runEditionNow } from '../../src/ops/run-now';
 import type { Runtime } from '../../src/app/runtime';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
+import { launchChromium } from '../helpers/browser';
 
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
 /**
  * What a newcomer opens after `npm run demo`: outbox/<edition>/index.html and each message's
@@ -33,7 +33,7 @@ describe('the demo outbox in a real browser, with no server', () => {
     expect(result.edition.state).toBe('done');
     folder = path.join(outbox, editionId);
     await writeOutboxIndex(outbox, editionId, { publicUrl: runtime.config.publicUrl });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
 import { enqueueEdition } from '../../src/delivery/enqueue';
 import { runEditionNow } from '../../src/ops/run-now';
@@ -12,8 +12,8 @@ import { buildWebServer } from '../../src/web/server';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+import { launchChromium } from '../helpers/browser';
 
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
  * A reader's whole journey in real headless Chromium against the real server on loopback:
@@ -36,7 +36,7 @@ describe('sign-up in a real browser', () => {
     app = await buildWebServer(runtime);
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+    browser = await launchChromium();
     // Someone else already reads National: the control for "only the leaver is skipped".
     await runtime.subscribers.add({ email: 'colleague@example.com', newsletters: ['national'], confirmed: true, source: 'test' });
   });

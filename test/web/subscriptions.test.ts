@@ -7,18 +7,9 @@ import { buildWebServer } from '../../src/web/server';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { forgetReader } from '../../src/ops/erase';
-
-const origin = 'http://daybreak.test';
-const form = { 'content-type': 'application/x-www-form-urlencoded', origin };
-
-function encode(fields: Record<string, string | string[]>): string {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) params.append(k, one);
-  return params.toString();
-}
+import { encode, form, formToken } from '../helpers/forms';
 
 const mainOf = (html: string) => /<main[\s\S]*<\/main>/.exec(html)?.[0] ?? '';
-const formToken = (html: string) => /name="form_token" value="([^"]+)"/.exec(html)?.[1] as string;
 
 describe('subscriber pages and endpoints', () => {
   let sink: SmtpSink;

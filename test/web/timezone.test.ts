@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { FixedClock } from '../../src/core/clock';
 import type { Runtime } from '../../src/app/runtime';
 import { preferencesUrl } from '../../src/mail/personalise';
@@ -9,16 +9,9 @@ import { buildWebServer } from '../../src/web/server';
 import { closeRuntime, testConfig, testRuntime, uniquePrefix } from '../helpers/runtime';
 import { newslettersWithFeed, writeTestFeed } from '../helpers/feed';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink';
+import { launchChromium } from '../helpers/browser';
+import { encode, form, formToken } from '../helpers/forms';
 
-const origin = 'http://daybreak.test';
-const form = { 'content-type': 'application/x-www-form-urlencoded', origin };
-const encode = (fields: Record<string, string | string[]>) => {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) params.append(k, one);
-  return params.toString();
-};
-const formToken = (html: string) => /name="form_token" value="([^"]+)"/.exec(html)?.[1] as string;
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('a reader\'s time zone on the sign-up and preferences pages', () => {
   let sink: SmtpSink;
@@ -117,7 +110,7 @@ describe('a reader\'s time zone on the sign-up and preferences pages', () => {
     beforeAll(async () => {
       await app.listen({ port: 0, host: '127.0.0.1' });
       base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+      browser = await launchChromium();
     });
     afterAll(async () => {
       await browser?.close();
